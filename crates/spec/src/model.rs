@@ -1,0 +1,324 @@
+//! The concrete, per-environment desired state that expansion produces.
+//!
+//! Owns the types every later stage consumes: [`DesiredState`], [`DesiredResource`], its
+//! [`Address`], [`ResourceKind`] and field [`Value`]s. Invariants:
+//! - every resource has a unique address within one `DesiredState`;
+//! - `depends_on` names only addresses present in the same state;
+//! - reference fields (`vpc`, `subnet`, `security_groups`, ...) hold addresses rendered as text
+//!   (`"security_group.app"`), never cloud ids: ids are the provider's business;
+//! - list fields that behave as sets (rules, security groups, subnets of a DB subnet group) are
+//!   sorted and deduplicated, so two equal configurations compare equal.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Tag key naming the project that owns a resource.
+pub const TAG_PROJECT: &str = "envctl:project";
+/// Tag key naming the environment that owns a resource.
+pub const TAG_ENVIRONMENT: &str = "envctl:environment";
+/// Tag key holding the resource's [`Address`].
+pub const TAG_ADDRESS: &str = "envctl:address";
+/// Tag key holding the digest of the desired values envctl last applied to the resource.
+pub const TAG_APPLIED_DIGEST: &str = "envctl:applied-digest";
+
+/// The kinds of resource a spec can describe, after expansion.
+///
+/// `DbSubnetGroup` and `DbInstance` never appear in a spec: expansion derives them from a
+/// `db_cluster`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Vpc,
+    Subnet,
+    SecurityGroup,
+    Instance,
+    DbSubnetGroup,
+    DbCluster,
+    DbInstance,
+}
+
+impl ResourceKind {
+    /// Every kind, in the order resources are created.
+    pub const ALL: [ResourceKind; 7] = [
+        ResourceKind::Vpc,
+        ResourceKind::Subnet,
+        ResourceKind::SecurityGroup,
+        ResourceKind::Instance,
+        ResourceKind::DbSubnetGroup,
+        ResourceKind::DbCluster,
+        ResourceKind::DbInstance,
+    ];
+
+    /// The name used in addresses and in the spec (`security_group`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Vpc => "vpc",
+            ResourceKind::Subnet => "subnet",
+            ResourceKind::SecurityGroup => "security_group",
+            ResourceKind::Instance => "instance",
+            ResourceKind::DbSubnetGroup => "db_subnet_group",
+            ResourceKind::DbCluster => "db_cluster",
+            ResourceKind::DbInstance => "db_instance",
+        }
+    }
+
+    /// Fields of this kind that only set scale: an environment may override them, and parity
+    /// comparisons ignore them.
+    pub fn scale_fields(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Instance => &["instance_type", "volume_size"],
+            ResourceKind::DbInstance => &["instance_class"],
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ResourceKind {
+    type Err = AddressParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| AddressParseError(s.to_string()))
+    }
+}
+
+/// Text that is not a valid [`Address`] or [`ResourceKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a resource address (expected `kind.name` or `kind.name[index]`)")]
+pub struct AddressParseError(pub String);
+
+/// The stable name of one concrete resource: `vpc.main`, `instance.app[1]`.
+///
+/// Counted resources (`instance`, `db_instance`) carry an index; all others carry none.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: ResourceKind,
+    pub name: String,
+    pub index: Option<u32>,
+}
+
+impl Address {
+    /// The address of an uncounted resource.
+    pub fn new(kind: ResourceKind, name: impl Into<String>) -> Self {
+        Address {
+            kind,
+            name: name.into(),
+            index: None,
+        }
+    }
+
+    /// The address of the `index`-th member of a counted resource.
+    pub fn indexed(kind: ResourceKind, name: impl Into<String>, index: u32) -> Self {
+        Address {
+            kind,
+            name: name.into(),
+            index: Some(index),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}.{}[{}]", self.kind, self.name, i),
+            None => write!(f, "{}.{}", self.kind, self.name),
+        }
+    }
+}
+
+impl FromStr for Address {
+    type Err = AddressParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || AddressParseError(s.to_string());
+        let (kind, rest) = s.split_once('.').ok_or_else(bad)?;
+        let kind: ResourceKind = kind.parse().map_err(|_| bad())?;
+        let (name, index) = match rest.strip_suffix(']') {
+            Some(head) => {
+                let (name, idx) = head.split_once('[').ok_or_else(bad)?;
+                (name, Some(idx.parse::<u32>().map_err(|_| bad())?))
+            }
+            None => (rest, None),
+        };
+        if name.is_empty() || name.contains(['[', ']', '.']) {
+            return Err(bad());
+        }
+        Ok(Address {
+            kind,
+            name: name.to_string(),
+            index,
+        })
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A resolved field value. Lists that act as sets are kept sorted (see the module invariants).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// The text of a `Str`, or `None` for any other variant.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number of an `Int`, or `None` for any other variant.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The flag of a `Bool`, or `None` for any other variant.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The texts of a `List` of `Str`; other items are skipped, other variants give nothing.
+    pub fn str_items(&self) -> Vec<&str> {
+        match self {
+            Value::List(items) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A sorted, deduplicated list of strings.
+    pub fn string_set<I: IntoIterator<Item = String>>(items: I) -> Value {
+        let mut v: Vec<String> = items.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Value::List(v.into_iter().map(Value::Str).collect())
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// A byte range in the spec source; `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// One concrete resource of one environment, fully resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesiredResource {
+    pub address: Address,
+    pub kind: ResourceKind,
+    /// `{project}-{env}-{name}` (plus `-{index}` for counted resources): the Name tag, the
+    /// security group name, the RDS identifier.
+    pub cloud_name: String,
+    /// Ownership tags (`envctl:*`) and the project tags, exactly as they go on the resource.
+    pub tags: BTreeMap<String, String>,
+    /// Addresses this resource references; they must exist before it is created.
+    pub depends_on: Vec<Address>,
+    /// The resolved configuration, by field name (see the crate docs for each kind's fields).
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, Value>,
+    /// Where in the spec this resource was declared.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl DesiredResource {
+    /// The value of field `name`, if the resource sets it.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+}
+
+/// Everything one environment should have, in creation order (a resource comes after those
+/// it depends on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesiredState {
+    pub project: String,
+    pub environment: String,
+    pub region: String,
+    /// Digest of every setting that is neither scale nor a declared difference: equal for all
+    /// environments of one spec, changed by any non-scale edit.
+    pub parity_digest: String,
+    /// Destroy and replace need the environment's name typed (or `--confirm ENV`).
+    pub protected: bool,
+    /// The environment that must have converged on this spec before this one is applied.
+    pub promote_from: Option<String>,
+    pub resources: Vec<DesiredResource>,
+}
+
+impl DesiredState {
+    /// The resource at `address`, if the environment has it.
+    pub fn resource(&self, address: &Address) -> Option<&DesiredResource> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_round_trips_through_text() {
+        for text in ["vpc.main", "instance.app[3]", "db_instance.main[0]"] {
+            let parsed: Address = text.parse().expect("valid address");
+            assert_eq!(parsed.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn malformed_addresses_are_rejected() {
+        for text in ["", "vpc", "bucket.x", "instance.app[x]", "vpc.", "vpc.a.b"] {
+            assert!(text.parse::<Address>().is_err(), "{text} parsed");
+        }
+    }
+}
