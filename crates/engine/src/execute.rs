@@ -1,0 +1,240 @@
+//! Runs an apply graph against a provider with bounded parallelism.
+//!
+//! Owns the ready-queue executor ([`execute`]), the [`Reporter`] progress seam and the
+//! [`ApplyReport`]. Invariants: an operation starts only after every operation it depends on
+//! succeeded; at most `parallelism` operations are in flight; when one fails, everything that
+//! depends on it (transitively) is skipped and reported once as skipped, naming the failure,
+//! while independent work goes on; the report lists every operation exactly once.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use envctl_spec::Address;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::Dfs;
+
+use crate::graph::{ApplyGraph, Step};
+use crate::live::LiveResource;
+use crate::plan::{Action, Plan};
+use crate::provider::{CloudIds, DeleteOptions, Provider, ProviderError};
+
+/// Receives progress as the executor runs; the CLI draws it, tests record it.
+pub trait Reporter: Sync {
+    /// An operation was started.
+    fn on_start(&self, address: &Address, action: Action, step: Step);
+    /// An operation finished (or was skipped without starting).
+    fn on_finish(&self, report: &OperationReport);
+}
+
+/// A reporter that shows nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SilentReporter;
+
+impl Reporter for SilentReporter {
+    fn on_start(&self, _: &Address, _: Action, _: Step) {}
+    fn on_finish(&self, _: &OperationReport) {}
+}
+
+/// How an apply runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Operations in flight at most (at least 1).
+    pub parallelism: usize,
+    pub delete: DeleteOptions,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            delete: DeleteOptions::default(),
+        }
+    }
+}
+
+/// How one operation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded,
+    Failed(ProviderError),
+    /// Not started because an operation it depends on failed.
+    Skipped {
+        because: Address,
+    },
+}
+
+/// One operation of an apply and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationReport {
+    pub address: Address,
+    /// The planned action this operation belongs to.
+    pub action: Action,
+    pub step: Step,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+}
+
+/// Every operation of an apply, in the order they finished.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApplyReport {
+    pub operations: Vec<OperationReport>,
+}
+
+impl ApplyReport {
+    /// Operations that succeeded.
+    pub fn succeeded(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Succeeded))
+    }
+    /// Operations that failed.
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Failed(_)))
+    }
+    /// Operations skipped because of a failure.
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skipped { .. }))
+    }
+    /// True when every operation succeeded.
+    pub fn is_success(&self) -> bool {
+        self.failed() == 0 && self.skipped() == 0
+    }
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.operations.iter().filter(|o| f(&o.outcome)).count()
+    }
+}
+
+type Running<'a> =
+    Pin<Box<dyn Future<Output = (NodeIndex, Result<Option<LiveResource>, ProviderError>, Duration)> + Send + 'a>>;
+
+/// Runs every operation of `graph` (built from `plan`) and reports each one.
+pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
+    plan: &Plan,
+    graph: &ApplyGraph,
+    provider: &P,
+    options: ApplyOptions,
+    reporter: &R,
+) -> ApplyReport {
+    let g = &graph.graph;
+    let parallelism = options.parallelism.max(1);
+    let mut ids: CloudIds = plan.live_ids.clone();
+    let mut waiting_on: Vec<usize> = g
+        .node_indices()
+        .map(|n| g.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: VecDeque<NodeIndex> = g
+        .node_indices()
+        .filter(|n| waiting_on[n.index()] == 0)
+        .collect();
+    let mut skipped: BTreeSet<NodeIndex> = BTreeSet::new();
+    let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
+    let mut report = ApplyReport::default();
+
+    loop {
+        while running.len() < parallelism {
+            let Some(node) = ready.pop_front() else { break };
+            let operation = &g[node];
+            let Some(change) = plan.changes.get(operation.change_index) else {
+                continue;
+            };
+            reporter.on_start(&operation.address, change.action, operation.step);
+            let snapshot = ids.clone();
+            let step = operation.step;
+            running.push(Box::pin(async move {
+                let started = Instant::now();
+                let result = run_step(provider, change, step, &snapshot, options.delete).await;
+                (node, result, started.elapsed())
+            }));
+        }
+        let Some((node, result, elapsed)) = running.next().await else {
+            break;
+        };
+        let operation = &g[node];
+        let action = plan
+            .changes
+            .get(operation.change_index)
+            .map_or(Action::Update, |c| c.action);
+        let outcome = match result {
+            Ok(created) => {
+                if let Some(live) = created {
+                    ids.insert(live.address.clone(), live.id.clone());
+                }
+                for next in g.neighbors_directed(node, Direction::Outgoing) {
+                    let count = &mut waiting_on[next.index()];
+                    *count = count.saturating_sub(1);
+                    if *count == 0 && !skipped.contains(&next) {
+                        ready.push_back(next);
+                    }
+                }
+                Outcome::Succeeded
+            }
+            Err(error) => {
+                let mut dfs = Dfs::new(g, node);
+                while let Some(dependent) = dfs.next(g) {
+                    if dependent == node || !skipped.insert(dependent) {
+                        continue;
+                    }
+                    let op = &g[dependent];
+                    let skip = OperationReport {
+                        address: op.address.clone(),
+                        action: plan
+                            .changes
+                            .get(op.change_index)
+                            .map_or(Action::Update, |c| c.action),
+                        step: op.step,
+                        outcome: Outcome::Skipped {
+                            because: operation.address.clone(),
+                        },
+                        elapsed: Duration::ZERO,
+                    };
+                    reporter.on_finish(&skip);
+                    report.operations.push(skip);
+                }
+                Outcome::Failed(error)
+            }
+        };
+        let finished = OperationReport {
+            address: operation.address.clone(),
+            action,
+            step: operation.step,
+            outcome,
+            elapsed,
+        };
+        reporter.on_finish(&finished);
+        report.operations.push(finished);
+    }
+    report
+}
+
+async fn run_step<P: Provider + ?Sized>(
+    provider: &P,
+    change: &crate::plan::ResourceChange,
+    step: Step,
+    ids: &CloudIds,
+    delete: DeleteOptions,
+) -> Result<Option<LiveResource>, ProviderError> {
+    let missing = || ProviderError::NotFound {
+        what: change.address.to_string(),
+    };
+    match step {
+        Step::Create => {
+            let desired = change.desired.as_ref().ok_or_else(missing)?;
+            provider.create(desired, ids).await.map(Some)
+        }
+        Step::Update => {
+            let desired = change.desired.as_ref().ok_or_else(missing)?;
+            let live = change.live.as_ref().ok_or_else(missing)?;
+            provider
+                .update(desired, live, &change.fields, ids)
+                .await
+                .map(Some)
+        }
+        Step::Delete => {
+            let live = change.live.as_ref().ok_or_else(missing)?;
+            provider.delete(live, delete).await.map(|()| None)
+        }
+    }
+}

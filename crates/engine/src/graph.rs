@@ -1,0 +1,205 @@
+//! The apply graph, built from a plan and nothing else.
+//!
+//! Owns [`ApplyGraph`]: one node per operation ([`Step`]) on one address, an edge `a -> b`
+//! meaning `a` must finish before `b` starts. Invariants: creates and updates follow the
+//! desired dependencies; deletes run in reverse dependency order (a VPC goes after its
+//! subnets); a replace is two nodes on one address, ordered as the plan says (old copy first unless
+//! the plan says create-before-destroy); operations
+//! on one address are always ordered, never concurrent; the graph is acyclic (building it
+//! fails with the addresses of a cycle otherwise).
+
+use std::collections::BTreeMap;
+
+use envctl_spec::Address;
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::plan::{Action, Plan};
+use crate::provider::ReplaceOrder;
+
+/// One cloud operation of an apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Step {
+    /// The verb shown in progress lines.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Step::Create => "create",
+            Step::Update => "update",
+            Step::Delete => "delete",
+        }
+    }
+}
+
+/// A node: `step` on the change at `change_index` of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub change_index: usize,
+    pub address: Address,
+    pub step: Step,
+}
+
+/// Why no apply graph could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// The resources depend on each other in a loop; the addresses are those in the loop.
+    #[error("the resources depend on each other in a cycle: {}", addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    Cycle { addresses: Vec<Address> },
+}
+
+/// Operations and the order constraints between them.
+#[derive(Debug)]
+pub struct ApplyGraph {
+    pub graph: DiGraph<Operation, ()>,
+}
+
+impl ApplyGraph {
+    /// Builds the graph for `plan`, from the plan alone.
+    pub fn from_plan(plan: &Plan) -> Result<Self, GraphError> {
+        let mut graph = DiGraph::new();
+        // The node that brings each address to its desired state (create or update), and the
+        // node that deletes its live copy or copies.
+        let mut building: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
+        let mut deleting: BTreeMap<&Address, Vec<NodeIndex>> = BTreeMap::new();
+
+        for (index, change) in plan.changes.iter().enumerate() {
+            let mut add = |step| {
+                graph.add_node(Operation {
+                    change_index: index,
+                    address: change.address.clone(),
+                    step,
+                })
+            };
+            match change.action {
+                Action::Create => {
+                    building.insert(&change.address, add(Step::Create));
+                }
+                Action::Update => {
+                    building.insert(&change.address, add(Step::Update));
+                }
+                Action::Delete => {
+                    let node = add(Step::Delete);
+                    deleting.entry(&change.address).or_default().push(node);
+                }
+                Action::Replace => {
+                    let create = add(Step::Create);
+                    let delete = add(Step::Delete);
+                    match change.replace_order {
+                        Some(ReplaceOrder::CreateBeforeDestroy) => graph.add_edge(create, delete, ()),
+                        _ => graph.add_edge(delete, create, ()),
+                    };
+                    building.insert(&change.address, create);
+                    deleting.entry(&change.address).or_default().push(delete);
+                }
+            }
+        }
+
+        for change in &plan.changes {
+            // Creates and updates wait for what they reference.
+            if let (Some(desired), Some(&node)) = (&change.desired, building.get(&change.address)) {
+                for dependency in &desired.depends_on {
+                    if let Some(&before) = building.get(dependency) {
+                        graph.update_edge(before, node, ());
+                    }
+                }
+            }
+            // Deletes of what a live resource references wait for that resource to be deleted
+            // or moved away (updated) first.
+            if let Some(live) = &change.live {
+                for referenced in &live.depends_on {
+                    let Some(targets) = deleting.get(referenced) else {
+                        continue;
+                    };
+                    let mut firsts: Vec<NodeIndex> = Vec::new();
+                    if let Some(own) = deleting.get(&change.address) {
+                        firsts.extend(own);
+                    }
+                    if change.action == Action::Update {
+                        firsts.extend(building.get(&change.address));
+                    }
+                    for &first in &firsts {
+                        for &target in targets {
+                            if first != target {
+                                graph.update_edge(first, target, ());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Two operations on one address never run at once: chain any left unordered.
+        let mut by_address: BTreeMap<&Address, Vec<NodeIndex>> = BTreeMap::new();
+        for node in graph.node_indices() {
+            by_address.entry(&graph[node].address).or_default().push(node);
+        }
+        let chains: Vec<(NodeIndex, NodeIndex)> = by_address
+            .values()
+            .flat_map(|nodes| nodes.windows(2).map(|w| (w[0], w[1])))
+            .collect();
+        for (a, b) in chains {
+            let ordered = graph.find_edge(a, b).is_some() || graph.find_edge(b, a).is_some();
+            if !ordered {
+                // Remove duplicates first, then bring the address to its desired state.
+                let (first, second) = if graph[a].step == Step::Delete {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                graph.add_edge(first, second, ());
+            }
+        }
+
+        let built = ApplyGraph { graph };
+        built.check_acyclic()?;
+        Ok(built)
+    }
+
+    fn check_acyclic(&self) -> Result<(), GraphError> {
+        match toposort(&self.graph, None) {
+            Ok(_) => Ok(()),
+            Err(cycle) => {
+                let start = cycle.node_id();
+                // Walk forward from the reported node until a node repeats: that is the loop.
+                let mut path = vec![start];
+                let mut current = start;
+                loop {
+                    let next = self
+                        .graph
+                        .edges(current)
+                        .map(|e| e.target())
+                        .find(|t| petgraph::algo::has_path_connecting(&self.graph, *t, start, None));
+                    match next {
+                        Some(n) if n == start || path.contains(&n) => break,
+                        Some(n) => {
+                            path.push(n);
+                            current = n;
+                        }
+                        None => break,
+                    }
+                }
+                Err(GraphError::Cycle {
+                    addresses: path
+                        .into_iter()
+                        .map(|n| self.graph[n].address.clone())
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// Operations in an order that respects every edge (for dry listings and tests).
+    pub fn ordered(&self) -> Vec<&Operation> {
+        toposort(&self.graph, None)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| &self.graph[n])
+            .collect()
+    }
+}

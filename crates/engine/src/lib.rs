@@ -1,0 +1,21 @@
+//! The envctl engine: from desired and live state to a plan, from a plan to an applied cloud.
+//!
+//! Owns the plan types, the provider trait (the seam every cloud implements), the apply graph
+//! and its executor. Knows no cloud SDK and no terminal: providers and the CLI plug in through
+//! [`provider::Provider`] and [`execute::Reporter`]. Data flows one way: desired + live ->
+//! [`plan::Plan`] -> [`graph::ApplyGraph`] -> [`execute::ApplyReport`].
+
+pub mod diff;
+pub mod execute;
+pub mod graph;
+pub mod live;
+pub mod ops;
+pub mod plan;
+pub mod provider;
+
+pub use diff::{TAGS_FIELD, diff_fields};
+pub use execute::{ApplyOptions, ApplyReport, OperationReport, Outcome, Reporter, SilentReporter, execute};
+pub use graph::{ApplyGraph, GraphError, Operation, Step};
+pub use live::{LiveResource, LiveState, UnmanagedResource, applied_digest};
+pub use plan::{Action, Cause, Plan, PlanSummary, ResourceChange, make_destroy_plan, make_plan};
+pub use provider::{CloudIds, DeleteOptions, FieldChange, Provider, ProviderError, ReplaceOrder, Scope};

@@ -1,0 +1,86 @@
+//! What the cloud holds right now, as the provider read it.
+//!
+//! Owns [`LiveState`] and [`LiveResource`]. Invariants: live fields use the same names and value
+//! shapes as the spec's desired fields (references as addresses, set-like lists sorted), so the
+//! engine can compare them without knowing any kind; `id` is the cloud's own identifier and is
+//! the only thing an operation needs to find the resource again.
+
+use std::collections::BTreeMap;
+
+use envctl_spec::{Address, ResourceKind, TAG_APPLIED_DIGEST, Value};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One resource that exists in the cloud and carries this environment's ownership tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResource {
+    pub address: Address,
+    pub kind: ResourceKind,
+    /// The cloud's identifier (`vpc-0abc…`, `i-0abc…`, an RDS identifier).
+    pub id: String,
+    /// Every tag on the resource, ownership tags included.
+    pub tags: BTreeMap<String, String>,
+    /// Addresses of other owned resources this one references (a subnet's VPC, an instance's
+    /// groups): deletes must wait for those that reference the resource being deleted.
+    pub depends_on: Vec<Address>,
+    /// Configuration read back, in the desired fields' names and shapes.
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl LiveResource {
+    /// The digest of the desired values envctl last applied, if the resource carries one.
+    pub fn applied_digest(&self) -> Option<&str> {
+        self.tags.get(TAG_APPLIED_DIGEST).map(String::as_str)
+    }
+}
+
+/// A security group rule on an owned group that the spec does not describe is reported through
+/// the group's own field diff; this type is for whole resources found in the environment's
+/// scope without ownership tags (an instance launched by hand into the VPC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmanagedResource {
+    pub kind: ResourceKind,
+    pub id: String,
+    /// Where it was found ("in vpc.main").
+    pub location: String,
+}
+
+/// Everything one environment owns in the cloud, as read in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub resources: Vec<LiveResource>,
+    /// Untagged resources inside the environment's own network.
+    pub unmanaged: Vec<UnmanagedResource>,
+}
+
+impl LiveState {
+    /// Live resources carrying `address`; more than one means an earlier run duplicated it.
+    pub fn at<'a>(&'a self, address: &'a Address) -> impl Iterator<Item = &'a LiveResource> + 'a {
+        self.resources.iter().filter(move |r| &r.address == address)
+    }
+
+    /// A digest of everything read, to tell whether the cloud changed between two reads.
+    /// Independent of the order the provider listed resources in.
+    pub fn fingerprint(&self) -> String {
+        let mut entries: Vec<String> = self
+            .resources
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default())
+            .collect();
+        entries.sort();
+        let mut hasher = Sha256::new();
+        for entry in entries {
+            hasher.update(entry.as_bytes());
+            hasher.update([0u8]);
+        }
+        format!("sha256:{:x}", hasher.finalize())
+    }
+}
+
+/// The digest of one desired resource's fields and tags, stored on the resource as
+/// [`TAG_APPLIED_DIGEST`] whenever envctl creates or updates it.
+pub fn applied_digest(fields: &BTreeMap<String, Value>) -> String {
+    let text = serde_json::to_string(fields).unwrap_or_default();
+    let digest = Sha256::digest(text.as_bytes());
+    format!("{digest:x}").chars().take(16).collect()
+}

@@ -1,0 +1,130 @@
+//! The seam between the engine and a cloud: read, a pure diff, and idempotent operations.
+//!
+//! Owns the [`Provider`] trait, the classified [`ProviderError`], and the [`CloudIds`] map
+//! that lets an operation resolve the addresses in a desired resource's reference fields.
+//! Invariants an implementation keeps: `read` finds resources by ownership tags only (never by
+//! name alone), with a number of calls that does not grow with the number of resources;
+//! `create` tags at creation and adopts a resource that an interrupted earlier run already
+//! made instead of duplicating it; `delete` of something already gone succeeds.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use envctl_spec::{Address, DesiredResource, ResourceKind, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::live::{LiveResource, LiveState};
+
+/// Whose resources a read is after: the ownership tags `envctl:project` and
+/// `envctl:environment` select them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub project: String,
+    pub environment: String,
+}
+
+/// One field whose live value differs from the desired one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    /// `None` when the cloud does not have the field set.
+    pub live: Option<Value>,
+    /// `None` when the spec no longer sets the field.
+    pub desired: Option<Value>,
+    /// The cloud cannot change this field in place: the resource must be replaced.
+    pub forces_replacement: bool,
+}
+
+/// How a resource that must be replaced is swapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// The new one is created first, then the old one deleted (no name is unique).
+    CreateBeforeDestroy,
+    /// The old one must go first because its name is unique in the cloud.
+    DestroyBeforeCreate,
+}
+
+/// Cloud ids known so far, by address: those read live plus those created in this run.
+pub type CloudIds = BTreeMap<Address, String>;
+
+/// What a delete may do beyond deleting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Lift deletion protection first; only `destroy`, after confirmation, sets this.
+    pub lift_deletion_protection: bool,
+}
+
+/// Why a provider call failed, classified so that the runtime can decide on retries and the
+/// CLI on messages and exit codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The resource the operation targets does not exist (any more).
+    #[error("{what} was not found")]
+    NotFound { what: String },
+    /// A create collided with an existing resource that is not ours to adopt.
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
+    /// The cloud throttled the request and retries ran out.
+    #[error("the cloud throttled the request and retries ran out ({code})")]
+    Throttled { code: String },
+    /// A network error, timeout or 5xx answer that persisted through retries.
+    #[error("transient failure that persisted through retries: {message}")]
+    Transient { message: String },
+    /// The cloud refused the request; retrying the same request will not help.
+    #[error("{code}: {message}{}", request_id.as_ref().map(|id| format!(" (request id {id})")).unwrap_or_default())]
+    Rejected {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// The resource did not reach the awaited state in time.
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
+    /// A reference could not be resolved to a cloud id (its target is missing or failed).
+    #[error("cannot resolve reference `{address}` to a cloud id")]
+    UnresolvedReference { address: String },
+    /// Credentials are missing or invalid.
+    #[error("no usable credentials: {message}")]
+    Credentials { message: String },
+}
+
+/// A cloud that envctl can read and change.
+///
+/// Every async method returns a `Send` future so the engine can run many at once.
+pub trait Provider: Sync {
+    /// Reads every resource owned by `scope`, one paginated listing per kind.
+    fn read(&self, scope: &Scope) -> impl Future<Output = Result<LiveState, ProviderError>> + Send;
+
+    /// Compares one desired resource with its live counterpart; pure and synchronous.
+    /// Returns only the fields that differ.
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange>;
+
+    /// How resources of `kind` are replaced.
+    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder;
+
+    /// Creates `desired` (tagged at creation), waits until it is usable, returns it as read.
+    /// If an earlier, interrupted run already created it, adopts that one instead.
+    fn create(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
+
+    /// Changes `live` in place so that the `changes` (none forcing replacement) match `desired`.
+    fn update(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
+
+    /// Deletes `live` and waits until it is gone. Deleting what is already gone succeeds.
+    fn delete(
+        &self,
+        live: &LiveResource,
+        options: DeleteOptions,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}

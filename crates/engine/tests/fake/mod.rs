@@ -1,0 +1,288 @@
+//! An in-memory cloud for engine tests: behaves like AWS where the engine's correctness
+//! depends on it (deleting something still referenced is refused, references must resolve to
+//! existing ids), records calls, and can be told to fail chosen operations.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use envctl_engine::{
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Provider, ProviderError,
+    ReplaceOrder, Scope, Step, applied_digest, diff_fields,
+};
+use envctl_spec::{
+    Address, DesiredResource, DesiredState, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST,
+    TAG_ENVIRONMENT, TAG_PROJECT, Value,
+};
+
+#[derive(Default)]
+pub struct FakeCloud {
+    pub resources: Mutex<Vec<LiveResource>>,
+    next_id: AtomicU64,
+    pub fail: Mutex<BTreeSet<(String, Step)>>,
+    pub calls: Mutex<Vec<String>>,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub delay: Duration,
+}
+
+impl FakeCloud {
+    pub fn with_delay(delay: Duration) -> Self {
+        FakeCloud {
+            delay,
+            ..FakeCloud::default()
+        }
+    }
+
+    pub fn fail_on(&self, address: &str, step: Step) {
+        self.fail.lock().unwrap().insert((address.to_string(), step));
+    }
+
+    pub fn count(&self) -> usize {
+        self.resources.lock().unwrap().len()
+    }
+
+    pub fn ids_of(&self, address: &str) -> Vec<String> {
+        self.resources
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.address.to_string() == address)
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Changes a field behind envctl's back.
+    pub fn tamper(&self, address: &str, field: &str, value: Value) {
+        for r in self.resources.lock().unwrap().iter_mut() {
+            if r.address.to_string() == address {
+                r.fields.insert(field.to_string(), value.clone());
+            }
+        }
+    }
+
+    /// Adds a copy of the resource at `address`, as an interrupted run could leave behind.
+    pub fn duplicate(&self, address: &str) {
+        let mut resources = self.resources.lock().unwrap();
+        let copy = resources
+            .iter()
+            .find(|r| r.address.to_string() == address)
+            .cloned()
+            .expect("resource to duplicate");
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        resources.push(LiveResource {
+            id: format!("dup-{id}"),
+            ..copy
+        });
+    }
+
+    async fn enter(&self, address: &Address, step: Step) -> Result<(), ProviderError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("{} {}", step.verb(), address));
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self
+            .fail
+            .lock()
+            .unwrap()
+            .contains(&(address.to_string(), step))
+        {
+            return Err(ProviderError::Rejected {
+                code: "InjectedFailure".into(),
+                message: format!("{} of {address} fails in this test", step.verb()),
+                request_id: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn resolve(desired: &DesiredResource, ids: &CloudIds) -> Result<(), ProviderError> {
+    for dependency in &desired.depends_on {
+        if !ids.contains_key(dependency) {
+            return Err(ProviderError::UnresolvedReference {
+                address: dependency.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Provider for FakeCloud {
+    async fn read(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+        self.calls.lock().unwrap().push("read".into());
+        let resources = self
+            .resources
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.tags.get(TAG_PROJECT) == Some(&scope.project)
+                    && r.tags.get(TAG_ENVIRONMENT) == Some(&scope.environment)
+            })
+            .cloned()
+            .collect();
+        Ok(LiveState {
+            resources,
+            unmanaged: Vec::new(),
+        })
+    }
+
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange> {
+        let replace: &[&str] = match desired.kind {
+            ResourceKind::Instance => &["ami", "subnet"],
+            ResourceKind::Subnet => &["cidr", "vpc", "zone"],
+            ResourceKind::Vpc => &["cidr"],
+            _ => &[],
+        };
+        diff_fields(desired, live, replace)
+    }
+
+    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
+        match kind {
+            ResourceKind::Instance => ReplaceOrder::CreateBeforeDestroy,
+            _ => ReplaceOrder::DestroyBeforeCreate,
+        }
+    }
+
+    async fn create(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<LiveResource, ProviderError> {
+        self.enter(&desired.address, Step::Create).await?;
+        resolve(desired, ids)?;
+        let id = format!("{}-{}", desired.kind, self.next_id.fetch_add(1, Ordering::SeqCst));
+        let mut tags = desired.tags.clone();
+        tags.insert(TAG_APPLIED_DIGEST.into(), applied_digest(&desired.fields));
+        let live = LiveResource {
+            address: desired.address.clone(),
+            kind: desired.kind,
+            id,
+            tags,
+            depends_on: desired.depends_on.clone(),
+            fields: desired.fields.clone(),
+        };
+        self.resources.lock().unwrap().push(live.clone());
+        Ok(live)
+    }
+
+    async fn update(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        _changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> Result<LiveResource, ProviderError> {
+        self.enter(&desired.address, Step::Update).await?;
+        resolve(desired, ids)?;
+        let mut resources = self.resources.lock().unwrap();
+        let target = resources
+            .iter_mut()
+            .find(|r| r.id == live.id)
+            .ok_or_else(|| ProviderError::NotFound {
+                what: live.id.clone(),
+            })?;
+        target.fields = desired.fields.clone();
+        target.depends_on = desired.depends_on.clone();
+        target.tags.extend(desired.tags.clone());
+        target
+            .tags
+            .insert(TAG_APPLIED_DIGEST.into(), applied_digest(&desired.fields));
+        Ok(target.clone())
+    }
+
+    async fn delete(&self, live: &LiveResource, _: DeleteOptions) -> Result<(), ProviderError> {
+        self.enter(&live.address, Step::Delete).await?;
+        let mut resources = self.resources.lock().unwrap();
+        let still_referenced = resources
+            .iter()
+            .any(|r| r.id != live.id && r.depends_on.contains(&live.address));
+        if still_referenced {
+            return Err(ProviderError::Rejected {
+                code: "DependencyViolation".into(),
+                message: format!("{} is still referenced", live.address),
+                request_id: None,
+            });
+        }
+        resources.retain(|r| r.id != live.id);
+        Ok(())
+    }
+}
+
+/// A small environment built by hand: a VPC, two subnets, a group, `instances` instances
+/// spread over the subnets.
+pub fn environment(environment: &str, instances: u32, instance_type: &str) -> DesiredState {
+    let mut resources = Vec::new();
+    let mut add = |address: Address, depends_on: Vec<Address>, fields: Vec<(&str, Value)>| {
+        let cloud_name = format!("app-{environment}-{}", address.name);
+        let tags = BTreeMap::from([
+            (TAG_PROJECT.to_string(), "app".to_string()),
+            (TAG_ENVIRONMENT.to_string(), environment.to_string()),
+            (TAG_ADDRESS.to_string(), address.to_string()),
+        ]);
+        resources.push(DesiredResource {
+            kind: address.kind,
+            address,
+            cloud_name,
+            tags,
+            depends_on,
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            span: Default::default(),
+        });
+    };
+    let vpc = Address::new(ResourceKind::Vpc, "main");
+    let subnets = [
+        Address::new(ResourceKind::Subnet, "a"),
+        Address::new(ResourceKind::Subnet, "b"),
+    ];
+    let group = Address::new(ResourceKind::SecurityGroup, "app");
+    add(vpc.clone(), vec![], vec![("cidr", Value::Str("10.0.0.0/16".into()))]);
+    for (i, subnet) in subnets.iter().enumerate() {
+        add(
+            subnet.clone(),
+            vec![vpc.clone()],
+            vec![
+                ("cidr", Value::Str(format!("10.0.{}.0/24", i + 1))),
+                ("vpc", Value::Str(vpc.to_string())),
+            ],
+        );
+    }
+    add(
+        group.clone(),
+        vec![vpc.clone()],
+        vec![("vpc", Value::Str(vpc.to_string()))],
+    );
+    for i in 0..instances {
+        let subnet = subnets[i as usize % 2].clone();
+        add(
+            Address::indexed(ResourceKind::Instance, "app", i),
+            vec![group.clone(), subnet.clone()],
+            vec![
+                ("ami", Value::Str("ami-12345678".into())),
+                ("instance_type", Value::Str(instance_type.into())),
+                ("subnet", Value::Str(subnet.to_string())),
+            ],
+        );
+    }
+    DesiredState {
+        project: "app".into(),
+        environment: environment.into(),
+        region: "us-east-1".into(),
+        parity_digest: "sha256:test".into(),
+        protected: false,
+        promote_from: None,
+        resources,
+    }
+}
