@@ -1,0 +1,825 @@
+//! EC2 kinds: VPCs, subnets, security groups (and their rules), instances.
+//!
+//! Owns reading them by ownership tags (one paginated describe per kind) and their create,
+//! update and delete calls. Invariants: every create carries its tags in `TagSpecifications`;
+//! reference fields are read as raw ids and resolved to addresses by the caller; rule changes
+//! authorize and revoke only the difference, authorizing before revoking so access never
+//! lapses; an instance type change stops, modifies and starts the instance (AWS refuses it on
+//! a running one); deletes of network resources wait out AWS's lingering dependencies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{
+    AttributeValue, Filter, InstanceStateName, InstanceType, IpPermission, ResourceType,
+    RunInstancesMonitoringEnabled, Tag, TagSpecification,
+};
+use envctl_engine::{CloudIds, FieldChange, LiveResource, ProviderError, Scope};
+use envctl_spec::{
+    Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value,
+};
+use sha2::{Digest, Sha256};
+
+use super::error::classify;
+use super::rules::{Rule, rules_from_permissions};
+use super::wait::wait_until;
+use super::{AwsProvider, address_from_tags, field_id, field_ids, field_str, tags_to_apply};
+
+/// Instance states that count as existing (terminated ones stay listed for a while).
+const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
+
+fn ownership_filters(scope: &Scope) -> Vec<Filter> {
+    vec![
+        Filter::builder()
+            .name(format!("tag:{TAG_PROJECT}"))
+            .values(&scope.project)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{TAG_ENVIRONMENT}"))
+            .values(&scope.environment)
+            .build(),
+    ]
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    let mut spec = TagSpecification::builder().resource_type(kind);
+    for (key, value) in tags {
+        spec = spec.tags(Tag::builder().key(key).value(value).build());
+    }
+    spec.build()
+}
+
+fn live(address: Address, id: String, tags: BTreeMap<String, String>, fields: Vec<(&str, Value)>) -> LiveResource {
+    LiveResource {
+        kind: address.kind,
+        address,
+        id,
+        tags,
+        depends_on: Vec::new(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
+fn text(value: Option<&str>) -> Value {
+    Value::Str(value.unwrap_or_default().to_string())
+}
+
+fn rule_set(rules: &[Rule]) -> Value {
+    Value::string_set(rules.iter().map(Rule::render))
+}
+
+impl AwsProvider {
+    /// Reads every owned VPC, subnet, security group and instance: four describes at once.
+    pub(super) async fn read_ec2(&self, scope: &Scope) -> Result<Vec<LiveResource>, ProviderError> {
+        let filters = ownership_filters(scope);
+        let instance_filters = {
+            let mut f = filters.clone();
+            f.push(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .set_values(Some(LIVE_INSTANCE_STATES.iter().map(|s| s.to_string()).collect()))
+                    .build(),
+            );
+            f
+        };
+        let (vpcs, subnets, groups, reservations) = tokio::try_join!(
+            async {
+                self.ec2
+                    .describe_vpcs()
+                    .set_filters(Some(filters.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "VPCs"))
+            },
+            async {
+                self.ec2
+                    .describe_subnets()
+                    .set_filters(Some(filters.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "subnets"))
+            },
+            async {
+                self.ec2
+                    .describe_security_groups()
+                    .set_filters(Some(filters.clone()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "security groups"))
+            },
+            async {
+                self.ec2
+                    .describe_instances()
+                    .set_filters(Some(instance_filters))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "instances"))
+            },
+        )?;
+
+        let mut resources = Vec::new();
+        for vpc in vpcs {
+            let tags = tag_map(vpc.tags());
+            let Some(address) = address_from_tags(&tags, ResourceKind::Vpc) else {
+                continue;
+            };
+            resources.push(live(
+                address,
+                vpc.vpc_id().unwrap_or_default().to_string(),
+                tags,
+                vec![("cidr", text(vpc.cidr_block()))],
+            ));
+        }
+        for subnet in subnets {
+            let tags = tag_map(subnet.tags());
+            let Some(address) = address_from_tags(&tags, ResourceKind::Subnet) else {
+                continue;
+            };
+            resources.push(live(
+                address,
+                subnet.subnet_id().unwrap_or_default().to_string(),
+                tags,
+                vec![
+                    ("vpc", text(subnet.vpc_id())),
+                    ("cidr", text(subnet.cidr_block())),
+                    ("zone", text(subnet.availability_zone())),
+                ],
+            ));
+        }
+        let group_addresses: BTreeMap<String, Address> = groups
+            .iter()
+            .filter_map(|g| {
+                let address = address_from_tags(&tag_map(g.tags()), ResourceKind::SecurityGroup)?;
+                Some((g.group_id()?.to_string(), address))
+            })
+            .collect();
+        for group in &groups {
+            let tags = tag_map(group.tags());
+            let Some(address) = address_from_tags(&tags, ResourceKind::SecurityGroup) else {
+                continue;
+            };
+            let ingress = rules_from_permissions(group.ip_permissions(), &group_addresses);
+            let egress = rules_from_permissions(group.ip_permissions_egress(), &group_addresses);
+            let mut resource = live(
+                address.clone(),
+                group.group_id().unwrap_or_default().to_string(),
+                tags,
+                vec![
+                    ("vpc", text(group.vpc_id())),
+                    ("description", text(group.description())),
+                    ("ingress", rule_set(&ingress)),
+                    ("egress", rule_set(&egress)),
+                ],
+            );
+            // Groups named in rules must outlive this group's rules.
+            resource.depends_on = ingress
+                .iter()
+                .chain(&egress)
+                .filter_map(|r| match &r.source {
+                    super::rules::Source::Group(a) if a != &address => Some(a.clone()),
+                    _ => None,
+                })
+                .collect();
+            resources.push(resource);
+        }
+        let instances: Vec<_> = reservations
+            .iter()
+            .flat_map(|r| r.instances())
+            .collect();
+        let volume_sizes = self.root_volume_sizes(&instances).await?;
+        for instance in instances {
+            let tags = tag_map(instance.tags());
+            let Some(address) = address_from_tags(&tags, ResourceKind::Instance) else {
+                continue;
+            };
+            let id = instance.instance_id().unwrap_or_default().to_string();
+            let monitoring = instance
+                .monitoring()
+                .and_then(|m| m.state())
+                .is_some_and(|s| matches!(s.as_str(), "enabled" | "pending"));
+            let mut fields = vec![
+                ("ami", text(instance.image_id())),
+                ("instance_type", text(instance.instance_type().map(|t| t.as_str()))),
+                ("subnet", text(instance.subnet_id())),
+                (
+                    "security_groups",
+                    Value::string_set(
+                        instance
+                            .security_groups()
+                            .iter()
+                            .filter_map(|g| g.group_id().map(str::to_string)),
+                    ),
+                ),
+                ("monitoring", Value::Bool(monitoring)),
+            ];
+            if let Some(size) = volume_sizes.get(&id) {
+                fields.push(("volume_size", Value::Int(i64::from(*size))));
+            }
+            resources.push(live(address, id, tags, fields));
+        }
+        Ok(resources)
+    }
+
+    /// Root volume size (GiB) by instance id, in one describe for all instances.
+    async fn root_volume_sizes(
+        &self,
+        instances: &[&aws_sdk_ec2::types::Instance],
+    ) -> Result<BTreeMap<String, i32>, ProviderError> {
+        let mut root_volumes: BTreeMap<String, String> = BTreeMap::new();
+        for instance in instances {
+            let root = instance.root_device_name().unwrap_or_default();
+            let volume = instance
+                .block_device_mappings()
+                .iter()
+                .find(|m| m.device_name() == Some(root))
+                .or_else(|| instance.block_device_mappings().first())
+                .and_then(|m| m.ebs())
+                .and_then(|e| e.volume_id());
+            if let (Some(volume), Some(id)) = (volume, instance.instance_id()) {
+                root_volumes.insert(volume.to_string(), id.to_string());
+            }
+        }
+        if root_volumes.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let volumes = self
+            .ec2
+            .describe_volumes()
+            .set_volume_ids(Some(root_volumes.keys().cloned().collect()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(e, "volumes"))?;
+        Ok(volumes
+            .iter()
+            .filter_map(|v| {
+                let instance = root_volumes.get(v.volume_id()?)?;
+                Some((instance.clone(), v.size()?))
+            })
+            .collect())
+    }
+
+    pub(super) async fn create_vpc(&self, desired: &DesiredResource) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let out = self
+            .ec2
+            .create_vpc()
+            .cidr_block(field_str(desired, "cidr")?)
+            .tag_specifications(tag_specification(ResourceType::Vpc, &tags_to_apply(desired)))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        out.vpc()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string)
+            .ok_or_else(|| no_id(&what))
+    }
+
+    pub(super) async fn create_subnet(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let out = self
+            .ec2
+            .create_subnet()
+            .vpc_id(field_id(desired, "vpc", ids)?)
+            .cidr_block(field_str(desired, "cidr")?)
+            .availability_zone(field_str(desired, "zone")?)
+            .tag_specifications(tag_specification(ResourceType::Subnet, &tags_to_apply(desired)))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        out.subnet()
+            .and_then(|s| s.subnet_id())
+            .map(str::to_string)
+            .ok_or_else(|| no_id(&what))
+    }
+
+    pub(super) async fn create_security_group(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let vpc_id = field_id(desired, "vpc", ids)?;
+        let created = self
+            .ec2
+            .create_security_group()
+            .group_name(&desired.cloud_name)
+            .description(field_str(desired, "description")?)
+            .vpc_id(&vpc_id)
+            .tag_specifications(tag_specification(
+                ResourceType::SecurityGroup,
+                &tags_to_apply(desired),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what));
+        let (group_id, ingress, egress) = match created {
+            Ok(out) => {
+                let id = out.group_id().map(str::to_string).ok_or_else(|| no_id(&what))?;
+                // A new group in a VPC has AWS's default egress rule and no ingress.
+                (id, Vec::new(), vec!["all:all:cidr=0.0.0.0/0".to_string()])
+            }
+            // An interrupted earlier run created it: adopt it if it is ours.
+            Err(ProviderError::AlreadyExists { .. }) => {
+                self.adopt_group(desired, &vpc_id, ids).await?
+            }
+            Err(other) => return Err(other),
+        };
+        let mut ids = ids.clone();
+        ids.insert(desired.address.clone(), group_id.clone());
+        for (field, live_rules) in [("ingress", ingress), ("egress", egress)] {
+            let desired_rules: Vec<&str> =
+                desired.field(field).map(Value::str_items).unwrap_or_default();
+            let live_rules: Vec<&str> = live_rules.iter().map(String::as_str).collect();
+            self.sync_rules(&group_id, field, &desired_rules, &live_rules, &ids, &what)
+                .await?;
+        }
+        Ok(group_id)
+    }
+
+    /// Finds the group an earlier run created under this name; refuses one that is not ours.
+    async fn adopt_group(
+        &self,
+        desired: &DesiredResource,
+        vpc_id: &str,
+        ids: &CloudIds,
+    ) -> Result<(String, Vec<String>, Vec<String>), ProviderError> {
+        let what = desired.address.to_string();
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(&desired.cloud_name).build())
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let group = out
+            .security_groups()
+            .first()
+            .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
+        let tags = tag_map(group.tags());
+        if address_from_tags(&tags, ResourceKind::SecurityGroup).as_ref() != Some(&desired.address)
+            || desired.tags.iter().any(|(k, v)| {
+                (k == TAG_PROJECT || k == TAG_ENVIRONMENT) && tags.get(k) != Some(v)
+            })
+        {
+            return Err(ProviderError::AlreadyExists {
+                what: format!("security group `{}` (not created by envctl for {what})", desired.cloud_name),
+            });
+        }
+        let id = group.group_id().map(str::to_string).ok_or_else(|| no_id(&what))?;
+        // Rules naming owned groups must render with their addresses, as desired rules do.
+        let mut group_addresses: BTreeMap<String, Address> = ids
+            .iter()
+            .filter(|(a, _)| a.kind == ResourceKind::SecurityGroup)
+            .map(|(a, id)| (id.clone(), a.clone()))
+            .collect();
+        group_addresses.insert(id.clone(), desired.address.clone());
+        let render = |permissions: &[IpPermission]| -> Vec<String> {
+            rules_from_permissions(permissions, &group_addresses)
+                .iter()
+                .map(Rule::render)
+                .collect()
+        };
+        Ok((id, render(group.ip_permissions()), render(group.ip_permissions_egress())))
+    }
+
+    /// Authorizes the rules `desired` has and `live` lacks, then revokes the reverse.
+    async fn sync_rules(
+        &self,
+        group_id: &str,
+        direction: &str,
+        desired: &[&str],
+        live: &[&str],
+        ids: &CloudIds,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let desired_set: BTreeSet<&str> = desired.iter().copied().collect();
+        let live_set: BTreeSet<&str> = live.iter().copied().collect();
+        let to_permissions = |texts: Vec<&str>| -> Result<Vec<IpPermission>, ProviderError> {
+            texts
+                .into_iter()
+                .map(|text| {
+                    let rule = Rule::parse(text).ok_or_else(|| ProviderError::Rejected {
+                        code: "InvalidRule".into(),
+                        message: format!("`{text}` is not a rule envctl understands"),
+                        request_id: None,
+                    })?;
+                    rule.to_permission(ids).ok_or_else(|| ProviderError::UnresolvedReference {
+                        address: text.to_string(),
+                    })
+                })
+                .collect()
+        };
+        let add = to_permissions(desired_set.difference(&live_set).copied().collect())?;
+        let remove = to_permissions(live_set.difference(&desired_set).copied().collect())?;
+        for permission in add {
+            let result = if direction == "ingress" {
+                self.ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group_id)
+                    .ip_permissions(permission)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, what))
+            } else {
+                self.ec2
+                    .authorize_security_group_egress()
+                    .group_id(group_id)
+                    .ip_permissions(permission)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, what))
+            };
+            match result {
+                // Already there (a retried call, or another run): nothing to do.
+                Ok(()) | Err(ProviderError::AlreadyExists { .. }) => {}
+                Err(ProviderError::Rejected { code, .. }) if code == "InvalidPermission.Duplicate" => {}
+                Err(other) => return Err(other),
+            }
+        }
+        for permission in remove {
+            let result = if direction == "ingress" {
+                self.ec2
+                    .revoke_security_group_ingress()
+                    .group_id(group_id)
+                    .ip_permissions(permission)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, what))
+            } else {
+                self.ec2
+                    .revoke_security_group_egress()
+                    .group_id(group_id)
+                    .ip_permissions(permission)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, what))
+            };
+            match result {
+                Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn update_security_group(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> Result<(), ProviderError> {
+        let what = desired.address.to_string();
+        let mut ids = ids.clone();
+        ids.insert(desired.address.clone(), live.id.clone());
+        for change in changes {
+            if change.field != "ingress" && change.field != "egress" {
+                continue;
+            }
+            let desired_rules = change.desired.as_ref().map(Value::str_items).unwrap_or_default();
+            let live_rules = change.live.as_ref().map(Value::str_items).unwrap_or_default();
+            self.sync_rules(&live.id, &change.field, &desired_rules, &live_rules, &ids, &what)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create_instance(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let ami = field_str(desired, "ami")?;
+        let tags = tags_to_apply(desired);
+        let token = {
+            let digest = Sha256::digest(
+                format!("{}|{}|{}", desired.address, envctl_engine::applied_digest(&desired.fields), self.run_nonce)
+                    .as_bytes(),
+            );
+            format!("envctl-{digest:x}").chars().take(64).collect::<String>()
+        };
+        let mut request = self
+            .ec2
+            .run_instances()
+            .image_id(ami)
+            .instance_type(InstanceType::from(field_str(desired, "instance_type")?))
+            .min_count(1)
+            .max_count(1)
+            .subnet_id(field_id(desired, "subnet", ids)?)
+            .set_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
+            .monitoring(
+                RunInstancesMonitoringEnabled::builder()
+                    .enabled(desired.field("monitoring").and_then(Value::as_bool).unwrap_or(false))
+                    .build(),
+            )
+            .tag_specifications(tag_specification(ResourceType::Instance, &tags))
+            .tag_specifications(tag_specification(ResourceType::Volume, &tags))
+            .client_token(token);
+        if let Some(size) = desired.field("volume_size").and_then(Value::as_int) {
+            let root = self.root_device_name(ami, &what).await?;
+            request = request.block_device_mappings(
+                aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                    .device_name(root)
+                    .ebs(
+                        aws_sdk_ec2::types::EbsBlockDevice::builder()
+                            .volume_size(i32::try_from(size).unwrap_or(i32::MAX))
+                            .delete_on_termination(true)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let out = request.send().await.map_err(|e| classify(e, &what))?;
+        let id = out
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .map(str::to_string)
+            .ok_or_else(|| no_id(&what))?;
+        self.wait_for_instance(&id, &[InstanceStateName::Running], &what).await?;
+        Ok(id)
+    }
+
+    async fn root_device_name(&self, ami: &str, what: &str) -> Result<String, ProviderError> {
+        let out = self
+            .ec2
+            .describe_images()
+            .image_ids(ami)
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(out
+            .images()
+            .first()
+            .and_then(|i| i.root_device_name())
+            .unwrap_or("/dev/xvda")
+            .to_string())
+    }
+
+    /// Waits until the instance is in one of `states` (gone counts as terminated).
+    async fn wait_for_instance(
+        &self,
+        id: &str,
+        states: &[InstanceStateName],
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let label = format!("{what} to be {}", states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "));
+        wait_until(&label, self.wait_timeout, || async {
+            let out = self.ec2.describe_instances().instance_ids(id).send().await;
+            let out = match out.map_err(|e| classify(e, what)) {
+                Ok(out) => out,
+                Err(ProviderError::NotFound { .. }) => {
+                    return Ok(states.contains(&InstanceStateName::Terminated));
+                }
+                Err(other) => return Err(other),
+            };
+            let state = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .find_map(|i| i.state().and_then(|s| s.name()).cloned());
+            Ok(match state {
+                Some(state) => states.contains(&state),
+                None => states.contains(&InstanceStateName::Terminated),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn update_instance(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> Result<(), ProviderError> {
+        let what = desired.address.to_string();
+        for change in changes {
+            match change.field.as_str() {
+                "instance_type" => {
+                    let instance_type = field_str(desired, "instance_type")?;
+                    self.ec2
+                        .stop_instances()
+                        .instance_ids(&live.id)
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    self.wait_for_instance(&live.id, &[InstanceStateName::Stopped], &what)
+                        .await?;
+                    self.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&live.id)
+                        .instance_type(AttributeValue::builder().value(instance_type).build())
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    self.ec2
+                        .start_instances()
+                        .instance_ids(&live.id)
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    self.wait_for_instance(&live.id, &[InstanceStateName::Running], &what)
+                        .await?;
+                }
+                "security_groups" => {
+                    self.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&live.id)
+                        .set_groups(Some(field_ids(desired, "security_groups", ids)?))
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                }
+                "monitoring" => {
+                    let enable = desired.field("monitoring").and_then(Value::as_bool).unwrap_or(false);
+                    if enable {
+                        self.ec2
+                            .monitor_instances()
+                            .instance_ids(&live.id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(e, &what))?;
+                    } else {
+                        self.ec2
+                            .unmonitor_instances()
+                            .instance_ids(&live.id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(e, &what))?;
+                    }
+                }
+                "volume_size" => self.grow_root_volume(desired, live, &what).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn grow_root_volume(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let Some(size) = desired.field("volume_size").and_then(Value::as_int) else {
+            return Ok(());
+        };
+        let out = self
+            .ec2
+            .describe_volumes()
+            .filters(Filter::builder().name("attachment.instance-id").values(&live.id).build())
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        let volume = out
+            .volumes()
+            .first()
+            .and_then(|v| v.volume_id())
+            .ok_or_else(|| ProviderError::NotFound { what: format!("root volume of {what}") })?;
+        self.ec2
+            .modify_volume()
+            .volume_id(volume)
+            .size(i32::try_from(size).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(())
+    }
+
+    /// Sets every desired tag and the applied digest on an EC2 resource.
+    pub(super) async fn tag_ec2(&self, desired: &DesiredResource, id: &str) -> Result<(), ProviderError> {
+        let tags: Vec<Tag> = tags_to_apply(desired)
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        self.ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| classify(e, &desired.address.to_string()))?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_instance(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.ec2
+            .terminate_instances()
+            .instance_ids(&live.id)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        self.wait_for_instance(&live.id, &[InstanceStateName::Terminated], &what)
+            .await
+    }
+
+    pub(super) async fn delete_security_group(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.retry_while_in_use(&what, || async {
+            self.ec2
+                .delete_security_group()
+                .group_id(&live.id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, &what))
+        })
+        .await
+    }
+
+    pub(super) async fn delete_subnet(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.retry_while_in_use(&what, || async {
+            self.ec2
+                .delete_subnet()
+                .subnet_id(&live.id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, &what))
+        })
+        .await
+    }
+
+    pub(super) async fn delete_vpc(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.retry_while_in_use(&what, || async {
+            self.ec2
+                .delete_vpc()
+                .vpc_id(&live.id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, &what))
+        })
+        .await
+    }
+
+    /// Network interfaces of terminated instances linger for a minute or two in AWS, so a
+    /// delete refused with `DependencyViolation` is retried for a while before giving up.
+    async fn retry_while_in_use<F, Fut>(&self, what: &str, mut attempt: F) -> Result<(), ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), ProviderError>>,
+    {
+        let deadline = Instant::now() + self.wait_timeout.min(Duration::from_secs(5 * 60));
+        loop {
+            match attempt().await {
+                Err(ProviderError::Rejected { code, message, request_id })
+                    if code == "DependencyViolation" =>
+                {
+                    if Instant::now() >= deadline {
+                        return Err(ProviderError::Rejected {
+                            code,
+                            message: format!("{what} is still in use: {message}"),
+                            request_id,
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn no_id(what: &str) -> ProviderError {
+    ProviderError::Rejected {
+        code: "MissingId".into(),
+        message: format!("AWS created {what} but returned no id"),
+        request_id: None,
+    }
+}

@@ -1,0 +1,153 @@
+//! Turns SDK errors into the engine's classified [`ProviderError`].
+//!
+//! Owns [`classify`]. Invariant: every SDK failure maps to exactly one class, with the AWS
+//! error code, message and request id kept when the service sent them; nothing is collapsed
+//! into a bare string.
+
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use envctl_engine::ProviderError;
+
+/// Error codes AWS uses for throttling.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+/// Error code suffixes that mean "the thing is not there".
+const NOT_FOUND_MARKERS: &[&str] = &["NotFound", "NotFoundFault"];
+
+/// Classifies an SDK error; `what` names the resource for not-found and exists errors.
+pub(crate) fn classify<E, R>(error: SdkError<E, R>, what: &str) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or_default().to_string();
+            let request_id = err.meta().extra("aws_request_id").map(str::to_string);
+            classify_code(code, message, request_id, what)
+        }
+        SdkError::TimeoutError(_) => ProviderError::Transient {
+            message: format!("request for {what} timed out"),
+        },
+        SdkError::DispatchFailure(failure) => {
+            if failure.is_io() || failure.is_timeout() {
+                ProviderError::Transient {
+                    message: format!("cannot reach the endpoint: {}", source_chain(&error)),
+                }
+            } else {
+                ProviderError::Transient {
+                    message: source_chain(&error),
+                }
+            }
+        }
+        SdkError::ResponseError(_) => ProviderError::Transient {
+            message: format!("unreadable response: {}", source_chain(&error)),
+        },
+        SdkError::ConstructionFailure(_) => {
+            let chain = source_chain(&error);
+            if chain.contains("credentials") || chain.contains("Credentials") {
+                ProviderError::Credentials { message: chain }
+            } else {
+                ProviderError::Rejected {
+                    code: "RequestNotBuilt".into(),
+                    message: chain,
+                    request_id: None,
+                }
+            }
+        }
+        _ => ProviderError::Transient {
+            message: source_chain(&error),
+        },
+    }
+}
+
+/// Classifies an AWS error code.
+pub(crate) fn classify_code(
+    code: String,
+    message: String,
+    request_id: Option<String>,
+    what: &str,
+) -> ProviderError {
+    if THROTTLING_CODES.contains(&code.as_str()) {
+        ProviderError::Throttled { code }
+    } else if code.contains("AlreadyExists") || code.ends_with(".Duplicate") {
+        ProviderError::AlreadyExists {
+            what: what.to_string(),
+        }
+    } else if NOT_FOUND_MARKERS.iter().any(|m| code.ends_with(m)) {
+        ProviderError::NotFound {
+            what: what.to_string(),
+        }
+    } else if matches!(
+        code.as_str(),
+        "AuthFailure" | "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredToken"
+    ) {
+        ProviderError::Credentials { message }
+    } else if matches!(
+        code.as_str(),
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
+    ) {
+        ProviderError::Transient { message }
+    } else {
+        ProviderError::Rejected {
+            code,
+            message,
+            request_id,
+        }
+    }
+}
+
+/// The error and its sources on one line.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_are_throttled() {
+        let e = classify_code("RequestLimitExceeded".into(), "slow".into(), None, "vpc.main");
+        assert!(matches!(e, ProviderError::Throttled { .. }));
+    }
+
+    #[test]
+    fn not_found_codes_keep_the_address() {
+        let e = classify_code("InvalidVpcID.NotFound".into(), String::new(), None, "vpc.main");
+        assert_eq!(e.to_string(), "vpc.main was not found");
+        let e = classify_code("DBClusterNotFoundFault".into(), String::new(), None, "db");
+        assert!(matches!(e, ProviderError::NotFound { .. }));
+    }
+
+    #[test]
+    fn other_codes_are_rejections_with_their_request_id() {
+        let e = classify_code(
+            "DependencyViolation".into(),
+            "has dependencies".into(),
+            Some("req-1".into()),
+            "vpc.main",
+        );
+        assert_eq!(
+            e.to_string(),
+            "DependencyViolation: has dependencies (request id req-1)"
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The AWS provider: EC2 (VPC, subnets, security groups, instances) and RDS (DB subnet
+//! groups, Aurora clusters and their instances) through aws-sdk-rust.
+//!
+//! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
+//! dispatches each kind to [`ec2`] or [`rds`]. Invariants: live state is read by ownership
+//! tags, one paginated describe per kind, all kinds at once; every create passes its tags in
+//! the create call itself; retries and backoff belong to the SDK's retry layer, configured
+//! here once, never to individual operations.
+
+mod ec2;
+mod error;
+mod rds;
+mod rules;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use envctl_engine::{
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Provider, ProviderError,
+    ReplaceOrder, Scope, diff_fields,
+};
+use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value};
+
+/// How to reach AWS. Unset fields fall back to the standard AWS chain (environment variables,
+/// profiles, SSO, instance metadata); `AWS_ENDPOINT_URL` is honoured as usual.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    /// The region to use (the spec's region unless `--region` overrides it).
+    pub region: String,
+    /// A named profile from the shared config files.
+    pub profile: Option<String>,
+    /// Another endpoint for every service: a local emulator, LocalStack, a VPC endpoint.
+    pub endpoint_url: Option<String>,
+    /// Attempts per request, first one included, for throttling and transient errors.
+    pub max_attempts: u32,
+    /// Backoff before the first retry; doubles (with jitter) for each further one.
+    pub initial_backoff: Duration,
+    /// How long to wait for a resource to become usable or go away.
+    pub wait_timeout: Duration,
+}
+
+impl AwsSettings {
+    /// AWS's defaults for `region`: 10 attempts (so that a heavily throttled account still
+    /// converges), 1 s initial backoff, 30 minutes of waiting.
+    pub fn new(region: impl Into<String>) -> Self {
+        AwsSettings {
+            region: region.into(),
+            profile: None,
+            endpoint_url: None,
+            max_attempts: 10,
+            initial_backoff: Duration::from_secs(1),
+            wait_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// The AWS implementation of the engine's provider trait.
+#[derive(Debug, Clone)]
+pub struct AwsProvider {
+    ec2: aws_sdk_ec2::Client,
+    rds: aws_sdk_rds::Client,
+    wait_timeout: Duration,
+    /// Distinguishes this run's idempotency tokens from earlier runs', so a token never
+    /// resurrects what an earlier run made and someone deleted since.
+    run_nonce: String,
+}
+
+impl AwsProvider {
+    /// Loads the AWS configuration (credentials are resolved lazily, on the first call).
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(settings.region.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(settings.initial_backoff)
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        AwsProvider {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            wait_timeout: settings.wait_timeout,
+            run_nonce: format!("{nanos:x}-{}", std::process::id()),
+        }
+    }
+}
+
+/// Fields whose change AWS cannot make in place, by kind.
+fn fields_forcing_replacement(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::Vpc => &["cidr"],
+        ResourceKind::Subnet => &["vpc", "cidr", "zone"],
+        ResourceKind::SecurityGroup => &["vpc", "description"],
+        ResourceKind::Instance => &["ami", "subnet"],
+        ResourceKind::DbSubnetGroup => &[],
+        ResourceKind::DbCluster => &["engine", "storage_encrypted", "master_username", "subnet_group"],
+        ResourceKind::DbInstance => &["cluster", "engine"],
+    }
+}
+
+impl Provider for AwsProvider {
+    async fn read(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+        let (ec2, rds) = tokio::join!(self.read_ec2(scope), self.read_rds(scope));
+        let mut resources = ec2?;
+        resources.extend(rds?);
+        resolve_references(&mut resources);
+        Ok(LiveState {
+            resources,
+            unmanaged: Vec::new(),
+        })
+    }
+
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange> {
+        diff_fields(desired, live, fields_forcing_replacement(desired.kind))
+    }
+
+    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
+        match kind {
+            // Instances have no unique name: bring the new one up before the old one goes.
+            ResourceKind::Instance => ReplaceOrder::CreateBeforeDestroy,
+            // Group names, CIDR ranges and RDS identifiers are unique.
+            _ => ReplaceOrder::DestroyBeforeCreate,
+        }
+    }
+
+    async fn create(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<LiveResource, ProviderError> {
+        let id = match desired.kind {
+            ResourceKind::Vpc => self.create_vpc(desired).await?,
+            ResourceKind::Subnet => self.create_subnet(desired, ids).await?,
+            ResourceKind::SecurityGroup => self.create_security_group(desired, ids).await?,
+            ResourceKind::Instance => self.create_instance(desired, ids).await?,
+            ResourceKind::DbSubnetGroup => self.create_db_subnet_group(desired, ids).await?,
+            ResourceKind::DbCluster => self.create_db_cluster(desired, ids).await?,
+            ResourceKind::DbInstance => self.create_db_instance(desired, ids).await?,
+        };
+        Ok(applied(desired, id))
+    }
+
+    async fn update(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> Result<LiveResource, ProviderError> {
+        match desired.kind {
+            ResourceKind::Vpc | ResourceKind::Subnet => {}
+            ResourceKind::SecurityGroup => {
+                self.update_security_group(desired, live, changes, ids)
+                    .await?
+            }
+            ResourceKind::Instance => self.update_instance(desired, live, changes, ids).await?,
+            ResourceKind::DbSubnetGroup => self.update_db_subnet_group(desired, live, ids).await?,
+            ResourceKind::DbCluster => self.update_db_cluster(desired, live, changes, ids).await?,
+            ResourceKind::DbInstance => self.update_db_instance(desired, live, changes).await?,
+        }
+        // Tags go last: the applied digest must only claim what was actually applied.
+        match desired.kind {
+            ResourceKind::DbSubnetGroup | ResourceKind::DbCluster | ResourceKind::DbInstance => {
+                self.tag_rds(desired, live).await?
+            }
+            _ => self.tag_ec2(desired, &live.id).await?,
+        }
+        Ok(applied(desired, live.id.clone()))
+    }
+
+    async fn delete(&self, live: &LiveResource, options: DeleteOptions) -> Result<(), ProviderError> {
+        let result = match live.kind {
+            ResourceKind::Vpc => self.delete_vpc(live).await,
+            ResourceKind::Subnet => self.delete_subnet(live).await,
+            ResourceKind::SecurityGroup => self.delete_security_group(live).await,
+            ResourceKind::Instance => self.delete_instance(live).await,
+            ResourceKind::DbSubnetGroup => self.delete_db_subnet_group(live).await,
+            ResourceKind::DbCluster => self.delete_db_cluster(live, options).await,
+            ResourceKind::DbInstance => self.delete_db_instance(live).await,
+        };
+        match result {
+            Err(ProviderError::NotFound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// The live resource a successful create or update leaves behind.
+fn applied(desired: &DesiredResource, id: String) -> LiveResource {
+    LiveResource {
+        address: desired.address.clone(),
+        kind: desired.kind,
+        id,
+        tags: tags_to_apply(desired),
+        depends_on: desired.depends_on.clone(),
+        fields: desired.fields.clone(),
+    }
+}
+
+/// The desired tags plus the digest of the values being applied.
+fn tags_to_apply(desired: &DesiredResource) -> BTreeMap<String, String> {
+    let mut tags = desired.tags.clone();
+    tags.insert(
+        TAG_APPLIED_DIGEST.to_string(),
+        envctl_engine::applied_digest(&desired.fields),
+    );
+    tags
+}
+
+/// The address a resource's `envctl:address` tag names, if it is well formed and of `kind`.
+fn address_from_tags(tags: &BTreeMap<String, String>, kind: ResourceKind) -> Option<Address> {
+    let address: Address = tags.get(TAG_ADDRESS)?.parse().ok()?;
+    (address.kind == kind).then_some(address)
+}
+
+/// Fields that hold references, by kind, with the kind they point at.
+fn reference_fields(kind: ResourceKind) -> &'static [(&'static str, ResourceKind)] {
+    use ResourceKind::*;
+    match kind {
+        Vpc => &[],
+        Subnet | SecurityGroup => &[("vpc", Vpc)],
+        Instance => &[("subnet", Subnet), ("security_groups", SecurityGroup)],
+        DbSubnetGroup => &[("subnets", Subnet)],
+        DbCluster => &[("subnet_group", DbSubnetGroup), ("security_groups", SecurityGroup)],
+        DbInstance => &[("cluster", DbCluster)],
+    }
+}
+
+/// Replaces cloud ids in reference fields by the addresses of the owned resources they name,
+/// and records those addresses as dependencies. Ids of resources envctl does not own stay as
+/// they are, so they show up as differences. Ids are looked up per kind: RDS identifiers of a
+/// cluster and of its subnet group may be the same text.
+fn resolve_references(resources: &mut [LiveResource]) {
+    let by_id: BTreeMap<(ResourceKind, String), Address> = resources
+        .iter()
+        .map(|r| ((r.kind, r.id.clone()), r.address.clone()))
+        .collect();
+    for resource in resources.iter_mut() {
+        let mut depends_on = std::mem::take(&mut resource.depends_on);
+        for (field, target) in reference_fields(resource.kind) {
+            let Some(value) = resource.fields.get_mut(*field) else {
+                continue;
+            };
+            let mut resolve = |id: &str| match by_id.get(&(*target, id.to_string())) {
+                Some(address) => {
+                    depends_on.push(address.clone());
+                    address.to_string()
+                }
+                None => id.to_string(),
+            };
+            let resolved = match &*value {
+                Value::Str(id) => Value::Str(resolve(id)),
+                Value::List(items) => Value::string_set(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(&mut resolve)
+                        .collect::<Vec<_>>(),
+                ),
+                other => other.clone(),
+            };
+            *value = resolved;
+        }
+        depends_on.sort();
+        depends_on.dedup();
+        resource.depends_on = depends_on;
+    }
+}
+
+/// Resolves one address to its cloud id.
+fn id_of(ids: &CloudIds, address: &str) -> Result<String, ProviderError> {
+    address
+        .parse::<Address>()
+        .ok()
+        .and_then(|a| ids.get(&a).cloned())
+        .ok_or_else(|| ProviderError::UnresolvedReference {
+            address: address.to_string(),
+        })
+}
+
+/// Resolves a desired reference field (one address) to a cloud id.
+fn field_id(desired: &DesiredResource, field: &str, ids: &CloudIds) -> Result<String, ProviderError> {
+    let address = desired
+        .field(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing_field(desired, field))?;
+    id_of(ids, address)
+}
+
+/// Resolves a desired reference list field to cloud ids.
+fn field_ids(desired: &DesiredResource, field: &str, ids: &CloudIds) -> Result<Vec<String>, ProviderError> {
+    desired
+        .field(field)
+        .map(Value::str_items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|address| id_of(ids, address))
+        .collect()
+}
+
+/// A desired text field.
+fn field_str<'a>(desired: &'a DesiredResource, field: &str) -> Result<&'a str, ProviderError> {
+    desired
+        .field(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing_field(desired, field))
+}
+
+fn missing_field(desired: &DesiredResource, field: &str) -> ProviderError {
+    ProviderError::Rejected {
+        code: "MissingField".into(),
+        message: format!("{} has no `{field}`", desired.address),
+        request_id: None,
+    }
+}

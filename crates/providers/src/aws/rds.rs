@@ -1,0 +1,601 @@
+//! RDS kinds: DB subnet groups, Aurora clusters and their DB instances.
+//!
+//! Owns reading them (one paginated describe per kind; clusters and instances carry their tags
+//! in the describe, subnet groups do not, so only the groups named like this environment's are
+//! asked for their tags) and their create, update and delete calls. Invariants: a create first
+//! checks whether the identifier exists (the emulator silently overwrites a cluster created
+//! twice) and adopts it only when its ownership tags say it is ours; the master password is
+//! never seen by envctl (`ManageMasterUserPassword`: RDS generates and keeps it); deletion
+//! protection is lifted only when the delete options say so; a deleted cluster leaves a final
+//! snapshot.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::types::Tag;
+use envctl_engine::{CloudIds, DeleteOptions, FieldChange, LiveResource, ProviderError, Scope};
+use envctl_spec::{
+    Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value,
+};
+
+use super::error::classify;
+use super::wait::wait_until;
+use super::{AwsProvider, address_from_tags, field_id, field_ids, field_str, tags_to_apply};
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn owned_by(tags: &BTreeMap<String, String>, scope: &Scope) -> bool {
+    tags.get(TAG_PROJECT) == Some(&scope.project)
+        && tags.get(TAG_ENVIRONMENT) == Some(&scope.environment)
+}
+
+fn scope_of(desired: &DesiredResource) -> Scope {
+    Scope {
+        project: desired.tags.get(TAG_PROJECT).cloned().unwrap_or_default(),
+        environment: desired.tags.get(TAG_ENVIRONMENT).cloned().unwrap_or_default(),
+    }
+}
+
+fn live(address: Address, id: String, tags: BTreeMap<String, String>, fields: Vec<(&str, Value)>) -> LiveResource {
+    LiveResource {
+        kind: address.kind,
+        address,
+        id,
+        tags,
+        depends_on: Vec::new(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
+fn text(value: Option<&str>) -> Value {
+    Value::Str(value.unwrap_or_default().to_string())
+}
+
+/// States in which a resource is on its way out and no longer counts.
+fn is_going(status: Option<&str>) -> bool {
+    matches!(status, Some("deleting" | "deleted"))
+}
+
+impl AwsProvider {
+    /// Reads every owned DB subnet group, cluster and DB instance.
+    pub(super) async fn read_rds(&self, scope: &Scope) -> Result<Vec<LiveResource>, ProviderError> {
+        let (groups, clusters, instances) = tokio::try_join!(
+            async {
+                self.rds
+                    .describe_db_subnet_groups()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "DB subnet groups"))
+            },
+            async {
+                self.rds
+                    .describe_db_clusters()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "DB clusters"))
+            },
+            async {
+                self.rds
+                    .describe_db_instances()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "DB instances"))
+            },
+        )?;
+
+        let mut resources = Vec::new();
+        let prefix = format!("{}-{}-", scope.project, scope.environment);
+        for group in groups {
+            let name = group.db_subnet_group_name().unwrap_or_default();
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let Some(arn) = group.db_subnet_group_arn() else {
+                continue;
+            };
+            let tags = self.rds_tags_of(arn, name).await?;
+            if !owned_by(&tags, scope) {
+                continue;
+            }
+            let Some(address) = address_from_tags(&tags, ResourceKind::DbSubnetGroup) else {
+                continue;
+            };
+            resources.push(live(
+                address,
+                name.to_string(),
+                tags,
+                vec![
+                    (
+                        "subnets",
+                        Value::string_set(
+                            group
+                                .subnets()
+                                .iter()
+                                .filter_map(|s| s.subnet_identifier().map(str::to_string)),
+                        ),
+                    ),
+                    ("description", text(group.db_subnet_group_description())),
+                ],
+            ));
+        }
+        for cluster in clusters {
+            let tags = tag_map(cluster.tag_list());
+            if !owned_by(&tags, scope) || is_going(cluster.status()) {
+                continue;
+            }
+            let Some(address) = address_from_tags(&tags, ResourceKind::DbCluster) else {
+                continue;
+            };
+            let mut fields = vec![
+                ("engine", text(cluster.engine())),
+                ("engine_version", text(cluster.engine_version())),
+                ("subnet_group", text(cluster.db_subnet_group())),
+                (
+                    "security_groups",
+                    Value::string_set(
+                        cluster
+                            .vpc_security_groups()
+                            .iter()
+                            .filter_map(|g| g.vpc_security_group_id().map(str::to_string)),
+                    ),
+                ),
+                (
+                    "backup_retention_days",
+                    Value::Int(i64::from(cluster.backup_retention_period().unwrap_or_default())),
+                ),
+                ("deletion_protection", Value::Bool(cluster.deletion_protection().unwrap_or(false))),
+                ("storage_encrypted", Value::Bool(cluster.storage_encrypted().unwrap_or(false))),
+                ("master_username", text(cluster.master_username())),
+            ];
+            if let Some(window) = cluster.preferred_backup_window() {
+                fields.push(("backup_window", Value::Str(window.to_string())));
+            }
+            resources.push(live(
+                address,
+                cluster.db_cluster_identifier().unwrap_or_default().to_string(),
+                tags,
+                fields,
+            ));
+        }
+        for instance in instances {
+            let tags = tag_map(instance.tag_list());
+            if !owned_by(&tags, scope) || is_going(instance.db_instance_status()) {
+                continue;
+            }
+            let Some(address) = address_from_tags(&tags, ResourceKind::DbInstance) else {
+                continue;
+            };
+            resources.push(live(
+                address,
+                instance.db_instance_identifier().unwrap_or_default().to_string(),
+                tags,
+                vec![
+                    ("cluster", text(instance.db_cluster_identifier())),
+                    ("engine", text(instance.engine())),
+                    ("instance_class", text(instance.db_instance_class())),
+                ],
+            ));
+        }
+        Ok(resources)
+    }
+
+    async fn rds_tags_of(&self, arn: &str, what: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .rds
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(tag_map(out.tag_list()))
+    }
+
+    /// Refuses to adopt an existing resource unless its tags say it is this address's.
+    fn check_ours(
+        desired: &DesiredResource,
+        tags: &BTreeMap<String, String>,
+        kind_label: &str,
+    ) -> Result<(), ProviderError> {
+        let ours = owned_by(tags, &scope_of(desired))
+            && address_from_tags(tags, desired.kind).as_ref() == Some(&desired.address);
+        if ours {
+            Ok(())
+        } else {
+            Err(ProviderError::AlreadyExists {
+                what: format!(
+                    "{kind_label} `{}` (it was not created by envctl for {})",
+                    desired.cloud_name, desired.address
+                ),
+            })
+        }
+    }
+
+    pub(super) async fn create_db_subnet_group(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let result = self
+            .rds
+            .create_db_subnet_group()
+            .db_subnet_group_name(&desired.cloud_name)
+            .db_subnet_group_description(field_str(desired, "description")?)
+            .set_subnet_ids(Some(field_ids(desired, "subnets", ids)?))
+            .set_tags(Some(rds_tags(&tags_to_apply(desired))))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what));
+        match result {
+            Ok(_) => Ok(desired.cloud_name.clone()),
+            Err(ProviderError::AlreadyExists { .. }) => {
+                let out = self
+                    .rds
+                    .describe_db_subnet_groups()
+                    .db_subnet_group_name(&desired.cloud_name)
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                let arn = out
+                    .db_subnet_groups()
+                    .first()
+                    .and_then(|g| g.db_subnet_group_arn())
+                    .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
+                let tags = self.rds_tags_of(arn, &what).await?;
+                Self::check_ours(desired, &tags, "DB subnet group")?;
+                self.update_db_subnet_group(desired, &live_stub(desired), ids).await?;
+                Ok(desired.cloud_name.clone())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    pub(super) async fn update_db_subnet_group(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        ids: &CloudIds,
+    ) -> Result<(), ProviderError> {
+        self.rds
+            .modify_db_subnet_group()
+            .db_subnet_group_name(&live.id)
+            .db_subnet_group_description(field_str(desired, "description")?)
+            .set_subnet_ids(Some(field_ids(desired, "subnets", ids)?))
+            .send()
+            .await
+            .map_err(|e| classify(e, &desired.address.to_string()))?;
+        Ok(())
+    }
+
+    /// The cluster with this identifier, if any (deleted ones count as absent).
+    async fn find_cluster(
+        &self,
+        identifier: &str,
+        what: &str,
+    ) -> Result<Option<aws_sdk_rds::types::DbCluster>, ProviderError> {
+        let out = self
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(identifier)
+            .send()
+            .await
+            .map_err(|e| classify(e, what));
+        match out {
+            Ok(out) => Ok(out
+                .db_clusters()
+                .first()
+                .filter(|c| !is_going(c.status()))
+                .cloned()),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The DB instance with this identifier, if any (deleted ones count as absent).
+    async fn find_db_instance(
+        &self,
+        identifier: &str,
+        what: &str,
+    ) -> Result<Option<aws_sdk_rds::types::DbInstance>, ProviderError> {
+        let out = self
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+            .map_err(|e| classify(e, what));
+        match out {
+            Ok(out) => Ok(out
+                .db_instances()
+                .first()
+                .filter(|i| !is_going(i.db_instance_status()))
+                .cloned()),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    pub(super) async fn create_db_cluster(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let identifier = desired.cloud_name.clone();
+        // Look before creating: an existing cluster is adopted if ours, refused otherwise.
+        if let Some(existing) = self.find_cluster(&identifier, &what).await? {
+            Self::check_ours(desired, &tag_map(existing.tag_list()), "DB cluster")?;
+        } else {
+            let int = |field: &str| desired.field(field).and_then(Value::as_int);
+            let flag = |field: &str| desired.field(field).and_then(Value::as_bool);
+            self.rds
+                .create_db_cluster()
+                .db_cluster_identifier(&identifier)
+                .engine(field_str(desired, "engine")?)
+                .engine_version(field_str(desired, "engine_version")?)
+                .db_subnet_group_name(field_id(desired, "subnet_group", ids)?)
+                .set_vpc_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
+                .set_backup_retention_period(int("backup_retention_days").and_then(|d| i32::try_from(d).ok()))
+                .set_preferred_backup_window(
+                    desired.field("backup_window").and_then(Value::as_str).map(str::to_string),
+                )
+                .set_deletion_protection(flag("deletion_protection"))
+                .set_storage_encrypted(flag("storage_encrypted"))
+                .master_username(field_str(desired, "master_username")?)
+                .manage_master_user_password(true)
+                .set_tags(Some(rds_tags(&tags_to_apply(desired))))
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?;
+        }
+        self.wait_for_cluster(&identifier, &what).await?;
+        Ok(identifier)
+    }
+
+    async fn wait_for_cluster(&self, identifier: &str, what: &str) -> Result<(), ProviderError> {
+        wait_until(&format!("{what} to be available"), self.wait_timeout, || async {
+            Ok(self
+                .find_cluster(identifier, what)
+                .await?
+                .is_some_and(|c| c.status() == Some("available")))
+        })
+        .await
+    }
+
+    async fn wait_for_db_instance(&self, identifier: &str, what: &str) -> Result<(), ProviderError> {
+        wait_until(&format!("{what} to be available"), self.wait_timeout, || async {
+            Ok(self
+                .find_db_instance(identifier, what)
+                .await?
+                .is_some_and(|i| i.db_instance_status() == Some("available")))
+        })
+        .await
+    }
+
+    pub(super) async fn update_db_cluster(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+    ) -> Result<(), ProviderError> {
+        let what = desired.address.to_string();
+        let mut request = self
+            .rds
+            .modify_db_cluster()
+            .db_cluster_identifier(&live.id)
+            .apply_immediately(true);
+        let mut any = false;
+        for change in changes {
+            let Some(value) = &change.desired else { continue };
+            request = match change.field.as_str() {
+                "engine_version" => {
+                    let Some(version) = value.as_str() else { continue };
+                    let major = |v: Option<&str>| v.and_then(|v| v.split('.').next()).map(str::to_string);
+                    let upgrade = major(Some(version)) != major(change.live.as_ref().and_then(Value::as_str));
+                    request
+                        .engine_version(version)
+                        .set_allow_major_version_upgrade(upgrade.then_some(true))
+                }
+                "backup_retention_days" => request.set_backup_retention_period(
+                    value.as_int().and_then(|d| i32::try_from(d).ok()),
+                ),
+                "backup_window" => request.set_preferred_backup_window(value.as_str().map(str::to_string)),
+                "deletion_protection" => request.set_deletion_protection(value.as_bool()),
+                "security_groups" => {
+                    request.set_vpc_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
+                }
+                _ => continue,
+            };
+            any = true;
+        }
+        if any {
+            request.send().await.map_err(|e| classify(e, &what))?;
+            self.wait_for_cluster(&live.id, &what).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create_db_instance(
+        &self,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+    ) -> Result<String, ProviderError> {
+        let what = desired.address.to_string();
+        let identifier = desired.cloud_name.clone();
+        if let Some(existing) = self.find_db_instance(&identifier, &what).await? {
+            Self::check_ours(desired, &tag_map(existing.tag_list()), "DB instance")?;
+        } else {
+            self.rds
+                .create_db_instance()
+                .db_instance_identifier(&identifier)
+                .db_cluster_identifier(field_id(desired, "cluster", ids)?)
+                .engine(field_str(desired, "engine")?)
+                .db_instance_class(field_str(desired, "instance_class")?)
+                .set_tags(Some(rds_tags(&tags_to_apply(desired))))
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?;
+        }
+        self.wait_for_db_instance(&identifier, &what).await?;
+        Ok(identifier)
+    }
+
+    pub(super) async fn update_db_instance(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+    ) -> Result<(), ProviderError> {
+        let what = desired.address.to_string();
+        if changes.iter().any(|c| c.field == "instance_class") {
+            self.rds
+                .modify_db_instance()
+                .db_instance_identifier(&live.id)
+                .db_instance_class(field_str(desired, "instance_class")?)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?;
+            self.wait_for_db_instance(&live.id, &what).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets every desired tag and the applied digest on an RDS resource.
+    pub(super) async fn tag_rds(&self, desired: &DesiredResource, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = desired.address.to_string();
+        let arn = match live.kind {
+            ResourceKind::DbCluster => self
+                .find_cluster(&live.id, &what)
+                .await?
+                .and_then(|c| c.db_cluster_arn().map(str::to_string)),
+            ResourceKind::DbInstance => self
+                .find_db_instance(&live.id, &what)
+                .await?
+                .and_then(|i| i.db_instance_arn().map(str::to_string)),
+            _ => self
+                .rds
+                .describe_db_subnet_groups()
+                .db_subnet_group_name(&live.id)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?
+                .db_subnet_groups()
+                .first()
+                .and_then(|g| g.db_subnet_group_arn().map(str::to_string)),
+        };
+        let arn = arn.ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
+        self.rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(rds_tags(&tags_to_apply(desired))))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_db_instance(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.rds
+            .delete_db_instance()
+            .db_instance_identifier(&live.id)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        wait_until(&format!("{what} to be deleted"), self.wait_timeout, || async {
+            Ok(self.find_db_instance(&live.id, &what).await?.is_none())
+        })
+        .await
+    }
+
+    pub(super) async fn delete_db_cluster(
+        &self,
+        live: &LiveResource,
+        options: DeleteOptions,
+    ) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        let protected = live
+            .fields
+            .get("deletion_protection")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if protected {
+            if !options.lift_deletion_protection {
+                return Err(ProviderError::Rejected {
+                    code: "DeletionProtection".into(),
+                    message: format!(
+                        "{what} has deletion protection on; only `envctl destroy` lifts it"
+                    ),
+                    request_id: None,
+                });
+            }
+            self.rds
+                .modify_db_cluster()
+                .db_cluster_identifier(&live.id)
+                .deletion_protection(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?;
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        self.rds
+            .delete_db_cluster()
+            .db_cluster_identifier(&live.id)
+            .final_db_snapshot_identifier(format!("{}-final-{stamp}", live.id))
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        wait_until(&format!("{what} to be deleted"), self.wait_timeout, || async {
+            Ok(self.find_cluster(&live.id, &what).await?.is_none())
+        })
+        .await
+    }
+
+    pub(super) async fn delete_db_subnet_group(&self, live: &LiveResource) -> Result<(), ProviderError> {
+        let what = live.address.to_string();
+        self.rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(&live.id)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+}
+
+/// A live resource standing for one just adopted, whose id is its cloud name.
+fn live_stub(desired: &DesiredResource) -> LiveResource {
+    LiveResource {
+        address: desired.address.clone(),
+        kind: desired.kind,
+        id: desired.cloud_name.clone(),
+        tags: BTreeMap::new(),
+        depends_on: Vec::new(),
+        fields: BTreeMap::new(),
+    }
+}

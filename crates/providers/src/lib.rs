@@ -1,0 +1,8 @@
+//! Cloud providers for envctl: the only crate that talks to a cloud SDK.
+//!
+//! Owns the AWS implementation of [`envctl_engine::Provider`] (EC2 and RDS through
+//! aws-sdk-rust). Invariant: nothing outside this crate names an `aws_sdk_*` type.
+
+pub mod aws;
+
+pub use aws::{AwsProvider, AwsSettings};
