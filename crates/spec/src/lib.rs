@@ -1,4 +1,82 @@
-//! The envctl spec (being written): for now only the desired-state model.
+//! The envctl spec: one TOML file describing every environment of a project, identical except
+//! in scale.
+//!
+//! The data flows in two stages, and nothing here does IO (the caller hands in bytes):
+//!
+//! 1. `raw` walks the TOML document (parsed with recovery, so every syntax error is found) into
+//!    spanned raw types that mirror the file's structure;
+//! 2. `validate` checks every value and reference, applies each environment's scale overrides
+//!    and declared differences, and checks each environment's resulting configuration.
+//!
+//! [`check`] returns every problem it finds as a [`Diagnostic`], and a [`Spec`] when none of
+//! them is an error. [`Spec::expand`] then turns the spec into the [`DesiredState`] of one
+//! environment.
+//!
+//! Resource kinds and their fields (expanded field names in parentheses where they differ):
+//!
+//! | kind | fields |
+//! |------|--------|
+//! | `vpc` | `cidr` |
+//! | `subnet` | `vpc`, `cidr`, `zone` |
+//! | `security_group` | `vpc`, `description`, `ingress`, `egress` |
+//! | `instance` | `ami`, `instance_type`*, `count`*, `volume_size`*, `subnets` (`subnet`), `security_groups`, `monitoring` |
+//! | `db_cluster` | `engine`, `engine_version`, `instance_class`*, `instances`*, `subnets`, `security_groups`, `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`, `master_username` |
+//!
+//! Fields marked * are scale fields: the only ones an environment may override. Any other field
+//! may differ between environments only through a declared `[[differences]]` entry.
 
+pub mod date;
+pub mod diagnostic;
 pub mod model;
+pub mod source;
+
+mod digest;
+mod expand;
+mod formats;
+mod kinds;
+mod net;
+mod raw;
+mod spec;
+mod suggest;
+mod validate;
+
+pub use date::{CivilDate, DateParseError};
+pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
+pub use source::SourceFile;
+pub use spec::{Difference, EnvironmentSettings, Spec, UnknownEnvironment};
+
+/// The outcome of [`check`]: every diagnostic, and the spec when none of them is an error.
+#[derive(Debug)]
+pub struct Checked {
+    /// `Some` if and only if no diagnostic has [`Severity::Error`].
+    pub spec: Option<Spec>,
+    /// Every problem found, in the order of their position in the source (those without a
+    /// position last).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks a spec and reports every problem in one run.
+///
+/// `today` decides which declared differences have expired. TOML syntax errors are all
+/// reported, but they stop the check there: the rest of a broken document would only produce
+/// misleading follow-up errors.
+pub fn check(source: &SourceFile, today: CivilDate) -> Checked {
+    let mut diagnostics = Vec::new();
+    let spec = raw::read(source, &mut diagnostics)
+        .and_then(|raw| validate::validate(raw, source, today, &mut diagnostics));
+    diagnostics.sort_by_key(|d| d.span.map_or(usize::MAX, |s| s.start));
+    let spec = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        spec
+    };
+    Checked { spec, diagnostics }
+}

@@ -1,0 +1,1146 @@
+//! The resource kinds a spec can declare, their fields, and how one field's value is read.
+//!
+//! Owns [`SpecKind`], the field schema ([`FieldDef`]) and typed field values ([`FieldValue`]).
+//! This is the one place that knows what each kind has: the raw stage asks it which field
+//! names exist, validation asks it for types, defaults and which fields are scale, expansion
+//! and the parity digest ask it how values convert. Invariants:
+//! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
+//!   range, format); checks that need other resources (references, containment) happen later;
+//! - scale fields are exactly `instance.instance_type`, `instance.count`,
+//!   `instance.volume_size`, `db_cluster.instance_class` and `db_cluster.instances`.
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::diagnostic::Diagnostic;
+use crate::formats;
+use crate::model::{ResourceKind, Span, Value};
+use crate::net::{Cidr, CidrError, PortRange};
+use crate::raw::{RawValue, Sp, wrong_type};
+use crate::suggest;
+
+/// A kind of resource written in a spec (derived kinds such as `db_instance` are not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum SpecKind {
+    Vpc,
+    Subnet,
+    SecurityGroup,
+    Instance,
+    DbCluster,
+}
+
+impl SpecKind {
+    /// Every kind, in the order resources are created.
+    pub(crate) const ALL: [SpecKind; 5] = [
+        SpecKind::Vpc,
+        SpecKind::Subnet,
+        SpecKind::SecurityGroup,
+        SpecKind::Instance,
+        SpecKind::DbCluster,
+    ];
+
+    /// The kind named `text` in a spec (`security_group`).
+    pub(crate) fn parse(text: &str) -> Option<SpecKind> {
+        SpecKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        self.resource_kind().as_str()
+    }
+
+    /// The kind of the expanded resource of the same name.
+    pub(crate) fn resource_kind(self) -> ResourceKind {
+        match self {
+            SpecKind::Vpc => ResourceKind::Vpc,
+            SpecKind::Subnet => ResourceKind::Subnet,
+            SpecKind::SecurityGroup => ResourceKind::SecurityGroup,
+            SpecKind::Instance => ResourceKind::Instance,
+            SpecKind::DbCluster => ResourceKind::DbCluster,
+        }
+    }
+
+    /// How messages name one resource of this kind.
+    pub(crate) fn singular(self) -> &'static str {
+        match self {
+            SpecKind::Vpc => "VPC",
+            SpecKind::Subnet => "subnet",
+            SpecKind::SecurityGroup => "security group",
+            SpecKind::Instance => "instance",
+            SpecKind::DbCluster => "database cluster",
+        }
+    }
+
+    /// How messages name several resources of this kind.
+    pub(crate) fn plural(self) -> &'static str {
+        match self {
+            SpecKind::Vpc => "VPCs",
+            SpecKind::Subnet => "subnets",
+            SpecKind::SecurityGroup => "security groups",
+            SpecKind::Instance => "instances",
+            SpecKind::DbCluster => "database clusters",
+        }
+    }
+
+    /// The fields a resource of this kind may set, in documentation order.
+    pub(crate) fn fields(self) -> &'static [FieldDef] {
+        match self {
+            SpecKind::Vpc => VPC_FIELDS,
+            SpecKind::Subnet => SUBNET_FIELDS,
+            SpecKind::SecurityGroup => SECURITY_GROUP_FIELDS,
+            SpecKind::Instance => INSTANCE_FIELDS,
+            SpecKind::DbCluster => DB_CLUSTER_FIELDS,
+        }
+    }
+
+    pub(crate) fn field(self, name: &str) -> Option<&'static FieldDef> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+
+    /// The field holding how many cloud resources this one expands into, if it is counted.
+    pub(crate) fn count_field(self) -> Option<&'static str> {
+        match self {
+            SpecKind::Instance => Some("count"),
+            SpecKind::DbCluster => Some("instances"),
+            _ => None,
+        }
+    }
+}
+
+/// Every scale field, as `kind.field`, for messages.
+pub(crate) fn scale_field_list() -> String {
+    let names: Vec<String> = SpecKind::ALL
+        .into_iter()
+        .flat_map(|kind| {
+            kind.fields()
+                .iter()
+                .filter(|f| f.scale)
+                .map(move |f| format!("{}.{}", kind.as_str(), f.name))
+        })
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    suggest::backticked(&names)
+}
+
+/// One field of a kind.
+#[derive(Debug)]
+pub(crate) struct FieldDef {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub presence: Presence,
+    /// Whether environments may override it (and parity ignores it).
+    pub scale: bool,
+    /// A valid `field = value` line, shown when the field is missing.
+    pub example: &'static str,
+}
+
+/// The type of a field's value, with the checks that need nothing but the value.
+#[derive(Debug)]
+pub(crate) enum Shape {
+    Text(TextFormat),
+    Int {
+        min: i64,
+        max: i64,
+        /// Why the range is what it is, when the reason is not obvious.
+        why: Option<&'static str>,
+    },
+    Bool,
+    /// An IPv4 network whose prefix lies in `min_prefix..=max_prefix`.
+    Cidr {
+        min_prefix: u8,
+        max_prefix: u8,
+    },
+    /// The name of a resource of `kind`.
+    Ref(SpecKind),
+    /// Names of resources of `kind`; `ordered` lists keep their order, others act as sets.
+    RefList {
+        kind: SpecKind,
+        min_len: usize,
+        ordered: bool,
+    },
+    /// Security group rules.
+    Rules,
+}
+
+/// The formats of text fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextFormat {
+    Ami,
+    InstanceType,
+    InstanceClass,
+    Zone,
+    Engine,
+    EngineVersion,
+    Window,
+    MasterUsername,
+    Description,
+}
+
+/// Whether a field must be written, and its value when it is not.
+#[derive(Debug)]
+pub(crate) enum Presence {
+    Required,
+    Optional,
+    Default(DefaultValue),
+}
+
+#[derive(Debug)]
+pub(crate) enum DefaultValue {
+    Int(i64),
+    Bool(bool),
+    /// An empty list of references.
+    NoReferences,
+    /// No rules.
+    NoRules,
+    /// AWS's default egress: all traffic to `0.0.0.0/0`.
+    AllTrafficOut,
+    /// The resource's own name.
+    ResourceName,
+}
+
+/// Database engines envctl manages.
+pub(crate) const ENGINES: [&str; 2] = ["aurora-postgresql", "aurora-mysql"];
+
+const VPC_FIELDS: &[FieldDef] = &[FieldDef {
+    name: "cidr",
+    shape: Shape::Cidr {
+        min_prefix: 16,
+        max_prefix: 28,
+    },
+    presence: Presence::Required,
+    scale: false,
+    example: "cidr = \"10.0.0.0/16\"",
+}];
+
+const SUBNET_FIELDS: &[FieldDef] = &[
+    FieldDef {
+        name: "vpc",
+        shape: Shape::Ref(SpecKind::Vpc),
+        presence: Presence::Required,
+        scale: false,
+        example: "vpc = \"main\"",
+    },
+    FieldDef {
+        name: "cidr",
+        shape: Shape::Cidr {
+            min_prefix: 16,
+            max_prefix: 28,
+        },
+        presence: Presence::Required,
+        scale: false,
+        example: "cidr = \"10.0.1.0/24\"",
+    },
+    FieldDef {
+        name: "zone",
+        shape: Shape::Text(TextFormat::Zone),
+        presence: Presence::Required,
+        scale: false,
+        example: "zone = \"us-east-1a\"",
+    },
+];
+
+const SECURITY_GROUP_FIELDS: &[FieldDef] = &[
+    FieldDef {
+        name: "vpc",
+        shape: Shape::Ref(SpecKind::Vpc),
+        presence: Presence::Required,
+        scale: false,
+        example: "vpc = \"main\"",
+    },
+    FieldDef {
+        name: "description",
+        shape: Shape::Text(TextFormat::Description),
+        presence: Presence::Default(DefaultValue::ResourceName),
+        scale: false,
+        example: "description = \"app servers\"",
+    },
+    FieldDef {
+        name: "ingress",
+        shape: Shape::Rules,
+        presence: Presence::Default(DefaultValue::NoRules),
+        scale: false,
+        example: "ingress = [{ protocol = \"tcp\", ports = 443, cidr = \"10.0.0.0/8\" }]",
+    },
+    FieldDef {
+        name: "egress",
+        shape: Shape::Rules,
+        presence: Presence::Default(DefaultValue::AllTrafficOut),
+        scale: false,
+        example: "egress = [{ protocol = \"all\", cidr = \"0.0.0.0/0\" }]",
+    },
+];
+
+const INSTANCE_FIELDS: &[FieldDef] = &[
+    FieldDef {
+        name: "ami",
+        shape: Shape::Text(TextFormat::Ami),
+        presence: Presence::Required,
+        scale: false,
+        example: "ami = \"ami-0c55b159cbfafe1f0\"",
+    },
+    FieldDef {
+        name: "instance_type",
+        shape: Shape::Text(TextFormat::InstanceType),
+        presence: Presence::Required,
+        scale: true,
+        example: "instance_type = \"t3.medium\"",
+    },
+    FieldDef {
+        name: "count",
+        shape: Shape::Int {
+            min: 0,
+            max: 100,
+            why: None,
+        },
+        presence: Presence::Default(DefaultValue::Int(1)),
+        scale: true,
+        example: "count = 1",
+    },
+    FieldDef {
+        name: "volume_size",
+        shape: Shape::Int {
+            min: 1,
+            max: 16_384,
+            why: Some("an EBS volume holds 1 to 16384 GiB"),
+        },
+        presence: Presence::Optional,
+        scale: true,
+        example: "volume_size = 20",
+    },
+    FieldDef {
+        name: "subnets",
+        shape: Shape::RefList {
+            kind: SpecKind::Subnet,
+            min_len: 1,
+            ordered: true,
+        },
+        presence: Presence::Required,
+        scale: false,
+        example: "subnets = [\"a\", \"b\"]",
+    },
+    FieldDef {
+        name: "security_groups",
+        shape: Shape::RefList {
+            kind: SpecKind::SecurityGroup,
+            min_len: 0,
+            ordered: false,
+        },
+        presence: Presence::Default(DefaultValue::NoReferences),
+        scale: false,
+        example: "security_groups = [\"app\"]",
+    },
+    FieldDef {
+        name: "monitoring",
+        shape: Shape::Bool,
+        presence: Presence::Default(DefaultValue::Bool(false)),
+        scale: false,
+        example: "monitoring = true",
+    },
+];
+
+const DB_CLUSTER_FIELDS: &[FieldDef] = &[
+    FieldDef {
+        name: "engine",
+        shape: Shape::Text(TextFormat::Engine),
+        presence: Presence::Required,
+        scale: false,
+        example: "engine = \"aurora-postgresql\"",
+    },
+    FieldDef {
+        name: "engine_version",
+        shape: Shape::Text(TextFormat::EngineVersion),
+        presence: Presence::Required,
+        scale: false,
+        example: "engine_version = \"15.4\"",
+    },
+    FieldDef {
+        name: "instance_class",
+        shape: Shape::Text(TextFormat::InstanceClass),
+        presence: Presence::Required,
+        scale: true,
+        example: "instance_class = \"db.t3.medium\"",
+    },
+    FieldDef {
+        name: "instances",
+        shape: Shape::Int {
+            min: 1,
+            max: 16,
+            why: Some("an Aurora cluster has one writer and at most 15 replicas"),
+        },
+        presence: Presence::Default(DefaultValue::Int(1)),
+        scale: true,
+        example: "instances = 1",
+    },
+    FieldDef {
+        name: "subnets",
+        shape: Shape::RefList {
+            kind: SpecKind::Subnet,
+            min_len: 2,
+            ordered: false,
+        },
+        presence: Presence::Required,
+        scale: false,
+        example: "subnets = [\"a\", \"b\"]",
+    },
+    FieldDef {
+        name: "security_groups",
+        shape: Shape::RefList {
+            kind: SpecKind::SecurityGroup,
+            min_len: 0,
+            ordered: false,
+        },
+        presence: Presence::Default(DefaultValue::NoReferences),
+        scale: false,
+        example: "security_groups = [\"db\"]",
+    },
+    FieldDef {
+        name: "backup_retention_days",
+        shape: Shape::Int {
+            min: 1,
+            max: 35,
+            why: Some("AWS keeps automated backups for 1 to 35 days"),
+        },
+        presence: Presence::Default(DefaultValue::Int(1)),
+        scale: false,
+        example: "backup_retention_days = 7",
+    },
+    FieldDef {
+        name: "backup_window",
+        shape: Shape::Text(TextFormat::Window),
+        presence: Presence::Optional,
+        scale: false,
+        example: "backup_window = \"03:00-04:00\"",
+    },
+    FieldDef {
+        name: "deletion_protection",
+        shape: Shape::Bool,
+        presence: Presence::Default(DefaultValue::Bool(false)),
+        scale: false,
+        example: "deletion_protection = true",
+    },
+    FieldDef {
+        name: "storage_encrypted",
+        shape: Shape::Bool,
+        presence: Presence::Default(DefaultValue::Bool(false)),
+        scale: false,
+        example: "storage_encrypted = true",
+    },
+    FieldDef {
+        name: "master_username",
+        shape: Shape::Text(TextFormat::MasterUsername),
+        presence: Presence::Required,
+        scale: false,
+        example: "master_username = \"app\"",
+    },
+];
+
+/// A field's value after its own validation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldValue {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Cidr(Cidr),
+    Ref {
+        kind: SpecKind,
+        name: Sp<String>,
+    },
+    RefList {
+        kind: SpecKind,
+        ordered: bool,
+        names: Vec<Sp<String>>,
+    },
+    Rules(Vec<Rule>),
+}
+
+impl FieldValue {
+    /// The value as expansion writes it: references become addresses (`subnet.a`), set-like
+    /// lists are sorted and deduplicated, rules become their canonical strings.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            FieldValue::Text(text) => Value::Str(text.clone()),
+            FieldValue::Int(number) => Value::Int(*number),
+            FieldValue::Bool(flag) => Value::Bool(*flag),
+            FieldValue::Cidr(cidr) => Value::Str(cidr.to_string()),
+            FieldValue::Ref { kind, name } => Value::Str(address(*kind, &name.value)),
+            FieldValue::RefList {
+                kind,
+                ordered: true,
+                names,
+            } => Value::List(
+                names
+                    .iter()
+                    .map(|n| Value::Str(address(*kind, &n.value)))
+                    .collect(),
+            ),
+            FieldValue::RefList { kind, names, .. } => {
+                Value::string_set(names.iter().map(|n| address(*kind, &n.value)))
+            }
+            FieldValue::Rules(rules) => Value::string_set(rules.iter().map(Rule::canonical)),
+        }
+    }
+
+    /// The text the field would be written as in a spec, for hints.
+    pub(crate) fn to_toml(&self) -> String {
+        match self {
+            FieldValue::Text(text) => quote(text),
+            FieldValue::Int(number) => number.to_string(),
+            FieldValue::Bool(flag) => flag.to_string(),
+            FieldValue::Cidr(cidr) => quote(&cidr.to_string()),
+            FieldValue::Ref { name, .. } => quote(&name.value),
+            FieldValue::RefList { names, .. } => {
+                let items: Vec<String> = names.iter().map(|n| quote(&n.value)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            FieldValue::Rules(rules) => {
+                let items: Vec<String> = rules.iter().map(Rule::to_toml).collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+}
+
+fn quote(text: &str) -> String {
+    Value::Str(text.to_string()).to_string()
+}
+
+/// `kind.name`.
+pub(crate) fn address(kind: SpecKind, name: &str) -> String {
+    format!("{}.{}", kind.as_str(), name)
+}
+
+/// The protocols a security group rule may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+    All,
+}
+
+impl Protocol {
+    const NAMES: [&'static str; 4] = ["tcp", "udp", "icmp", "all"];
+
+    fn parse(text: &str) -> Option<Protocol> {
+        match text {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            "all" => Some(Protocol::All),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
+            Protocol::All => "all",
+        }
+    }
+}
+
+/// Where a rule's traffic may come from (ingress) or go to (egress).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RuleTarget {
+    Cidr(Cidr),
+    /// The name of a security group.
+    Group(Sp<String>),
+}
+
+/// One security group rule. Invariant: `ports` is `None` for `all`, `Some` for `tcp`/`udp`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rule {
+    pub protocol: Protocol,
+    pub ports: Option<PortRange>,
+    pub target: RuleTarget,
+    pub span: Span,
+}
+
+impl Rule {
+    /// `tcp:443-443:cidr=10.0.0.0/8`, `tcp:5432-5432:group=security_group.app`,
+    /// `all:all:cidr=0.0.0.0/0`.
+    pub(crate) fn canonical(&self) -> String {
+        let ports = match self.ports {
+            Some(range) => range.to_string(),
+            None => "all".to_string(),
+        };
+        let target = match &self.target {
+            RuleTarget::Cidr(cidr) => format!("cidr={cidr}"),
+            RuleTarget::Group(name) => {
+                format!("group={}", address(SpecKind::SecurityGroup, &name.value))
+            }
+        };
+        format!("{}:{ports}:{target}", self.protocol.as_str())
+    }
+
+    fn to_toml(&self) -> String {
+        let mut parts = vec![format!("protocol = \"{}\"", self.protocol.as_str())];
+        if let Some(range) = self.ports {
+            parts.push(if range.from == range.to {
+                format!("ports = {}", range.from)
+            } else {
+                format!("ports = \"{range}\"")
+            });
+        }
+        parts.push(match &self.target {
+            RuleTarget::Cidr(cidr) => format!("cidr = \"{cidr}\""),
+            RuleTarget::Group(name) => format!("from_group = {}", quote(&name.value)),
+        });
+        format!("{{ {} }}", parts.join(", "))
+    }
+
+    /// AWS's default egress rule.
+    fn all_traffic_out(span: Span) -> Rule {
+        Rule {
+            protocol: Protocol::All,
+            ports: None,
+            target: RuleTarget::Cidr(Cidr::EVERYWHERE),
+            span,
+        }
+    }
+}
+
+impl DefaultValue {
+    /// The value of a field left out of resource `name` declared at `span`.
+    pub(crate) fn materialize(&self, name: &str, span: Span) -> FieldValue {
+        match self {
+            DefaultValue::Int(number) => FieldValue::Int(*number),
+            DefaultValue::Bool(flag) => FieldValue::Bool(*flag),
+            DefaultValue::NoReferences => FieldValue::RefList {
+                kind: SpecKind::SecurityGroup,
+                ordered: false,
+                names: Vec::new(),
+            },
+            DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
+            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
+            DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
+        }
+    }
+}
+
+/// Where a value being read sits, for messages and for checks that need the project.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldSite<'a> {
+    /// The resource's address, `instance.app`.
+    pub owner: &'a str,
+    /// The project's region, when it is known and valid.
+    pub region: Option<&'a str>,
+}
+
+impl FieldSite<'_> {
+    fn subject(&self, field: &str) -> String {
+        format!("`{field}` of `{}`", self.owner)
+    }
+}
+
+/// Reads the value of field `def` and checks it on its own; problems go to `diagnostics`.
+pub(crate) fn parse_field(
+    def: &FieldDef,
+    raw: &Sp<RawValue>,
+    site: FieldSite<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Sp<FieldValue>> {
+    let subject = site.subject(def.name);
+    let span = raw.span;
+    let value = match &def.shape {
+        Shape::Text(format) => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            check_text(*format, text, span, def.name, site, diagnostics)?;
+            FieldValue::Text(text.to_string())
+        }
+        Shape::Int { min, max, why } => {
+            let number = match &raw.value {
+                RawValue::Integer(Some(number)) => *number,
+                RawValue::Integer(None) => i64::MAX,
+                other => {
+                    diagnostics.push(wrong_type(&subject, "an integer", other, span));
+                    return None;
+                }
+            };
+            if number < *min || number > *max {
+                let found = match &raw.value {
+                    RawValue::Integer(Some(number)) => number.to_string(),
+                    _ => "a huge number".to_string(),
+                };
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} is out of range"))
+                        .at(span, format!("found {found}; must be {min} to {max}"))
+                        .with_optional_hint(why.map(str::to_string)),
+                );
+                return None;
+            }
+            FieldValue::Int(number)
+        }
+        Shape::Bool => match &raw.value {
+            RawValue::Boolean(flag) => FieldValue::Bool(*flag),
+            other => {
+                diagnostics.push(wrong_type(&subject, "a boolean", other, span));
+                return None;
+            }
+        },
+        Shape::Cidr {
+            min_prefix,
+            max_prefix,
+        } => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            let cidr = parse_cidr(text, span, &subject, diagnostics)?;
+            if !(*min_prefix..=*max_prefix).contains(&cidr.prefix()) {
+                let size = if cidr.prefix() < *min_prefix {
+                    "too large"
+                } else {
+                    "too small"
+                };
+                let kind = site.owner.split('.').next().unwrap_or_default();
+                diagnostics.push(Diagnostic::error(format!("{subject} is {size}")).at(
+                    span,
+                    format!(
+                        "a /{} network; AWS allows /{min_prefix} to /{max_prefix} for a {kind}",
+                        cidr.prefix()
+                    ),
+                ));
+                return None;
+            }
+            FieldValue::Cidr(cidr)
+        }
+        Shape::Ref(kind) => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            FieldValue::Ref {
+                kind: *kind,
+                name: Sp::new(text.to_string(), span),
+            }
+        }
+        Shape::RefList {
+            kind,
+            min_len,
+            ordered,
+        } => {
+            let names = parse_name_list(raw, *kind, *min_len, &subject, diagnostics)?;
+            FieldValue::RefList {
+                kind: *kind,
+                ordered: *ordered,
+                names,
+            }
+        }
+        Shape::Rules => FieldValue::Rules(parse_rules(raw, def.name, site, diagnostics)?),
+    };
+    Some(Sp::new(value, span))
+}
+
+fn expect_string<'r>(
+    raw: &'r Sp<RawValue>,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<&'r str> {
+    match &raw.value {
+        RawValue::String(text) => Some(text),
+        other => {
+            diagnostics.push(wrong_type(subject, "a string", other, raw.span));
+            None
+        }
+    }
+}
+
+fn check_text(
+    format: TextFormat,
+    text: &str,
+    span: Span,
+    field: &str,
+    site: FieldSite<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<()> {
+    let subject = site.subject(field);
+    let owner = site.owner;
+    let problem = match format {
+        TextFormat::Ami if !formats::is_ami(text) => Diagnostic::error(format!(
+            "{subject} is not a pinned image id"
+        ))
+        .at(span, "expected `ami-` and 8 or 17 lowercase hex digits")
+        .with_hint(
+            "pin an image such as `ami-0c55b159cbfafe1f0`: an image found by name can change \
+             under an environment",
+        ),
+        TextFormat::InstanceType if !formats::is_instance_type(text) => {
+            Diagnostic::error(format!("{subject} is not an EC2 instance type"))
+                .at(span, "expected a type such as `t3.medium`")
+                .with_optional_hint(text.starts_with("db.").then(|| {
+                    "`db.` classes are for the `instance_class` of a `db_cluster`".to_string()
+                }))
+        }
+        TextFormat::InstanceClass if !formats::is_instance_class(text) => {
+            Diagnostic::error(format!("{subject} is not an RDS instance class"))
+                .at(span, "expected a class such as `db.r6g.large`")
+                .with_optional_hint(
+                    formats::is_instance_type(text).then(|| format!("did you mean `db.{text}`?")),
+                )
+        }
+        TextFormat::Zone => match site.region {
+            Some(region) if text == region => Diagnostic::error(format!(
+                "zone `{text}` of `{owner}` is a region, not an availability zone"
+            ))
+            .at(
+                span,
+                format!("expected `{region}` and a letter, such as `{region}a`"),
+            ),
+            Some(region) if !formats::is_zone_of(text, region) => Diagnostic::error(format!(
+                "zone `{text}` of `{owner}` is not in region `{region}`"
+            ))
+            .at(
+                span,
+                format!("expected `{region}` and a letter, such as `{region}a`"),
+            ),
+            _ => return Some(()),
+        },
+        TextFormat::Engine if !ENGINES.contains(&text) => {
+            Diagnostic::error(format!("unknown engine `{text}` for `{owner}`"))
+                .at(span, "expected `aurora-postgresql` or `aurora-mysql`")
+                .with_optional_hint(suggest::did_you_mean(text, ENGINES))
+        }
+        TextFormat::EngineVersion if !formats::is_pinned_version(text) => {
+            Diagnostic::error(format!("{subject} is not pinned"))
+                .at(span, "expected a full version such as `15.4`")
+                .with_hint(
+                    "a partial version lets AWS pick the rest, so environments can drift apart",
+                )
+        }
+        TextFormat::Window => match formats::parse_window(text) {
+            Ok(_) => return Some(()),
+            Err(label) => Diagnostic::error(format!("invalid {subject}")).at(span, label),
+        },
+        TextFormat::MasterUsername => match formats::check_master_username(text) {
+            Ok(()) => return Some(()),
+            Err(label) => Diagnostic::error(format!("invalid {subject}"))
+                .at(span, label)
+                .with_hint("the password is generated and kept by RDS, never in the spec"),
+        },
+        TextFormat::Description => match formats::check_description(text) {
+            Ok(()) => return Some(()),
+            Err(label) => Diagnostic::error(format!("invalid {subject}")).at(span, label),
+        },
+        _ => return Some(()),
+    };
+    diagnostics.push(problem);
+    None
+}
+
+fn parse_cidr(
+    text: &str,
+    span: Span,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Cidr> {
+    match Cidr::parse(text) {
+        Ok(cidr) => Some(cidr),
+        Err(CidrError::Malformed) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{subject} is not an IPv4 CIDR block"))
+                    .at(span, "expected `a.b.c.d/n`, such as `10.0.0.0/16`"),
+            );
+            None
+        }
+        Err(CidrError::HostBits { network }) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{subject} has host bits set"))
+                    .at(span, format!("`{text}` is an address inside `{network}`"))
+                    .with_hint(format!("did you mean `{network}`?")),
+            );
+            None
+        }
+    }
+}
+
+fn parse_name_list(
+    raw: &Sp<RawValue>,
+    kind: SpecKind,
+    min_len: usize,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<Sp<String>>> {
+    let RawValue::Array(items) = &raw.value else {
+        diagnostics.push(wrong_type(
+            subject,
+            "an array of names",
+            &raw.value,
+            raw.span,
+        ));
+        return None;
+    };
+    let mut names: Vec<Sp<String>> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut ok = true;
+    for item in items {
+        match &item.value {
+            RawValue::String(name) => {
+                if !seen.insert(name) {
+                    diagnostics.push(
+                        Diagnostic::error(format!("`{name}` is listed twice in {subject}"))
+                            .at(item.span, "already listed")
+                            .with_hint("remove the repeated name"),
+                    );
+                    ok = false;
+                } else {
+                    names.push(Sp::new(name.clone(), item.span));
+                }
+            }
+            other => {
+                diagnostics.push(wrong_type(
+                    &format!("an item of {subject}"),
+                    &format!("the name of one of the {}", kind.plural()),
+                    other,
+                    item.span,
+                ));
+                ok = false;
+            }
+        }
+    }
+    if ok && names.len() < min_len {
+        let label = if names.is_empty() {
+            "the list is empty".to_string()
+        } else {
+            format!("found {}", names.len())
+        };
+        let needed = if min_len == 1 {
+            format!("at least one of the {}", kind.plural())
+        } else {
+            format!("at least {min_len} {}", kind.plural())
+        };
+        let why = (kind == SpecKind::Subnet && min_len >= 2).then(|| {
+            "AWS requires a database's subnets to cover at least two availability zones".to_string()
+        });
+        diagnostics.push(
+            Diagnostic::error(format!("{subject} must list {needed}"))
+                .at(raw.span, label)
+                .with_optional_hint(why),
+        );
+        return None;
+    }
+    ok.then_some(names)
+}
+
+const RULE_FIELDS: [&str; 4] = ["protocol", "ports", "cidr", "from_group"];
+
+fn parse_rules(
+    raw: &Sp<RawValue>,
+    field: &str,
+    site: FieldSite<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<Rule>> {
+    let subject = site.subject(field);
+    let RawValue::Array(items) = &raw.value else {
+        diagnostics.push(wrong_type(
+            &subject,
+            "an array of rules",
+            &raw.value,
+            raw.span,
+        ));
+        return None;
+    };
+    let mut rules = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut ok = true;
+    let rule_subject = format!("a rule in {subject}");
+    for item in items {
+        match parse_rule(item, &rule_subject, diagnostics) {
+            Some(rule) => {
+                if !seen.insert(rule.canonical()) {
+                    diagnostics.push(
+                        Diagnostic::warning(format!("{rule_subject} repeats an earlier rule"))
+                            .at(
+                                item.span,
+                                "same protocol, ports and source as an earlier rule",
+                            )
+                            .with_hint("remove the repeated rule"),
+                    );
+                }
+                rules.push(rule);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(rules)
+}
+
+fn parse_rule(
+    raw: &Sp<RawValue>,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Rule> {
+    let RawValue::Table(entries) = &raw.value else {
+        diagnostics.push(wrong_type(
+            subject,
+            "a table such as `{ protocol = \"tcp\", ports = 443, cidr = \"10.0.0.0/8\" }`",
+            &raw.value,
+            raw.span,
+        ));
+        return None;
+    };
+    let before = diagnostics.len();
+    let mut protocol = None;
+    let mut ports = None;
+    let mut cidr = None;
+    let mut from_group = None;
+    for entry in entries {
+        let key = entry.key.value.as_str();
+        let value = &entry.value;
+        let field_subject = format!("`{key}` in {subject}");
+        match key {
+            "protocol" => {
+                let Some(text) = expect_string(value, &field_subject, diagnostics) else {
+                    continue;
+                };
+                match Protocol::parse(text) {
+                    Some(p) => protocol = Some((p, entry.key.span)),
+                    None => diagnostics.push(
+                        Diagnostic::error(format!("unknown protocol `{text}` in {subject}"))
+                            .at(value.span, "expected `tcp`, `udp`, `icmp` or `all`")
+                            .with_optional_hint(suggest::did_you_mean(text, Protocol::NAMES)),
+                    ),
+                }
+            }
+            "ports" => {
+                let range = match &value.value {
+                    RawValue::Integer(Some(port)) => PortRange::from_int(*port),
+                    RawValue::Integer(None) => Err("not a port (0-65535)".to_string()),
+                    RawValue::String(text) => PortRange::parse(text),
+                    other => {
+                        diagnostics.push(wrong_type(
+                            &field_subject,
+                            "a port such as `443` or a range such as `\"1024-2048\"`",
+                            other,
+                            value.span,
+                        ));
+                        continue;
+                    }
+                };
+                match range {
+                    Ok(range) => ports = Some((range, entry.key.span)),
+                    Err(label) => diagnostics.push(
+                        Diagnostic::error(format!("invalid `ports` in {subject}"))
+                            .at(value.span, label),
+                    ),
+                }
+            }
+            "cidr" => {
+                if let Some(text) = expect_string(value, &field_subject, diagnostics) {
+                    cidr = parse_cidr(text, value.span, &field_subject, diagnostics)
+                        .map(|c| (c, entry.key.span));
+                }
+            }
+            "from_group" => {
+                if let Some(text) = expect_string(value, &field_subject, diagnostics) {
+                    from_group = Some((Sp::new(text.to_string(), value.span), entry.key.span));
+                }
+            }
+            unknown => {
+                diagnostics.push(
+                    Diagnostic::error(format!("unknown field `{unknown}` in {subject}"))
+                        .at(entry.key.span, "unknown field")
+                        .with_hint(suggest::did_you_mean(unknown, RULE_FIELDS).unwrap_or_else(
+                            || format!("a rule has {}", suggest::backticked(&RULE_FIELDS)),
+                        )),
+                )
+            }
+        }
+    }
+    if diagnostics.len() > before {
+        return None;
+    }
+    let Some((protocol, _)) = protocol else {
+        diagnostics.push(
+            Diagnostic::error(format!("{subject} has no `protocol`"))
+                .at(raw.span, "missing `protocol`")
+                .with_hint("add `protocol = \"tcp\"` (or `udp`, `icmp`, `all`)"),
+        );
+        return None;
+    };
+    let target = match (cidr, from_group) {
+        (Some((cidr, _)), None) => RuleTarget::Cidr(cidr),
+        (None, Some((group, _))) => RuleTarget::Group(group),
+        (Some(_), Some((_, group_key))) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{subject} has both `cidr` and `from_group`"))
+                    .at(group_key, "a rule names either a network or a group")
+                    .with_hint("split it into two rules, one with `cidr`, one with `from_group`"),
+            );
+            return None;
+        }
+        (None, None) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{subject} has neither `cidr` nor `from_group`"))
+                    .at(raw.span, "whose traffic does this rule allow?")
+                    .with_hint(
+                        "add `cidr = \"10.0.0.0/8\"` for a network, or `from_group = \"NAME\"` \
+                         for a security group",
+                    ),
+            );
+            return None;
+        }
+    };
+    let ports = match (protocol, ports) {
+        (Protocol::All, Some((_, key))) => {
+            diagnostics.push(
+                Diagnostic::error(format!("{subject} sets `ports` with protocol `all`"))
+                    .at(key, "protocol `all` covers every port")
+                    .with_hint("remove `ports`, or name the protocol (`tcp` or `udp`)"),
+            );
+            return None;
+        }
+        (Protocol::Tcp | Protocol::Udp, None) => {
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "{subject} has no `ports` for protocol `{}`",
+                    protocol.as_str()
+                ))
+                .at(raw.span, "missing `ports`")
+                .with_hint("add `ports = 443` or a range such as `ports = \"1024-2048\"`"),
+            );
+            return None;
+        }
+        (_, ports) => ports.map(|(range, _)| range),
+    };
+    Some(Rule {
+        protocol,
+        ports,
+        target,
+        span: raw.span,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_fields_are_exactly_the_documented_ones() {
+        assert_eq!(
+            scale_field_list(),
+            "`instance.instance_type`, `instance.count`, `instance.volume_size`, \
+             `db_cluster.instance_class`, `db_cluster.instances`"
+        );
+    }
+
+    #[test]
+    fn every_kind_matches_its_expanded_kind_name() {
+        for kind in SpecKind::ALL {
+            assert_eq!(SpecKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(SpecKind::parse("db_instance"), None);
+    }
+
+    #[test]
+    fn canonical_rules() {
+        let group = Rule {
+            protocol: Protocol::Tcp,
+            ports: Some(PortRange {
+                from: 5432,
+                to: 5432,
+            }),
+            target: RuleTarget::Group(Sp::new("app".into(), Span::default())),
+            span: Span::default(),
+        };
+        assert_eq!(group.canonical(), "tcp:5432-5432:group=security_group.app");
+        assert_eq!(
+            Rule::all_traffic_out(Span::default()).canonical(),
+            "all:all:cidr=0.0.0.0/0"
+        );
+    }
+}
