@@ -8,13 +8,14 @@
 use envctl_spec::{DesiredResource, TAG_APPLIED_DIGEST, Value};
 
 use crate::live::LiveResource;
-use crate::provider::FieldChange;
+use crate::provider::{FieldChange, ResourceDiff};
 
 /// The pseudo-field under which tag differences are reported.
 pub const TAGS_FIELD: &str = "tags";
 
 /// Fields of `desired` whose live value differs, plus `tags` when a desired tag is missing or
-/// different. Fields named in `forces_replacement` are marked as such.
+/// different. Fields named in `forces_replacement` are marked as such. (Providers wrap this in
+/// a [`ResourceDiff`], adding kind-specific notes.)
 pub fn diff_fields(
     desired: &DesiredResource,
     live: &LiveResource,
@@ -51,4 +52,12 @@ pub fn diff_fields(
         });
     }
     changes
+}
+
+/// A diff made of field changes alone.
+pub fn plain_diff(changes: Vec<FieldChange>) -> ResourceDiff {
+    ResourceDiff {
+        changes,
+        notes: Vec::new(),
+    }
 }

@@ -107,8 +107,18 @@ impl ApplyReport {
     }
 }
 
-type Running<'a> =
-    Pin<Box<dyn Future<Output = (NodeIndex, Result<Option<LiveResource>, ProviderError>, Duration)> + Send + 'a>>;
+type Running<'a> = Pin<
+    Box<
+        dyn Future<
+                Output = (
+                    NodeIndex,
+                    Result<Option<LiveResource>, ProviderError>,
+                    Duration,
+                ),
+            > + Send
+            + 'a,
+    >,
+>;
 
 /// Runs every operation of `graph` (built from `plan`) and reports each one.
 pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(

@@ -91,7 +91,9 @@ impl ApplyGraph {
                     let create = add(Step::Create);
                     let delete = add(Step::Delete);
                     match change.replace_order {
-                        Some(ReplaceOrder::CreateBeforeDestroy) => graph.add_edge(create, delete, ()),
+                        Some(ReplaceOrder::CreateBeforeDestroy) => {
+                            graph.add_edge(create, delete, ())
+                        }
                         _ => graph.add_edge(delete, create, ()),
                     };
                     building.insert(&change.address, create);
@@ -137,7 +139,10 @@ impl ApplyGraph {
         // Two operations on one address never run at once: chain any left unordered.
         let mut by_address: BTreeMap<&Address, Vec<NodeIndex>> = BTreeMap::new();
         for node in graph.node_indices() {
-            by_address.entry(&graph[node].address).or_default().push(node);
+            by_address
+                .entry(&graph[node].address)
+                .or_default()
+                .push(node);
         }
         let chains: Vec<(NodeIndex, NodeIndex)> = by_address
             .values()
@@ -170,11 +175,9 @@ impl ApplyGraph {
                 let mut path = vec![start];
                 let mut current = start;
                 loop {
-                    let next = self
-                        .graph
-                        .edges(current)
-                        .map(|e| e.target())
-                        .find(|t| petgraph::algo::has_path_connecting(&self.graph, *t, start, None));
+                    let next = self.graph.edges(current).map(|e| e.target()).find(|t| {
+                        petgraph::algo::has_path_connecting(&self.graph, *t, start, None)
+                    });
                     match next {
                         Some(n) if n == start || path.contains(&n) => break,
                         Some(n) => {

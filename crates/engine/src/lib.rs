@@ -6,6 +6,7 @@
 //! [`plan::Plan`] -> [`graph::ApplyGraph`] -> [`execute::ApplyReport`].
 
 pub mod diff;
+pub mod drift;
 pub mod execute;
 pub mod graph;
 pub mod live;
@@ -13,9 +14,18 @@ pub mod ops;
 pub mod plan;
 pub mod provider;
 
-pub use diff::{TAGS_FIELD, diff_fields};
-pub use execute::{ApplyOptions, ApplyReport, OperationReport, Outcome, Reporter, SilentReporter, execute};
+pub use diff::{TAGS_FIELD, diff_fields, plain_diff};
+pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
+pub use execute::{
+    ApplyOptions, ApplyReport, OperationReport, Outcome, Reporter, SilentReporter, execute,
+};
 pub use graph::{ApplyGraph, GraphError, Operation, Step};
-pub use live::{LiveResource, LiveState, UnmanagedResource, applied_digest};
-pub use plan::{Action, Cause, Plan, PlanSummary, ResourceChange, make_destroy_plan, make_plan};
-pub use provider::{CloudIds, DeleteOptions, FieldChange, Provider, ProviderError, ReplaceOrder, Scope};
+pub use live::{LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest, unmanaged_address};
+pub use plan::{
+    Action, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy, ResourceChange,
+    make_destroy_plan, make_plan,
+};
+pub use provider::{
+    CloudIds, DeleteOptions, FieldChange, Note, Provider, ProviderError, ReadDepth, ReplaceOrder,
+    ResourceDiff, Scope,
+};

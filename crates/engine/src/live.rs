@@ -34,23 +34,23 @@ impl LiveResource {
     }
 }
 
-/// A security group rule on an owned group that the spec does not describe is reported through
-/// the group's own field diff; this type is for whole resources found in the environment's
-/// scope without ownership tags (an instance launched by hand into the VPC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UnmanagedResource {
-    pub kind: ResourceKind,
-    pub id: String,
-    /// Where it was found ("in vpc.main").
-    pub location: String,
+/// The name part of the address given to an untagged resource found inside the environment's
+/// network: `instance.unmanaged:i-0abc`. Spec names cannot contain `:`, so it never collides.
+pub const UNMANAGED_PREFIX: &str = "unmanaged:";
+
+/// The address under which an untagged resource of `kind` with cloud id `id` is reported.
+pub fn unmanaged_address(kind: ResourceKind, id: &str) -> Address {
+    Address::new(kind, format!("{UNMANAGED_PREFIX}{id}"))
 }
 
 /// Everything one environment owns in the cloud, as read in one pass.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveState {
     pub resources: Vec<LiveResource>,
-    /// Untagged resources inside the environment's own network.
-    pub unmanaged: Vec<UnmanagedResource>,
+    /// Untagged resources inside the environment's own network (only from a deep read),
+    /// addressed with [`unmanaged_address`].
+    #[serde(default)]
+    pub unmanaged: Vec<LiveResource>,
 }
 
 impl LiveState {

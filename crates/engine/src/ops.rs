@@ -9,8 +9,8 @@ use envctl_spec::DesiredState;
 use crate::execute::{ApplyOptions, ApplyReport, Reporter, execute};
 use crate::graph::{ApplyGraph, GraphError};
 use crate::live::LiveState;
-use crate::plan::{Plan, make_destroy_plan, make_plan};
-use crate::provider::{Provider, ProviderError, Scope};
+use crate::plan::{Plan, PlanOptions, make_destroy_plan, make_plan};
+use crate::provider::{Provider, ProviderError, ReadDepth, Scope};
 
 /// The scope whose ownership tags select `desired`'s live resources.
 pub fn scope_of(desired: &DesiredState) -> Scope {
@@ -24,17 +24,32 @@ pub fn scope_of(desired: &DesiredState) -> Scope {
 pub async fn read_live<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
+    depth: ReadDepth,
 ) -> Result<LiveState, ProviderError> {
-    provider.read(&scope_of(desired)).await
+    provider.read(&scope_of(desired), depth).await
 }
 
-/// Reads live state and plans the changes that bring it to `desired`.
+/// Reads live state and plans the changes that bring it to `desired` (owned resources only).
 pub async fn plan<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
 ) -> Result<Plan, ProviderError> {
-    let live = read_live(provider, desired).await?;
-    Ok(make_plan(desired, &live, provider))
+    plan_with(provider, desired, PlanOptions::default()).await
+}
+
+/// Reads live state (deeply when unmanaged resources are to be removed) and plans.
+pub async fn plan_with<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+    options: PlanOptions,
+) -> Result<Plan, ProviderError> {
+    let depth = if options.remove_unmanaged {
+        ReadDepth::OwnedAndUnmanaged
+    } else {
+        ReadDepth::Owned
+    };
+    let live = read_live(provider, desired, depth).await?;
+    Ok(make_plan(desired, &live, provider, options))
 }
 
 /// Reads live state and plans deleting all of it.
@@ -42,7 +57,7 @@ pub async fn plan_destroy<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
 ) -> Result<Plan, ProviderError> {
-    let live = read_live(provider, desired).await?;
+    let live = read_live(provider, desired, ReadDepth::Owned).await?;
     Ok(make_destroy_plan(desired, &live))
 }
 
@@ -55,4 +70,23 @@ pub async fn apply<P: Provider + ?Sized, R: Reporter + ?Sized>(
 ) -> Result<ApplyReport, GraphError> {
     let graph = ApplyGraph::from_plan(plan)?;
     Ok(execute(plan, &graph, provider, options, reporter).await)
+}
+
+/// Reads live state deeply and reports how it departs from `desired`.
+pub async fn drift<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+) -> Result<(Plan, crate::drift::DriftReport), ProviderError> {
+    let plan = plan_with(provider, desired, reconcile_options()).await?;
+    let report = crate::drift::drift_of(&plan);
+    Ok((plan, report))
+}
+
+/// The plan options of `reconcile`: repair in place and remove what the environment does not
+/// own inside its network.
+pub fn reconcile_options() -> PlanOptions {
+    PlanOptions {
+        remove_unmanaged: true,
+        ..PlanOptions::default()
+    }
 }

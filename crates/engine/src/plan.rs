@@ -13,7 +13,7 @@ use envctl_spec::{Address, DesiredResource, DesiredState, ResourceKind};
 use serde::{Deserialize, Serialize};
 
 use crate::live::{LiveResource, LiveState, applied_digest};
-use crate::provider::{FieldChange, Provider, ReplaceOrder};
+use crate::provider::{FieldChange, Note, Provider, ReplaceOrder};
 
 /// The version of the saved-plan and JSON plan format.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -71,6 +71,11 @@ pub enum Cause {
     Orphan,
     /// `destroy` removes everything the environment owns.
     Destroy,
+    /// An untagged resource someone added inside the environment's network; only `reconcile`
+    /// removes these.
+    Unmanaged,
+    /// `redeploy` rebuilds the resource from the spec although it may match.
+    Redeploy,
 }
 
 impl fmt::Display for Cause {
@@ -80,6 +85,8 @@ impl fmt::Display for Cause {
             Cause::Drift => "drift",
             Cause::Orphan => "orphan",
             Cause::Destroy => "destroy",
+            Cause::Unmanaged => "unmanaged",
+            Cause::Redeploy => "redeploy",
         })
     }
 }
@@ -138,6 +145,30 @@ pub struct Plan {
     /// against these).
     pub live_ids: BTreeMap<Address, String>,
     pub changes: Vec<ResourceChange>,
+    /// Differences deliberately left alone (for display only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+/// Which matching resources `redeploy` rebuilds instead of leaving or patching them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplacePolicy {
+    /// Patch what differs in place where the cloud allows it (plan, apply, reconcile).
+    #[default]
+    InPlace,
+    /// Replace every resource changed outside envctl instead of patching it.
+    Drifted,
+    /// Replace every existing resource.
+    All,
+}
+
+/// What a plan covers beyond bringing owned resources to the spec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Also delete untagged resources found inside the environment's network (`reconcile`;
+    /// needs a deep read).
+    pub remove_unmanaged: bool,
+    pub replace: ReplacePolicy,
 }
 
 impl Plan {
@@ -166,8 +197,10 @@ pub fn make_plan<P: Provider + ?Sized>(
     desired: &DesiredState,
     live: &LiveState,
     provider: &P,
+    options: PlanOptions,
 ) -> Plan {
     let mut changes = Vec::new();
+    let mut notes = Vec::new();
     let desired_addresses: BTreeSet<&Address> =
         desired.resources.iter().map(|r| &r.address).collect();
 
@@ -188,18 +221,26 @@ pub fn make_plan<P: Provider + ?Sized>(
             continue;
         }
         // Keep the copy closest to the spec; any other copy is a duplicate to remove.
-        candidates.sort_by_key(|l| (provider.diff(resource, l).len(), l.id.clone()));
+        candidates.sort_by_key(|l| (provider.diff(resource, l).changes.len(), l.id.clone()));
         let Some((&kept, duplicates)) = candidates.split_first() else {
             continue;
         };
         for duplicate in duplicates {
             changes.push(delete_change(duplicate, Cause::Orphan));
         }
-        let fields = provider.diff(resource, kept);
-        if fields.is_empty() {
+        let diff = provider.diff(resource, kept);
+        notes.extend(diff.notes);
+        let fields = diff.changes;
+        let cause = cause_of_difference(resource, kept);
+        let rebuild = match options.replace {
+            ReplacePolicy::InPlace => false,
+            ReplacePolicy::Drifted => !fields.is_empty() && cause == Cause::Drift,
+            ReplacePolicy::All => true,
+        };
+        if fields.is_empty() && !rebuild {
             continue;
         }
-        let action = if fields.iter().any(|f| f.forces_replacement) {
+        let action = if rebuild || fields.iter().any(|f| f.forces_replacement) {
             Action::Replace
         } else {
             Action::Update
@@ -208,12 +249,17 @@ pub fn make_plan<P: Provider + ?Sized>(
             address: resource.address.clone(),
             kind: resource.kind,
             action,
-            cause: cause_of_difference(resource, kept),
+            cause: if fields.is_empty() {
+                Cause::Redeploy
+            } else {
+                cause
+            },
             fields,
             desired: Some(resource.clone()),
             live: Some(kept.clone()),
-            replace_order: (action == Action::Replace).then(|| provider.replace_order(resource.kind)),
-            reason: None,
+            replace_order: (action == Action::Replace)
+                .then(|| provider.replace_order(resource.kind)),
+            reason: rebuild.then(|| "redeploy rebuilds it from the spec".to_string()),
         });
     }
     cascade_replacements(&mut changes, desired, live);
@@ -226,6 +272,11 @@ pub fn make_plan<P: Provider + ?Sized>(
     orphans.sort_by(|a, b| (&a.address, &a.id).cmp(&(&b.address, &b.id)));
     for orphan in orphans {
         changes.push(delete_change(orphan, Cause::Orphan));
+    }
+    if options.remove_unmanaged {
+        for stray in &live.unmanaged {
+            changes.push(delete_change(stray, Cause::Unmanaged));
+        }
     }
 
     Plan {
@@ -242,6 +293,7 @@ pub fn make_plan<P: Provider + ?Sized>(
             .map(|r| (r.address.clone(), r.id.clone()))
             .collect(),
         changes,
+        notes,
     }
 }
 
@@ -265,6 +317,7 @@ pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
             .iter()
             .map(|r| delete_change(r, Cause::Destroy))
             .collect(),
+        notes: Vec::new(),
     }
 }
 
@@ -304,10 +357,12 @@ fn cascade_replacements(
             let Some(cause) = current.depends_on.iter().find(|d| going.contains(*d)) else {
                 continue;
             };
-            let existing = changes.iter_mut().find(|c| {
-                c.address == resource.address && c.action != Action::Delete
-            });
-            let reason = Some(format!("{cause} is replaced and this resource references it"));
+            let existing = changes
+                .iter_mut()
+                .find(|c| c.address == resource.address && c.action != Action::Delete);
+            let reason = Some(format!(
+                "{cause} is replaced and this resource references it"
+            ));
             match existing {
                 Some(change) if change.replace_order == Some(ReplaceOrder::DestroyBeforeCreate) => {
                     continue;

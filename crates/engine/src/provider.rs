@@ -36,6 +36,35 @@ pub struct FieldChange {
     pub forces_replacement: bool,
 }
 
+/// A remark about one resource that is not a change: something envctl deliberately leaves
+/// alone, such as a version AWS upgraded past the spec (envctl never downgrades).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub address: Address,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The result of comparing one desired resource with its live counterpart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceDiff {
+    /// Fields to change; empty when the resource matches.
+    pub changes: Vec<FieldChange>,
+    /// Differences deliberately not changed, with why.
+    pub notes: Vec<Note>,
+}
+
+/// How much of an environment a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadDepth {
+    /// Resources carrying the environment's ownership tags.
+    Owned,
+    /// Those, plus untagged resources inside the environment's own network (instances,
+    /// security groups, subnets someone added by hand), reported in `LiveState::unmanaged`.
+    OwnedAndUnmanaged,
+}
+
 /// How a resource that must be replaced is swapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,12 +123,16 @@ pub enum ProviderError {
 ///
 /// Every async method returns a `Send` future so the engine can run many at once.
 pub trait Provider: Sync {
-    /// Reads every resource owned by `scope`, one paginated listing per kind.
-    fn read(&self, scope: &Scope) -> impl Future<Output = Result<LiveState, ProviderError>> + Send;
+    /// Reads every resource owned by `scope`, one paginated listing per kind, and with
+    /// [`ReadDepth::OwnedAndUnmanaged`] the untagged resources inside its network too.
+    fn read(
+        &self,
+        scope: &Scope,
+        depth: ReadDepth,
+    ) -> impl Future<Output = Result<LiveState, ProviderError>> + Send;
 
     /// Compares one desired resource with its live counterpart; pure and synchronous.
-    /// Returns only the fields that differ.
-    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange>;
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff;
 
     /// How resources of `kind` are replaced.
     fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder;
@@ -121,7 +154,8 @@ pub trait Provider: Sync {
         ids: &CloudIds,
     ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
 
-    /// Deletes `live` and waits until it is gone. Deleting what is already gone succeeds.
+    /// Deletes `live` (owned, or unmanaged and found by a deep read) and waits until it is
+    /// gone. Deleting what is already gone succeeds.
     fn delete(
         &self,
         live: &LiveResource,

@@ -9,7 +9,10 @@ use envctl_engine::{Action, ApplyOptions, Cause, Outcome, SilentReporter, Step, 
 use envctl_spec::Value;
 use fake::{FakeCloud, environment};
 
-async fn apply_env(cloud: &FakeCloud, desired: &envctl_spec::DesiredState) -> envctl_engine::ApplyReport {
+async fn apply_env(
+    cloud: &FakeCloud,
+    desired: &envctl_spec::DesiredState,
+) -> envctl_engine::ApplyReport {
     let plan = ops::plan(cloud, desired).await.unwrap();
     ops::apply(cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await
@@ -30,7 +33,11 @@ async fn first_plan_creates_everything_and_plan_after_apply_is_empty() {
     assert!(report.is_success(), "{report:?}");
     assert_eq!(cloud.count(), desired.resources.len());
     let again = ops::plan(&cloud, &desired).await.unwrap();
-    assert!(again.is_empty(), "second plan not empty: {:?}", again.changes);
+    assert!(
+        again.is_empty(),
+        "second plan not empty: {:?}",
+        again.changes
+    );
 }
 
 #[tokio::test]
@@ -46,7 +53,10 @@ async fn scale_change_is_an_in_place_update_caused_by_the_spec() {
         assert_eq!(change.fields.len(), 1);
         assert_eq!(change.fields[0].field, "instance_type");
         assert_eq!(change.fields[0].live, Some(Value::Str("t3.small".into())));
-        assert_eq!(change.fields[0].desired, Some(Value::Str("t3.large".into())));
+        assert_eq!(
+            change.fields[0].desired,
+            Some(Value::Str("t3.large".into()))
+        );
     }
 }
 
@@ -55,7 +65,11 @@ async fn out_of_band_change_is_reported_as_drift() {
     let cloud = FakeCloud::default();
     let desired = environment("staging", 1, "t3.small");
     apply_env(&cloud, &desired).await;
-    cloud.tamper("instance.app[0]", "instance_type", Value::Str("m5.24xlarge".into()));
+    cloud.tamper(
+        "instance.app[0]",
+        "instance_type",
+        Value::Str("m5.24xlarge".into()),
+    );
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].cause, Cause::Drift);
@@ -74,7 +88,10 @@ async fn count_decrease_deletes_the_highest_indices() {
         .iter()
         .map(|c| format!("{} {}", c.action, c.address))
         .collect();
-    assert_eq!(deleted, ["delete instance.app[1]", "delete instance.app[2]"]);
+    assert_eq!(
+        deleted,
+        ["delete instance.app[1]", "delete instance.app[2]"]
+    );
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await
         .unwrap();
@@ -146,7 +163,9 @@ async fn independent_operations_run_in_parallel_within_the_bound() {
         .unwrap();
     assert!(report.is_success());
     assert_eq!(
-        cloud.max_in_flight.load(std::sync::atomic::Ordering::SeqCst),
+        cloud
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
         5
     );
 }
@@ -159,7 +178,8 @@ async fn replacing_a_field_aws_cannot_change_creates_before_destroying_an_instan
     let old = cloud.ids_of("instance.app[0]");
     for r in &mut desired.resources {
         if r.address.to_string() == "instance.app[0]" {
-            r.fields.insert("ami".into(), Value::Str("ami-87654321".into()));
+            r.fields
+                .insert("ami".into(), Value::Str("ami-87654321".into()));
         }
     }
     let plan = ops::plan(&cloud, &desired).await.unwrap();
@@ -171,8 +191,14 @@ async fn replacing_a_field_aws_cannot_change_creates_before_destroying_an_instan
         .unwrap();
     assert!(report.is_success());
     let calls = cloud.calls.lock().unwrap().clone();
-    let create = calls.iter().rposition(|c| c == "create instance.app[0]").unwrap();
-    let delete = calls.iter().rposition(|c| c == "delete instance.app[0]").unwrap();
+    let create = calls
+        .iter()
+        .rposition(|c| c == "create instance.app[0]")
+        .unwrap();
+    let delete = calls
+        .iter()
+        .rposition(|c| c == "delete instance.app[0]")
+        .unwrap();
     assert!(create < delete, "{calls:?}");
     let new = cloud.ids_of("instance.app[0]");
     assert_eq!(new.len(), 1);
@@ -223,7 +249,8 @@ async fn replacing_a_subnet_replaces_the_instances_in_it_old_copies_first() {
     let untouched = cloud.ids_of("instance.app[1]");
     for r in &mut desired.resources {
         if r.address.to_string() == "subnet.a" {
-            r.fields.insert("cidr".into(), Value::Str("10.0.9.0/24".into()));
+            r.fields
+                .insert("cidr".into(), Value::Str("10.0.9.0/24".into()));
         }
     }
     let plan = ops::plan(&cloud, &desired).await.unwrap();
@@ -233,12 +260,113 @@ async fn replacing_a_subnet_replaces_the_instances_in_it_old_copies_first() {
         .map(|c| format!("{} {}", c.action, c.address))
         .collect();
     assert_eq!(replaced, ["replace subnet.a", "replace instance.app[0]"]);
-    assert!(plan.changes[1].reason.as_deref().unwrap().contains("subnet.a"));
+    assert!(
+        plan.changes[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("subnet.a")
+    );
     // The fake refuses to delete a subnet that an instance still uses, as AWS does.
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await
         .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(cloud.ids_of("instance.app[1]"), untouched);
+    assert!(ops::plan(&cloud, &desired).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn drift_sorts_departures_and_reconcile_repairs_all_of_them() {
+    use envctl_engine::{DriftKind, PlanOptions, drift_of};
+    let cloud = FakeCloud::default();
+    let desired = environment("staging", 2, "t3.small");
+    apply_env(&cloud, &desired).await;
+    cloud.tamper(
+        "instance.app[0]",
+        "instance_type",
+        Value::Str("m5.large".into()),
+    );
+    let gone = cloud.ids_of("instance.app[1]").remove(0);
+    cloud.resources.lock().unwrap().retain(|r| r.id != gone);
+    cloud.add_stray_instance("i-byhand");
+
+    let options = PlanOptions {
+        remove_unmanaged: true,
+        ..PlanOptions::default()
+    };
+    let plan = ops::plan_with(&cloud, &desired, options).await.unwrap();
+    let report = drift_of(&plan);
+    let seen: Vec<(String, DriftKind, Cause)> = report
+        .drift
+        .iter()
+        .map(|d| (d.address.to_string(), d.kind, d.cause))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "instance.app[0]".to_string(),
+                DriftKind::Modified,
+                Cause::Drift
+            ),
+            (
+                "instance.app[1]".to_string(),
+                DriftKind::Missing,
+                Cause::Spec
+            ),
+            (
+                "instance.unmanaged:i-byhand".to_string(),
+                DriftKind::Unmanaged,
+                Cause::Unmanaged
+            ),
+        ]
+    );
+    // A plain plan leaves what envctl does not own alone.
+    let plain = ops::plan(&cloud, &desired).await.unwrap();
+    assert_eq!(plain.changes.len(), 2);
+
+    let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let after = ops::plan_with(&cloud, &desired, options).await.unwrap();
+    assert!(drift_of(&after).is_clean(), "{:?}", after.changes);
+    assert!(cloud.strays.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn redeploy_replaces_drifted_resources_or_everything_on_request() {
+    use envctl_engine::{PlanOptions, ReplacePolicy};
+    let cloud = FakeCloud::default();
+    let desired = environment("staging", 2, "t3.small");
+    apply_env(&cloud, &desired).await;
+    cloud.tamper(
+        "instance.app[0]",
+        "instance_type",
+        Value::Str("m5.large".into()),
+    );
+    let drifted = PlanOptions {
+        replace: ReplacePolicy::Drifted,
+        ..PlanOptions::default()
+    };
+    let plan = ops::plan_with(&cloud, &desired, drifted).await.unwrap();
+    let actions: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| format!("{} {}", c.action, c.address))
+        .collect();
+    assert_eq!(actions, ["replace instance.app[0]"]);
+
+    let all = PlanOptions {
+        replace: ReplacePolicy::All,
+        ..PlanOptions::default()
+    };
+    let plan = ops::plan_with(&cloud, &desired, all).await.unwrap();
+    assert_eq!(plan.summary().replace, desired.resources.len());
+    let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
     assert!(ops::plan(&cloud, &desired).await.unwrap().is_empty());
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Provider, ProviderError,
-    ReplaceOrder, Scope, Step, applied_digest, diff_fields,
+    ReadDepth, ReplaceOrder, ResourceDiff, Scope, Step, applied_digest, diff_fields, plain_diff,
+    unmanaged_address,
 };
 use envctl_spec::{
     Address, DesiredResource, DesiredState, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST,
@@ -20,6 +21,8 @@ use envctl_spec::{
 #[derive(Default)]
 pub struct FakeCloud {
     pub resources: Mutex<Vec<LiveResource>>,
+    /// Untagged resources someone added by hand; only a deep read sees them.
+    pub strays: Mutex<Vec<LiveResource>>,
     next_id: AtomicU64,
     pub fail: Mutex<BTreeSet<(String, Step)>>,
     pub calls: Mutex<Vec<String>>,
@@ -37,7 +40,10 @@ impl FakeCloud {
     }
 
     pub fn fail_on(&self, address: &str, step: Step) {
-        self.fail.lock().unwrap().insert((address.to_string(), step));
+        self.fail
+            .lock()
+            .unwrap()
+            .insert((address.to_string(), step));
     }
 
     pub fn count(&self) -> usize {
@@ -75,6 +81,18 @@ impl FakeCloud {
         resources.push(LiveResource {
             id: format!("dup-{id}"),
             ..copy
+        });
+    }
+
+    /// Adds an untagged instance by hand.
+    pub fn add_stray_instance(&self, id: &str) {
+        self.strays.lock().unwrap().push(LiveResource {
+            address: unmanaged_address(ResourceKind::Instance, id),
+            kind: ResourceKind::Instance,
+            id: id.to_string(),
+            tags: BTreeMap::new(),
+            depends_on: Vec::new(),
+            fields: BTreeMap::new(),
         });
     }
 
@@ -117,7 +135,7 @@ fn resolve(desired: &DesiredResource, ids: &CloudIds) -> Result<(), ProviderErro
 }
 
 impl Provider for FakeCloud {
-    async fn read(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+    async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         self.calls.lock().unwrap().push("read".into());
         let resources = self
             .resources
@@ -130,20 +148,24 @@ impl Provider for FakeCloud {
             })
             .cloned()
             .collect();
+        let unmanaged = match depth {
+            ReadDepth::Owned => Vec::new(),
+            ReadDepth::OwnedAndUnmanaged => self.strays.lock().unwrap().clone(),
+        };
         Ok(LiveState {
             resources,
-            unmanaged: Vec::new(),
+            unmanaged,
         })
     }
 
-    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange> {
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let replace: &[&str] = match desired.kind {
             ResourceKind::Instance => &["ami", "subnet"],
             ResourceKind::Subnet => &["cidr", "vpc", "zone"],
             ResourceKind::Vpc => &["cidr"],
             _ => &[],
         };
-        diff_fields(desired, live, replace)
+        plain_diff(diff_fields(desired, live, replace))
     }
 
     fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
@@ -160,7 +182,11 @@ impl Provider for FakeCloud {
     ) -> Result<LiveResource, ProviderError> {
         self.enter(&desired.address, Step::Create).await?;
         resolve(desired, ids)?;
-        let id = format!("{}-{}", desired.kind, self.next_id.fetch_add(1, Ordering::SeqCst));
+        let id = format!(
+            "{}-{}",
+            desired.kind,
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        );
         let mut tags = desired.tags.clone();
         tags.insert(TAG_APPLIED_DIGEST.into(), applied_digest(&desired.fields));
         let live = LiveResource {
@@ -214,6 +240,7 @@ impl Provider for FakeCloud {
             });
         }
         resources.retain(|r| r.id != live.id);
+        self.strays.lock().unwrap().retain(|r| r.id != live.id);
         Ok(())
     }
 }
@@ -248,7 +275,11 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
         Address::new(ResourceKind::Subnet, "b"),
     ];
     let group = Address::new(ResourceKind::SecurityGroup, "app");
-    add(vpc.clone(), vec![], vec![("cidr", Value::Str("10.0.0.0/16".into()))]);
+    add(
+        vpc.clone(),
+        vec![],
+        vec![("cidr", Value::Str("10.0.0.0/16".into()))],
+    );
     for (i, subnet) in subnets.iter().enumerate() {
         add(
             subnet.clone(),

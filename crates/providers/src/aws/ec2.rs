@@ -14,10 +14,8 @@ use aws_sdk_ec2::types::{
     AttributeValue, Filter, InstanceStateName, InstanceType, IpPermission, ResourceType,
     RunInstancesMonitoringEnabled, Tag, TagSpecification,
 };
-use envctl_engine::{CloudIds, FieldChange, LiveResource, ProviderError, Scope};
-use envctl_spec::{
-    Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value,
-};
+use envctl_engine::{CloudIds, FieldChange, LiveResource, ProviderError, Scope, unmanaged_address};
+use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::classify;
@@ -43,7 +41,12 @@ fn ownership_filters(scope: &Scope) -> Vec<Filter> {
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -55,14 +58,22 @@ fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> Tag
     spec.build()
 }
 
-fn live(address: Address, id: String, tags: BTreeMap<String, String>, fields: Vec<(&str, Value)>) -> LiveResource {
+fn live(
+    address: Address,
+    id: String,
+    tags: BTreeMap<String, String>,
+    fields: Vec<(&str, Value)>,
+) -> LiveResource {
     LiveResource {
         kind: address.kind,
         address,
         id,
         tags,
         depends_on: Vec::new(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
     }
 }
 
@@ -83,7 +94,9 @@ impl AwsProvider {
             f.push(
                 Filter::builder()
                     .name("instance-state-name")
-                    .set_values(Some(LIVE_INSTANCE_STATES.iter().map(|s| s.to_string()).collect()))
+                    .set_values(Some(
+                        LIVE_INSTANCE_STATES.iter().map(|s| s.to_string()).collect(),
+                    ))
                     .build(),
             );
             f
@@ -200,10 +213,7 @@ impl AwsProvider {
                 .collect();
             resources.push(resource);
         }
-        let instances: Vec<_> = reservations
-            .iter()
-            .flat_map(|r| r.instances())
-            .collect();
+        let instances: Vec<_> = reservations.iter().flat_map(|r| r.instances()).collect();
         let volume_sizes = self.root_volume_sizes(&instances).await?;
         for instance in instances {
             let tags = tag_map(instance.tags());
@@ -217,7 +227,10 @@ impl AwsProvider {
                 .is_some_and(|s| matches!(s.as_str(), "enabled" | "pending"));
             let mut fields = vec![
                 ("ami", text(instance.image_id())),
-                ("instance_type", text(instance.instance_type().map(|t| t.as_str()))),
+                (
+                    "instance_type",
+                    text(instance.instance_type().map(|t| t.as_str())),
+                ),
                 ("subnet", text(instance.subnet_id())),
                 (
                     "security_groups",
@@ -236,6 +249,122 @@ impl AwsProvider {
             resources.push(live(address, id, tags, fields));
         }
         Ok(resources)
+    }
+
+    /// Untagged subnets, security groups and instances inside the owned VPCs (three describes
+    /// at once, filtered by VPC). Anything carrying envctl's tags is left out (it belongs to
+    /// some environment), and so is each VPC's `default` group, which AWS owns.
+    pub(super) async fn read_unmanaged_ec2(
+        &self,
+        owned: &[LiveResource],
+    ) -> Result<Vec<LiveResource>, ProviderError> {
+        let vpc_ids: Vec<String> = owned
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Vpc)
+            .map(|r| r.id.clone())
+            .collect();
+        if vpc_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let in_vpcs = Filter::builder()
+            .name("vpc-id")
+            .set_values(Some(vpc_ids))
+            .build();
+        let live_states = Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(
+                LIVE_INSTANCE_STATES.iter().map(|s| s.to_string()).collect(),
+            ))
+            .build();
+        let (subnets, groups, reservations) = tokio::try_join!(
+            async {
+                self.ec2
+                    .describe_subnets()
+                    .filters(in_vpcs.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "subnets"))
+            },
+            async {
+                self.ec2
+                    .describe_security_groups()
+                    .filters(in_vpcs.clone())
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "security groups"))
+            },
+            async {
+                self.ec2
+                    .describe_instances()
+                    .filters(in_vpcs.clone())
+                    .filters(live_states)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "instances"))
+            },
+        )?;
+        let untracked = |tags: &BTreeMap<String, String>| !tags.contains_key(TAG_PROJECT);
+        let mut strays = Vec::new();
+        for subnet in subnets {
+            let tags = tag_map(subnet.tags());
+            let Some(id) = subnet.subnet_id().filter(|_| untracked(&tags)) else {
+                continue;
+            };
+            strays.push(live(
+                unmanaged_address(ResourceKind::Subnet, id),
+                id.to_string(),
+                tags,
+                vec![("vpc", text(subnet.vpc_id()))],
+            ));
+        }
+        for group in groups {
+            let tags = tag_map(group.tags());
+            if group.group_name() == Some("default") {
+                continue;
+            }
+            let Some(id) = group.group_id().filter(|_| untracked(&tags)) else {
+                continue;
+            };
+            strays.push(live(
+                unmanaged_address(ResourceKind::SecurityGroup, id),
+                id.to_string(),
+                tags,
+                vec![("vpc", text(group.vpc_id()))],
+            ));
+        }
+        for instance in reservations.iter().flat_map(|r| r.instances()) {
+            let tags = tag_map(instance.tags());
+            let Some(id) = instance.instance_id().filter(|_| untracked(&tags)) else {
+                continue;
+            };
+            strays.push(live(
+                unmanaged_address(ResourceKind::Instance, id),
+                id.to_string(),
+                tags,
+                vec![
+                    ("subnet", text(instance.subnet_id())),
+                    (
+                        "security_groups",
+                        Value::string_set(
+                            instance
+                                .security_groups()
+                                .iter()
+                                .filter_map(|g| g.group_id().map(str::to_string)),
+                        ),
+                    ),
+                ],
+            ));
+        }
+        Ok(strays)
     }
 
     /// Root volume size (GiB) by instance id, in one describe for all instances.
@@ -279,13 +408,19 @@ impl AwsProvider {
             .collect())
     }
 
-    pub(super) async fn create_vpc(&self, desired: &DesiredResource) -> Result<String, ProviderError> {
+    pub(super) async fn create_vpc(
+        &self,
+        desired: &DesiredResource,
+    ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
         let out = self
             .ec2
             .create_vpc()
             .cidr_block(field_str(desired, "cidr")?)
-            .tag_specifications(tag_specification(ResourceType::Vpc, &tags_to_apply(desired)))
+            .tag_specifications(tag_specification(
+                ResourceType::Vpc,
+                &tags_to_apply(desired),
+            ))
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
@@ -307,7 +442,10 @@ impl AwsProvider {
             .vpc_id(field_id(desired, "vpc", ids)?)
             .cidr_block(field_str(desired, "cidr")?)
             .availability_zone(field_str(desired, "zone")?)
-            .tag_specifications(tag_specification(ResourceType::Subnet, &tags_to_apply(desired)))
+            .tag_specifications(tag_specification(
+                ResourceType::Subnet,
+                &tags_to_apply(desired),
+            ))
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
@@ -339,7 +477,10 @@ impl AwsProvider {
             .map_err(|e| classify(e, &what));
         let (group_id, ingress, egress) = match created {
             Ok(out) => {
-                let id = out.group_id().map(str::to_string).ok_or_else(|| no_id(&what))?;
+                let id = out
+                    .group_id()
+                    .map(str::to_string)
+                    .ok_or_else(|| no_id(&what))?;
                 // A new group in a VPC has AWS's default egress rule and no ingress.
                 (id, Vec::new(), vec!["all:all:cidr=0.0.0.0/0".to_string()])
             }
@@ -352,8 +493,10 @@ impl AwsProvider {
         let mut ids = ids.clone();
         ids.insert(desired.address.clone(), group_id.clone());
         for (field, live_rules) in [("ingress", ingress), ("egress", egress)] {
-            let desired_rules: Vec<&str> =
-                desired.field(field).map(Value::str_items).unwrap_or_default();
+            let desired_rules: Vec<&str> = desired
+                .field(field)
+                .map(Value::str_items)
+                .unwrap_or_default();
             let live_rules: Vec<&str> = live_rules.iter().map(String::as_str).collect();
             self.sync_rules(&group_id, field, &desired_rules, &live_rules, &ids, &what)
                 .await?;
@@ -372,7 +515,12 @@ impl AwsProvider {
         let out = self
             .ec2
             .describe_security_groups()
-            .filters(Filter::builder().name("group-name").values(&desired.cloud_name).build())
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values(&desired.cloud_name)
+                    .build(),
+            )
             .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
             .send()
             .await
@@ -383,15 +531,22 @@ impl AwsProvider {
             .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
         let tags = tag_map(group.tags());
         if address_from_tags(&tags, ResourceKind::SecurityGroup).as_ref() != Some(&desired.address)
-            || desired.tags.iter().any(|(k, v)| {
-                (k == TAG_PROJECT || k == TAG_ENVIRONMENT) && tags.get(k) != Some(v)
-            })
+            || desired
+                .tags
+                .iter()
+                .any(|(k, v)| (k == TAG_PROJECT || k == TAG_ENVIRONMENT) && tags.get(k) != Some(v))
         {
             return Err(ProviderError::AlreadyExists {
-                what: format!("security group `{}` (not created by envctl for {what})", desired.cloud_name),
+                what: format!(
+                    "security group `{}` (not created by envctl for {what})",
+                    desired.cloud_name
+                ),
             });
         }
-        let id = group.group_id().map(str::to_string).ok_or_else(|| no_id(&what))?;
+        let id = group
+            .group_id()
+            .map(str::to_string)
+            .ok_or_else(|| no_id(&what))?;
         // Rules naming owned groups must render with their addresses, as desired rules do.
         let mut group_addresses: BTreeMap<String, Address> = ids
             .iter()
@@ -405,7 +560,11 @@ impl AwsProvider {
                 .map(Rule::render)
                 .collect()
         };
-        Ok((id, render(group.ip_permissions()), render(group.ip_permissions_egress())))
+        Ok((
+            id,
+            render(group.ip_permissions()),
+            render(group.ip_permissions_egress()),
+        ))
     }
 
     /// Authorizes the rules `desired` has and `live` lacks, then revokes the reverse.
@@ -429,9 +588,10 @@ impl AwsProvider {
                         message: format!("`{text}` is not a rule envctl understands"),
                         request_id: None,
                     })?;
-                    rule.to_permission(ids).ok_or_else(|| ProviderError::UnresolvedReference {
-                        address: text.to_string(),
-                    })
+                    rule.to_permission(ids)
+                        .ok_or_else(|| ProviderError::UnresolvedReference {
+                            address: text.to_string(),
+                        })
                 })
                 .collect()
         };
@@ -460,7 +620,8 @@ impl AwsProvider {
             match result {
                 // Already there (a retried call, or another run): nothing to do.
                 Ok(()) | Err(ProviderError::AlreadyExists { .. }) => {}
-                Err(ProviderError::Rejected { code, .. }) if code == "InvalidPermission.Duplicate" => {}
+                Err(ProviderError::Rejected { code, .. })
+                    if code == "InvalidPermission.Duplicate" => {}
                 Err(other) => return Err(other),
             }
         }
@@ -506,10 +667,25 @@ impl AwsProvider {
             if change.field != "ingress" && change.field != "egress" {
                 continue;
             }
-            let desired_rules = change.desired.as_ref().map(Value::str_items).unwrap_or_default();
-            let live_rules = change.live.as_ref().map(Value::str_items).unwrap_or_default();
-            self.sync_rules(&live.id, &change.field, &desired_rules, &live_rules, &ids, &what)
-                .await?;
+            let desired_rules = change
+                .desired
+                .as_ref()
+                .map(Value::str_items)
+                .unwrap_or_default();
+            let live_rules = change
+                .live
+                .as_ref()
+                .map(Value::str_items)
+                .unwrap_or_default();
+            self.sync_rules(
+                &live.id,
+                &change.field,
+                &desired_rules,
+                &live_rules,
+                &ids,
+                &what,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -524,10 +700,18 @@ impl AwsProvider {
         let tags = tags_to_apply(desired);
         let token = {
             let digest = Sha256::digest(
-                format!("{}|{}|{}", desired.address, envctl_engine::applied_digest(&desired.fields), self.run_nonce)
-                    .as_bytes(),
+                format!(
+                    "{}|{}|{}",
+                    desired.address,
+                    envctl_engine::applied_digest(&desired.fields),
+                    self.run_nonce
+                )
+                .as_bytes(),
             );
-            format!("envctl-{digest:x}").chars().take(64).collect::<String>()
+            format!("envctl-{digest:x}")
+                .chars()
+                .take(64)
+                .collect::<String>()
         };
         let mut request = self
             .ec2
@@ -540,7 +724,12 @@ impl AwsProvider {
             .set_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
             .monitoring(
                 RunInstancesMonitoringEnabled::builder()
-                    .enabled(desired.field("monitoring").and_then(Value::as_bool).unwrap_or(false))
+                    .enabled(
+                        desired
+                            .field("monitoring")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                    )
                     .build(),
             )
             .tag_specifications(tag_specification(ResourceType::Instance, &tags))
@@ -567,7 +756,8 @@ impl AwsProvider {
             .and_then(|i| i.instance_id())
             .map(str::to_string)
             .ok_or_else(|| no_id(&what))?;
-        self.wait_for_instance(&id, &[InstanceStateName::Running], &what).await?;
+        self.wait_for_instance(&id, &[InstanceStateName::Running], &what)
+            .await?;
         Ok(id)
     }
 
@@ -594,7 +784,14 @@ impl AwsProvider {
         states: &[InstanceStateName],
         what: &str,
     ) -> Result<(), ProviderError> {
-        let label = format!("{what} to be {}", states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "));
+        let label = format!(
+            "{what} to be {}",
+            states
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        );
         wait_until(&label, self.wait_timeout, || async {
             let out = self.ec2.describe_instances().instance_ids(id).send().await;
             let out = match out.map_err(|e| classify(e, what)) {
@@ -663,7 +860,10 @@ impl AwsProvider {
                         .map_err(|e| classify(e, &what))?;
                 }
                 "monitoring" => {
-                    let enable = desired.field("monitoring").and_then(Value::as_bool).unwrap_or(false);
+                    let enable = desired
+                        .field("monitoring")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
                     if enable {
                         self.ec2
                             .monitor_instances()
@@ -699,7 +899,12 @@ impl AwsProvider {
         let out = self
             .ec2
             .describe_volumes()
-            .filters(Filter::builder().name("attachment.instance-id").values(&live.id).build())
+            .filters(
+                Filter::builder()
+                    .name("attachment.instance-id")
+                    .values(&live.id)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| classify(e, what))?;
@@ -707,7 +912,9 @@ impl AwsProvider {
             .volumes()
             .first()
             .and_then(|v| v.volume_id())
-            .ok_or_else(|| ProviderError::NotFound { what: format!("root volume of {what}") })?;
+            .ok_or_else(|| ProviderError::NotFound {
+                what: format!("root volume of {what}"),
+            })?;
         self.ec2
             .modify_volume()
             .volume_id(volume)
@@ -719,7 +926,11 @@ impl AwsProvider {
     }
 
     /// Sets every desired tag and the applied digest on an EC2 resource.
-    pub(super) async fn tag_ec2(&self, desired: &DesiredResource, id: &str) -> Result<(), ProviderError> {
+    pub(super) async fn tag_ec2(
+        &self,
+        desired: &DesiredResource,
+        id: &str,
+    ) -> Result<(), ProviderError> {
         let tags: Vec<Tag> = tags_to_apply(desired)
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -746,7 +957,10 @@ impl AwsProvider {
             .await
     }
 
-    pub(super) async fn delete_security_group(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_security_group(
+        &self,
+        live: &LiveResource,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
         self.retry_while_in_use(&what, || async {
             self.ec2
@@ -790,7 +1004,11 @@ impl AwsProvider {
 
     /// Network interfaces of terminated instances linger for a minute or two in AWS, so a
     /// delete refused with `DependencyViolation` is retried for a while before giving up.
-    async fn retry_while_in_use<F, Fut>(&self, what: &str, mut attempt: F) -> Result<(), ProviderError>
+    async fn retry_while_in_use<F, Fut>(
+        &self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<(), ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), ProviderError>>,
@@ -798,9 +1016,11 @@ impl AwsProvider {
         let deadline = Instant::now() + self.wait_timeout.min(Duration::from_secs(5 * 60));
         loop {
             match attempt().await {
-                Err(ProviderError::Rejected { code, message, request_id })
-                    if code == "DependencyViolation" =>
-                {
+                Err(ProviderError::Rejected {
+                    code,
+                    message,
+                    request_id,
+                }) if code == "DependencyViolation" => {
                     if Instant::now() >= deadline {
                         return Err(ProviderError::Rejected {
                             code,

@@ -125,13 +125,23 @@ mod tests {
 
     #[test]
     fn throttling_codes_are_throttled() {
-        let e = classify_code("RequestLimitExceeded".into(), "slow".into(), None, "vpc.main");
+        let e = classify_code(
+            "RequestLimitExceeded".into(),
+            "slow".into(),
+            None,
+            "vpc.main",
+        );
         assert!(matches!(e, ProviderError::Throttled { .. }));
     }
 
     #[test]
     fn not_found_codes_keep_the_address() {
-        let e = classify_code("InvalidVpcID.NotFound".into(), String::new(), None, "vpc.main");
+        let e = classify_code(
+            "InvalidVpcID.NotFound".into(),
+            String::new(),
+            None,
+            "vpc.main",
+        );
         assert_eq!(e.to_string(), "vpc.main was not found");
         let e = classify_code("DBClusterNotFoundFault".into(), String::new(), None, "db");
         assert!(matches!(e, ProviderError::NotFound { .. }));

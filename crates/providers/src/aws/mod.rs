@@ -20,8 +20,8 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Provider, ProviderError,
-    ReplaceOrder, Scope, diff_fields,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Note, Provider, ProviderError,
+    ReadDepth, ReplaceOrder, ResourceDiff, Scope, diff_fields,
 };
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value};
 
@@ -114,25 +114,60 @@ fn fields_forcing_replacement(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::SecurityGroup => &["vpc", "description"],
         ResourceKind::Instance => &["ami", "subnet"],
         ResourceKind::DbSubnetGroup => &[],
-        ResourceKind::DbCluster => &["engine", "storage_encrypted", "master_username", "subnet_group"],
+        ResourceKind::DbCluster => &[
+            "engine",
+            "storage_encrypted",
+            "master_username",
+            "subnet_group",
+        ],
         ResourceKind::DbInstance => &["cluster", "engine"],
     }
 }
 
 impl Provider for AwsProvider {
-    async fn read(&self, scope: &Scope) -> Result<LiveState, ProviderError> {
+    async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         let (ec2, rds) = tokio::join!(self.read_ec2(scope), self.read_rds(scope));
         let mut resources = ec2?;
         resources.extend(rds?);
+        let mut unmanaged = match depth {
+            ReadDepth::Owned => Vec::new(),
+            ReadDepth::OwnedAndUnmanaged => self.read_unmanaged_ec2(&resources).await?,
+        };
+        let owned = resources.len();
+        resources.append(&mut unmanaged);
         resolve_references(&mut resources);
+        let unmanaged = resources.split_off(owned);
         Ok(LiveState {
             resources,
-            unmanaged: Vec::new(),
+            unmanaged,
         })
     }
 
-    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> Vec<FieldChange> {
-        diff_fields(desired, live, fields_forcing_replacement(desired.kind))
+    fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
+        let mut changes = diff_fields(desired, live, fields_forcing_replacement(desired.kind));
+        let mut notes = Vec::new();
+        // AWS upgrades minor engine versions by itself: never plan a downgrade.
+        changes.retain(|change| {
+            let (Some(Value::Str(live_version)), Some(Value::Str(spec_version))) =
+                (&change.live, &change.desired)
+            else {
+                return true;
+            };
+            if change.field != "engine_version" || !version_is_newer(live_version, spec_version) {
+                return true;
+            }
+            notes.push(Note {
+                address: desired.address.clone(),
+                message: format!(
+                    "the live engine version {live_version} is newer than the spec's {spec_version} (AWS upgraded it); envctl never downgrades"
+                ),
+                hint: Some(format!(
+                    "set `engine_version = \"{live_version}\"` in the spec to record the upgrade"
+                )),
+            });
+            false
+        });
+        ResourceDiff { changes, notes }
     }
 
     fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
@@ -189,7 +224,11 @@ impl Provider for AwsProvider {
         Ok(applied(desired, live.id.clone()))
     }
 
-    async fn delete(&self, live: &LiveResource, options: DeleteOptions) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        live: &LiveResource,
+        options: DeleteOptions,
+    ) -> Result<(), ProviderError> {
         let result = match live.kind {
             ResourceKind::Vpc => self.delete_vpc(live).await,
             ResourceKind::Subnet => self.delete_subnet(live).await,
@@ -204,6 +243,17 @@ impl Provider for AwsProvider {
             other => other,
         }
     }
+}
+
+/// True when version `a` is newer than `b`, comparing dot-separated parts numerically where
+/// both parts are numbers (`15.10` is newer than `15.9`).
+fn version_is_newer(a: &str, b: &str) -> bool {
+    let parts = |v: &str| -> Vec<(u64, String)> {
+        v.split('.')
+            .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_string()))
+            .collect()
+    };
+    parts(a) > parts(b)
 }
 
 /// The live resource a successful create or update leaves behind.
@@ -242,7 +292,10 @@ fn reference_fields(kind: ResourceKind) -> &'static [(&'static str, ResourceKind
         Subnet | SecurityGroup => &[("vpc", Vpc)],
         Instance => &[("subnet", Subnet), ("security_groups", SecurityGroup)],
         DbSubnetGroup => &[("subnets", Subnet)],
-        DbCluster => &[("subnet_group", DbSubnetGroup), ("security_groups", SecurityGroup)],
+        DbCluster => &[
+            ("subnet_group", DbSubnetGroup),
+            ("security_groups", SecurityGroup),
+        ],
         DbInstance => &[("cluster", DbCluster)],
     }
 }
@@ -300,7 +353,11 @@ fn id_of(ids: &CloudIds, address: &str) -> Result<String, ProviderError> {
 }
 
 /// Resolves a desired reference field (one address) to a cloud id.
-fn field_id(desired: &DesiredResource, field: &str, ids: &CloudIds) -> Result<String, ProviderError> {
+fn field_id(
+    desired: &DesiredResource,
+    field: &str,
+    ids: &CloudIds,
+) -> Result<String, ProviderError> {
     let address = desired
         .field(field)
         .and_then(Value::as_str)
@@ -309,7 +366,11 @@ fn field_id(desired: &DesiredResource, field: &str, ids: &CloudIds) -> Result<St
 }
 
 /// Resolves a desired reference list field to cloud ids.
-fn field_ids(desired: &DesiredResource, field: &str, ids: &CloudIds) -> Result<Vec<String>, ProviderError> {
+fn field_ids(
+    desired: &DesiredResource,
+    field: &str,
+    ids: &CloudIds,
+) -> Result<Vec<String>, ProviderError> {
     desired
         .field(field)
         .map(Value::str_items)
@@ -332,5 +393,18 @@ fn missing_field(desired: &DesiredResource, field: &str) -> ProviderError {
         code: "MissingField".into(),
         message: format!("{} has no `{field}`", desired.address),
         request_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_is_newer("15.10", "15.9"));
+        assert!(version_is_newer("16.1", "15.4"));
+        assert!(!version_is_newer("15.4", "15.4"));
+        assert!(!version_is_newer("15.3", "15.4"));
     }
 }

@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
 use envctl_engine::{CloudIds, DeleteOptions, FieldChange, LiveResource, ProviderError, Scope};
-use envctl_spec::{
-    Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value,
-};
+use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 
 use super::error::classify;
 use super::wait::wait_until;
@@ -23,7 +21,12 @@ use super::{AwsProvider, address_from_tags, field_id, field_ids, field_str, tags
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -41,18 +44,30 @@ fn owned_by(tags: &BTreeMap<String, String>, scope: &Scope) -> bool {
 fn scope_of(desired: &DesiredResource) -> Scope {
     Scope {
         project: desired.tags.get(TAG_PROJECT).cloned().unwrap_or_default(),
-        environment: desired.tags.get(TAG_ENVIRONMENT).cloned().unwrap_or_default(),
+        environment: desired
+            .tags
+            .get(TAG_ENVIRONMENT)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
-fn live(address: Address, id: String, tags: BTreeMap<String, String>, fields: Vec<(&str, Value)>) -> LiveResource {
+fn live(
+    address: Address,
+    id: String,
+    tags: BTreeMap<String, String>,
+    fields: Vec<(&str, Value)>,
+) -> LiveResource {
     LiveResource {
         kind: address.kind,
         address,
         id,
         tags,
         depends_on: Vec::new(),
-        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
     }
 }
 
@@ -159,10 +174,18 @@ impl AwsProvider {
                 ),
                 (
                     "backup_retention_days",
-                    Value::Int(i64::from(cluster.backup_retention_period().unwrap_or_default())),
+                    Value::Int(i64::from(
+                        cluster.backup_retention_period().unwrap_or_default(),
+                    )),
                 ),
-                ("deletion_protection", Value::Bool(cluster.deletion_protection().unwrap_or(false))),
-                ("storage_encrypted", Value::Bool(cluster.storage_encrypted().unwrap_or(false))),
+                (
+                    "deletion_protection",
+                    Value::Bool(cluster.deletion_protection().unwrap_or(false)),
+                ),
+                (
+                    "storage_encrypted",
+                    Value::Bool(cluster.storage_encrypted().unwrap_or(false)),
+                ),
                 ("master_username", text(cluster.master_username())),
             ];
             if let Some(window) = cluster.preferred_backup_window() {
@@ -170,7 +193,10 @@ impl AwsProvider {
             }
             resources.push(live(
                 address,
-                cluster.db_cluster_identifier().unwrap_or_default().to_string(),
+                cluster
+                    .db_cluster_identifier()
+                    .unwrap_or_default()
+                    .to_string(),
                 tags,
                 fields,
             ));
@@ -185,7 +211,10 @@ impl AwsProvider {
             };
             resources.push(live(
                 address,
-                instance.db_instance_identifier().unwrap_or_default().to_string(),
+                instance
+                    .db_instance_identifier()
+                    .unwrap_or_default()
+                    .to_string(),
                 tags,
                 vec![
                     ("cluster", text(instance.db_cluster_identifier())),
@@ -197,7 +226,11 @@ impl AwsProvider {
         Ok(resources)
     }
 
-    async fn rds_tags_of(&self, arn: &str, what: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn rds_tags_of(
+        &self,
+        arn: &str,
+        what: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
         let out = self
             .rds
             .list_tags_for_resource()
@@ -261,7 +294,8 @@ impl AwsProvider {
                     .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
                 let tags = self.rds_tags_of(arn, &what).await?;
                 Self::check_ours(desired, &tags, "DB subnet group")?;
-                self.update_db_subnet_group(desired, &live_stub(desired), ids).await?;
+                self.update_db_subnet_group(desired, &live_stub(desired), ids)
+                    .await?;
                 Ok(desired.cloud_name.clone())
             }
             Err(other) => Err(other),
@@ -353,9 +387,14 @@ impl AwsProvider {
                 .engine_version(field_str(desired, "engine_version")?)
                 .db_subnet_group_name(field_id(desired, "subnet_group", ids)?)
                 .set_vpc_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
-                .set_backup_retention_period(int("backup_retention_days").and_then(|d| i32::try_from(d).ok()))
+                .set_backup_retention_period(
+                    int("backup_retention_days").and_then(|d| i32::try_from(d).ok()),
+                )
                 .set_preferred_backup_window(
-                    desired.field("backup_window").and_then(Value::as_str).map(str::to_string),
+                    desired
+                        .field("backup_window")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 )
                 .set_deletion_protection(flag("deletion_protection"))
                 .set_storage_encrypted(flag("storage_encrypted"))
@@ -371,22 +410,34 @@ impl AwsProvider {
     }
 
     async fn wait_for_cluster(&self, identifier: &str, what: &str) -> Result<(), ProviderError> {
-        wait_until(&format!("{what} to be available"), self.wait_timeout, || async {
-            Ok(self
-                .find_cluster(identifier, what)
-                .await?
-                .is_some_and(|c| c.status() == Some("available")))
-        })
+        wait_until(
+            &format!("{what} to be available"),
+            self.wait_timeout,
+            || async {
+                Ok(self
+                    .find_cluster(identifier, what)
+                    .await?
+                    .is_some_and(|c| c.status() == Some("available")))
+            },
+        )
         .await
     }
 
-    async fn wait_for_db_instance(&self, identifier: &str, what: &str) -> Result<(), ProviderError> {
-        wait_until(&format!("{what} to be available"), self.wait_timeout, || async {
-            Ok(self
-                .find_db_instance(identifier, what)
-                .await?
-                .is_some_and(|i| i.db_instance_status() == Some("available")))
-        })
+    async fn wait_for_db_instance(
+        &self,
+        identifier: &str,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        wait_until(
+            &format!("{what} to be available"),
+            self.wait_timeout,
+            || async {
+                Ok(self
+                    .find_db_instance(identifier, what)
+                    .await?
+                    .is_some_and(|i| i.db_instance_status() == Some("available")))
+            },
+        )
         .await
     }
 
@@ -405,12 +456,18 @@ impl AwsProvider {
             .apply_immediately(true);
         let mut any = false;
         for change in changes {
-            let Some(value) = &change.desired else { continue };
+            let Some(value) = &change.desired else {
+                continue;
+            };
             request = match change.field.as_str() {
                 "engine_version" => {
-                    let Some(version) = value.as_str() else { continue };
-                    let major = |v: Option<&str>| v.and_then(|v| v.split('.').next()).map(str::to_string);
-                    let upgrade = major(Some(version)) != major(change.live.as_ref().and_then(Value::as_str));
+                    let Some(version) = value.as_str() else {
+                        continue;
+                    };
+                    let major =
+                        |v: Option<&str>| v.and_then(|v| v.split('.').next()).map(str::to_string);
+                    let upgrade =
+                        major(Some(version)) != major(change.live.as_ref().and_then(Value::as_str));
                     request
                         .engine_version(version)
                         .set_allow_major_version_upgrade(upgrade.then_some(true))
@@ -418,11 +475,15 @@ impl AwsProvider {
                 "backup_retention_days" => request.set_backup_retention_period(
                     value.as_int().and_then(|d| i32::try_from(d).ok()),
                 ),
-                "backup_window" => request.set_preferred_backup_window(value.as_str().map(str::to_string)),
-                "deletion_protection" => request.set_deletion_protection(value.as_bool()),
-                "security_groups" => {
-                    request.set_vpc_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
+                "backup_window" => {
+                    request.set_preferred_backup_window(value.as_str().map(str::to_string))
                 }
+                "deletion_protection" => request.set_deletion_protection(value.as_bool()),
+                "security_groups" => request.set_vpc_security_group_ids(Some(field_ids(
+                    desired,
+                    "security_groups",
+                    ids,
+                )?)),
                 _ => continue,
             };
             any = true;
@@ -481,7 +542,11 @@ impl AwsProvider {
     }
 
     /// Sets every desired tag and the applied digest on an RDS resource.
-    pub(super) async fn tag_rds(&self, desired: &DesiredResource, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn tag_rds(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+    ) -> Result<(), ProviderError> {
         let what = desired.address.to_string();
         let arn = match live.kind {
             ResourceKind::DbCluster => self
@@ -514,7 +579,10 @@ impl AwsProvider {
         Ok(())
     }
 
-    pub(super) async fn delete_db_instance(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_db_instance(
+        &self,
+        live: &LiveResource,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
         self.rds
             .delete_db_instance()
@@ -523,9 +591,11 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
-        wait_until(&format!("{what} to be deleted"), self.wait_timeout, || async {
-            Ok(self.find_db_instance(&live.id, &what).await?.is_none())
-        })
+        wait_until(
+            &format!("{what} to be deleted"),
+            self.wait_timeout,
+            || async { Ok(self.find_db_instance(&live.id, &what).await?.is_none()) },
+        )
         .await
     }
 
@@ -570,13 +640,18 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
-        wait_until(&format!("{what} to be deleted"), self.wait_timeout, || async {
-            Ok(self.find_cluster(&live.id, &what).await?.is_none())
-        })
+        wait_until(
+            &format!("{what} to be deleted"),
+            self.wait_timeout,
+            || async { Ok(self.find_cluster(&live.id, &what).await?.is_none()) },
+        )
         .await
     }
 
-    pub(super) async fn delete_db_subnet_group(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_db_subnet_group(
+        &self,
+        live: &LiveResource,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
         self.rds
             .delete_db_subnet_group()

@@ -132,7 +132,11 @@ pub(crate) fn rules_from_permissions(
             other => other,
         }
         .to_string();
-        let ports = match (protocol.as_str(), permission.from_port(), permission.to_port()) {
+        let ports = match (
+            protocol.as_str(),
+            permission.from_port(),
+            permission.to_port(),
+        ) {
             ("all", _, _) => None,
             ("icmp", Some(-1), _) | (_, None, _) | (_, _, None) => None,
             (_, Some(from), Some(to)) => Some((from, to)),
@@ -145,10 +149,14 @@ pub(crate) fn rules_from_permissions(
             })
         };
         for range in permission.ip_ranges() {
-            push(Source::Cidr(range.cidr_ip().unwrap_or_default().to_string()));
+            push(Source::Cidr(
+                range.cidr_ip().unwrap_or_default().to_string(),
+            ));
         }
         for range in permission.ipv6_ranges() {
-            push(Source::Cidr6(range.cidr_ipv6().unwrap_or_default().to_string()));
+            push(Source::Cidr6(
+                range.cidr_ipv6().unwrap_or_default().to_string(),
+            ));
         }
         for list in permission.prefix_list_ids() {
             push(Source::PrefixList(
@@ -215,7 +223,9 @@ mod tests {
     #[test]
     fn protocol_all_round_trips_through_ec2() {
         let rule = Rule::parse("all:all:cidr=0.0.0.0/0").expect("canonical");
-        let permission = rule.to_permission(&BTreeMap::new()).expect("no groups needed");
+        let permission = rule
+            .to_permission(&BTreeMap::new())
+            .expect("no groups needed");
         assert_eq!(permission.ip_protocol(), Some("-1"));
         let back = rules_from_permissions(&[permission], &BTreeMap::new());
         assert_eq!(back, vec![rule]);
