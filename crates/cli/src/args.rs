@@ -1,0 +1,244 @@
+//! The command line, as clap parses it.
+//!
+//! Owns every flag and subcommand definition and nothing else: no behaviour lives here.
+//! Invariant: each subcommand's arguments are one struct, destructured exhaustively by its
+//! command function so that no flag is silently dropped.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for plan --detailed-exitcode and drift: no changes)
+  1  error: invalid spec, bad arguments, a failed AWS call
+  2  changes pending (plan --detailed-exitcode)";
+
+/// Keep cloud environments identical except in scale.
+#[derive(Debug, Parser)]
+#[command(name = "envctl", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The spec file
+    #[arg(
+        long,
+        global = true,
+        env = "ENVCTL_SPEC",
+        default_value = "envctl.toml"
+    )]
+    pub spec: PathBuf,
+    /// AWS region (default: the spec's `project.region`)
+    #[arg(long, global = true, env = "ENVCTL_REGION")]
+    pub region: Option<String>,
+    /// Named AWS profile from the shared config files
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (a local emulator, LocalStack, a VPC endpoint);
+    /// `AWS_ENDPOINT_URL` works too
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Never draw progress bars (they are off anyway when stderr is not a terminal or
+    /// `NO_COLOR` is set)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the whole spec (every environment) and report every problem
+    #[command(after_help = "Example:\n  envctl validate --spec environments/webapp.toml")]
+    Validate,
+    /// Print the concrete resources one environment expands to
+    #[command(after_help = "Example:\n  envctl show staging --output json")]
+    Show(ShowArgs),
+    /// Show what apply would change, without changing anything
+    #[command(
+        after_help = "Example:\n  envctl plan staging --out staging.plan --detailed-exitcode"
+    )]
+    Plan(PlanArgs),
+    /// Change the cloud to match the spec
+    #[command(
+        after_help = "Examples:\n  envctl apply staging\n  envctl apply production --yes\n  envctl apply --plan staging.plan"
+    )]
+    Apply(ApplyArgs),
+    /// Delete everything an environment owns
+    #[command(after_help = "Example:\n  envctl destroy staging --yes")]
+    Destroy(DestroyArgs),
+    /// Report how live environments depart from the spec (read-only)
+    #[command(after_help = "Examples:\n  envctl drift\n  envctl drift staging --output json")]
+    Drift(DriftArgs),
+    /// Repair drift: restore modified fields, recreate what is missing, remove what is unmanaged
+    #[command(
+        after_help = "Examples:\n  envctl reconcile staging\n  envctl reconcile --yes --watch --interval 5m"
+    )]
+    Reconcile(ReconcileArgs),
+    /// Rebuild an environment from the spec, optionally as of a git revision
+    #[command(
+        after_help = "Examples:\n  envctl redeploy staging --replace-drifted\n  envctl redeploy production --ref v1.4.0 --confirm production"
+    )]
+    Redeploy(RedeployArgs),
+}
+
+/// Machine-readable or human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The environment to expand
+    pub environment: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment to plan
+    pub environment: String,
+    /// Save the plan to FILE, for `envctl apply --plan FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// How apply-like commands run.
+#[derive(Debug, Args)]
+pub struct ExecutionArgs {
+    /// Do not ask for confirmation (needed when there is no terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Confirm a protected environment non-interactively by naming it
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
+    /// Operations in flight at most
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The environment to apply (not needed with --plan)
+    #[arg(required_unless_present = "plan")]
+    pub environment: Option<String>,
+    /// Apply exactly this saved plan, refused if the cloud changed since it was made
+    #[arg(long, value_name = "FILE", conflicts_with = "environment")]
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The environment to destroy
+    pub environment: String,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Environments to check (default: every environment of the spec)
+    pub environments: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Environments to repair (default: every environment of the spec)
+    pub environments: Vec<String>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Keep reading, comparing and repairing until interrupted, like a controller (needs --yes)
+    #[arg(long)]
+    pub watch: bool,
+    /// Time between passes with --watch: `30s`, `5m`, `1h`
+    #[arg(long, default_value = "1m", requires = "watch", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct RedeployArgs {
+    /// The environment to rebuild
+    pub environment: String,
+    /// Read the spec as it was at this git revision (a known-good version)
+    #[arg(long, value_name = "GITREV")]
+    pub r#ref: Option<String>,
+    /// Replace resources changed outside envctl instead of patching them
+    #[arg(long, conflicts_with = "replace_all")]
+    pub replace_drifted: bool,
+    /// Replace every resource
+    #[arg(long)]
+    pub replace_all: bool,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// Parses `90`, `30s`, `5m`, `2h` into a duration of at least one second.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like `30s`, `5m` or `1h`"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value.saturating_mul(60),
+        "h" => value.saturating_mul(3600),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration like `30s`, `5m` or `1h`"
+            ));
+        }
+    };
+    if seconds == 0 {
+        return Err("the interval must be at least one second".to_string());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("90"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("5m"),
+            Ok(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_duration("2h"),
+            Ok(std::time::Duration::from_secs(7200))
+        );
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

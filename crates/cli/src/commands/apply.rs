@@ -1,0 +1,150 @@
+//! `envctl apply ENV` and `envctl apply --plan FILE`: change the cloud to match the spec.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use envctl_engine::{ApplyOptions, Plan, Scope, ops, plan::PLAN_FORMAT_VERSION};
+use envctl_providers::AwsProvider;
+
+use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
+use crate::commands::cloud_error;
+use crate::confirm::{Risk, confirm};
+use crate::context::{connect, expand, load_spec};
+use crate::errors::{Outcome, Reported, UserError};
+use crate::progress::{ProgressReporter, bars_wanted};
+use crate::render;
+
+pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
+    let ApplyArgs {
+        environment,
+        plan: plan_file,
+        execution,
+    } = args;
+    let (provider, plan) = match (plan_file, environment) {
+        (Some(path), _) => load_saved_plan(global, &path).await?,
+        (None, Some(environment)) => {
+            let loaded = load_spec(&global.spec)?;
+            let desired = expand(&loaded, &environment)?;
+            let provider = connect(global, loaded.spec.region()).await;
+            let plan = ops::plan(&provider, &desired).await.map_err(|e| {
+                cloud_error(
+                    e,
+                    format!("failed to read the live state of `{environment}`"),
+                )
+            })?;
+            (provider, plan)
+        }
+        (None, None) => {
+            return Err(UserError::new("nothing to apply")
+                .hint(
+                    "name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)",
+                )
+                .into());
+        }
+    };
+    execute_plan(global, &provider, &plan, &execution, "Apply").await
+}
+
+/// Reads a saved plan and refuses it when the cloud changed since it was made.
+async fn load_saved_plan(global: &GlobalArgs, path: &Path) -> anyhow::Result<(AwsProvider, Plan)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the saved plan `{}`", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        anyhow::Error::new(e).context(
+            UserError::new(format!(
+                "`{}` is not a plan saved by envctl",
+                path.display()
+            ))
+            .hint("save one with `envctl plan ENV --out FILE`"),
+        )
+    })?;
+    if plan.format_version != PLAN_FORMAT_VERSION {
+        return Err(UserError::new(format!(
+            "`{}` has plan format {}, this envctl reads format {PLAN_FORMAT_VERSION}",
+            path.display(),
+            plan.format_version
+        ))
+        .hint("make the plan again with this version of envctl")
+        .into());
+    }
+    let provider = connect(global, &plan.region).await;
+    let scope = Scope {
+        project: plan.project.clone(),
+        environment: plan.environment.clone(),
+    };
+    let live = envctl_engine::Provider::read(&provider, &scope, envctl_engine::ReadDepth::Owned)
+        .await
+        .map_err(|e| {
+            cloud_error(
+                e,
+                format!("failed to read the live state of `{}`", plan.environment),
+            )
+        })?;
+    if live.fingerprint() != plan.live_fingerprint {
+        return Err(UserError::new(format!(
+            "the saved plan `{}` is stale: `{}` changed since the plan was made",
+            path.display(),
+            plan.environment
+        ))
+        .hint(format!(
+            "make a new plan with `envctl plan {} --out {}`",
+            plan.environment,
+            path.display()
+        ))
+        .into());
+    }
+    Ok((provider, plan))
+}
+
+/// Shows the plan, confirms, runs it, reports. Shared by apply and destroy.
+pub async fn execute_plan(
+    global: &GlobalArgs,
+    provider: &AwsProvider,
+    plan: &Plan,
+    execution: &ExecutionArgs,
+    verb: &str,
+) -> anyhow::Result<Outcome> {
+    let ExecutionArgs {
+        yes,
+        confirm: confirm_flag,
+        parallelism,
+    } = execution;
+    std::io::stdout().write_all(render::plan_text(plan).as_bytes())?;
+    if plan.is_empty() {
+        return Ok(Outcome::Success);
+    }
+    let summary = plan.summary();
+    let risk = if plan.protected && (summary.replace > 0 || summary.delete > 0) {
+        Risk::ProtectedLoss
+    } else {
+        Risk::Ordinary
+    };
+    let question = format!("{verb} these changes to `{}`?", plan.environment);
+    if !confirm(
+        &plan.environment,
+        &question,
+        risk,
+        *yes,
+        confirm_flag.as_deref(),
+    )? {
+        eprintln!("{verb} cancelled: nothing was changed.");
+        return Err(Reported { code: 1 }.into());
+    }
+    let options = ApplyOptions {
+        parallelism: usize::from(*parallelism),
+        delete: envctl_engine::DeleteOptions {
+            lift_deletion_protection: verb == "Destroy",
+        },
+    };
+    let reporter = ProgressReporter::new(bars_wanted(global.no_progress));
+    let report = ops::apply(provider, plan, options, &reporter)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
+    eprint!("{}", render::report_text(verb, &report));
+    if report.is_success() {
+        Ok(Outcome::Success)
+    } else {
+        Err(Reported { code: 1 }.into())
+    }
+}

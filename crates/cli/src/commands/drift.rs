@@ -1,0 +1,42 @@
+//! `envctl drift [ENV...]`: report how live environments depart from the spec. Read-only.
+
+use std::io::Write;
+
+use envctl_engine::ops;
+
+use crate::args::{DriftArgs, GlobalArgs, OutputFormat};
+use crate::commands::{cloud_error, selected_environments};
+use crate::context::{connect, expand, load_spec};
+use crate::errors::Outcome;
+use crate::render;
+
+pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome> {
+    let DriftArgs {
+        environments,
+        output,
+    } = args;
+    let loaded = load_spec(&global.spec)?;
+    let names = selected_environments(&loaded, environments);
+    let provider = connect(global, loaded.spec.region()).await;
+    let mut reports = Vec::new();
+    for name in &names {
+        let desired = expand(&loaded, name)?;
+        let (_, report) = ops::drift(&provider, &desired)
+            .await
+            .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
+        reports.push(report);
+    }
+    let text = match output {
+        OutputFormat::Text => render::drift_text(&reports),
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&render::drift_json(&reports))?
+        ),
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(if reports.iter().all(|r| r.is_clean()) {
+        Outcome::Success
+    } else {
+        Outcome::ChangesPending
+    })
+}

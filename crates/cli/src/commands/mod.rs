@@ -1,0 +1,53 @@
+//! One module per subcommand, each a thin function over a library operation.
+//!
+//! Owns argument destructuring and the order of steps (load, expand, connect, operate,
+//! render). Invariant: no command diffs state or walks a graph itself; the engine does.
+
+pub mod apply;
+pub mod destroy;
+pub mod drift;
+pub mod plan;
+pub mod reconcile;
+pub mod redeploy;
+pub mod show;
+pub mod validate;
+
+use envctl_engine::ProviderError;
+
+use crate::errors::UserError;
+
+/// A provider failure as a user-facing error with a hint where one helps.
+pub fn cloud_error(error: ProviderError, doing: String) -> anyhow::Error {
+    let hint = match &error {
+        ProviderError::Credentials { .. } => Some(
+            "configure AWS credentials (`AWS_PROFILE`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, SSO) or pass `--profile`",
+        ),
+        ProviderError::Transient { .. } => Some(
+            "check the network, or `--endpoint-url` / `AWS_ENDPOINT_URL` when using a local emulator",
+        ),
+        ProviderError::Throttled { .. } => Some("AWS is throttling this account; run again later"),
+        _ => None,
+    };
+    let mut user = UserError::new(doing);
+    if let Some(hint) = hint {
+        user = user.hint(hint);
+    }
+    anyhow::Error::new(error).context(user)
+}
+
+/// The environments a command acts on: those named, or every one of the spec.
+pub fn selected_environments(
+    loaded: &crate::context::LoadedSpec,
+    named: Vec<String>,
+) -> Vec<String> {
+    if named.is_empty() {
+        loaded
+            .spec
+            .environment_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    } else {
+        named
+    }
+}

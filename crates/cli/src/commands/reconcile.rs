@@ -1,0 +1,78 @@
+//! `envctl reconcile [ENV...]`: repair drift, once or as a controller loop (`--watch`).
+
+use std::io::Write;
+
+use envctl_engine::ops;
+
+use crate::args::{GlobalArgs, ReconcileArgs};
+use crate::commands::apply::execute_plan;
+use crate::commands::{cloud_error, selected_environments};
+use crate::context::{LoadedSpec, connect, expand, load_spec};
+use crate::errors::{Outcome, Reported, UserError};
+use crate::render;
+
+pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Outcome> {
+    let ReconcileArgs {
+        environments,
+        execution,
+        watch,
+        interval,
+    } = args;
+    if watch && !execution.yes && execution.confirm.is_none() {
+        return Err(UserError::new("`--watch` repairs without asking, so it needs `--yes`")
+            .hint("run `envctl reconcile --watch --yes`, or drop `--watch` to confirm each repair")
+            .into());
+    }
+    let loaded = load_spec(&global.spec)?;
+    let names = selected_environments(&loaded, environments);
+    let provider = connect(global, loaded.spec.region()).await;
+    loop {
+        let failed = pass(global, &loaded, &names, &provider, &execution).await?;
+        if !watch {
+            return if failed {
+                Err(Reported { code: 1 }.into())
+            } else {
+                Ok(Outcome::Success)
+            };
+        }
+        eprintln!(
+            "next pass in {}s (Ctrl-C stops between passes)",
+            interval.as_secs()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopped by Ctrl-C");
+                return Ok(Outcome::Success);
+            }
+        }
+    }
+}
+
+/// One read-diff-repair pass over every environment; true when some repair failed.
+async fn pass(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    names: &[String],
+    provider: &envctl_providers::AwsProvider,
+    execution: &crate::args::ExecutionArgs,
+) -> anyhow::Result<bool> {
+    let mut failed = false;
+    for name in names {
+        let desired = expand(loaded, name)?;
+        let (plan, report) = ops::drift(provider, &desired)
+            .await
+            .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
+        std::io::stdout()
+            .write_all(render::drift_text(std::slice::from_ref(&report)).as_bytes())?;
+        if report.is_clean() {
+            continue;
+        }
+        match execute_plan(global, provider, &plan, execution, "Reconcile").await {
+            Ok(_) => {}
+            Err(error) if crate::errors::already_reported(&error).is_some() => failed = true,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(failed)
+}

@@ -1,0 +1,48 @@
+//! `envctl redeploy ENV`: rebuild an environment from the spec, optionally as it was at a git
+//! revision, replacing drifted (or all) resources instead of patching them.
+
+use envctl_engine::{PlanOptions, ReplacePolicy, ops};
+
+use crate::args::{GlobalArgs, RedeployArgs};
+use crate::commands::apply::execute_plan;
+use crate::commands::cloud_error;
+use crate::context::{connect, expand, load_spec, load_spec_at_revision};
+use crate::errors::Outcome;
+
+pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outcome> {
+    let RedeployArgs {
+        environment,
+        r#ref: revision,
+        replace_drifted,
+        replace_all,
+        execution,
+    } = args;
+    let loaded = match &revision {
+        Some(revision) => load_spec_at_revision(&global.spec, revision)?,
+        None => load_spec(&global.spec)?,
+    };
+    if let Some(revision) = &revision {
+        eprintln!("using the spec as of git revision `{revision}`");
+    }
+    let desired = expand(&loaded, &environment)?;
+    let provider = connect(global, loaded.spec.region()).await;
+    let options = PlanOptions {
+        remove_unmanaged: true,
+        replace: if replace_all {
+            ReplacePolicy::All
+        } else if replace_drifted {
+            ReplacePolicy::Drifted
+        } else {
+            ReplacePolicy::InPlace
+        },
+    };
+    let plan = ops::plan_with(&provider, &desired, options)
+        .await
+        .map_err(|e| {
+            cloud_error(
+                e,
+                format!("failed to read the live state of `{environment}`"),
+            )
+        })?;
+    execute_plan(global, &provider, &plan, &execution, "Redeploy").await
+}

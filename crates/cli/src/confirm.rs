@@ -1,0 +1,77 @@
+//! Asking a person before changing the cloud.
+//!
+//! Owns the confirmation rules: `--yes` skips the question except where a protected
+//! environment would lose something (destroy, replace, delete), which needs its name typed at
+//! the prompt or passed as `--confirm ENV`; without a terminal and without the needed flags the
+//! answer is a refusal that changes nothing.
+
+use std::io::IsTerminal;
+
+use dialoguer::{Confirm, Input};
+
+use crate::errors::UserError;
+
+/// What the pending change puts at risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Risk {
+    /// Creates and in-place updates only.
+    Ordinary,
+    /// Something would be deleted or replaced in a protected environment: its name must be
+    /// given.
+    ProtectedLoss,
+}
+
+/// Asks for confirmation; `Ok(false)` when the person declined.
+pub fn confirm(
+    environment: &str,
+    question: &str,
+    risk: Risk,
+    yes: bool,
+    confirm_flag: Option<&str>,
+) -> anyhow::Result<bool> {
+    if let Some(named) = confirm_flag {
+        if named != environment {
+            return Err(UserError::new(format!(
+                "`--confirm {named}` does not name the environment being changed (`{environment}`)"
+            ))
+            .hint(format!("pass `--confirm {environment}`"))
+            .into());
+        }
+        return Ok(true);
+    }
+    if yes && risk == Risk::Ordinary {
+        return Ok(true);
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !interactive {
+        let (message, hint) = match risk {
+            Risk::Ordinary => (
+                "refusing to change the cloud without confirmation: there is no terminal to ask on"
+                    .to_string(),
+                "pass `--yes` to confirm non-interactively".to_string(),
+            ),
+            Risk::ProtectedLoss => (
+                format!(
+                    "`{environment}` is protected and this would delete or replace resources; `--yes` alone is not enough"
+                ),
+                format!("pass `--confirm {environment}` to confirm non-interactively"),
+            ),
+        };
+        return Err(UserError::new(message).hint(hint).into());
+    }
+    match risk {
+        Risk::Ordinary => Ok(Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()?),
+        Risk::ProtectedLoss => {
+            let typed: String = Input::new()
+                .with_prompt(format!(
+                    "{question}\n`{environment}` is protected: type its name to confirm"
+                ))
+                .allow_empty(true)
+                .interact_text()?;
+            Ok(typed.trim() == environment)
+        }
+    }
+}

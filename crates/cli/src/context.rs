@@ -1,0 +1,163 @@
+//! What every command needs before it can act: the checked spec, one environment's desired
+//! state, and a connected provider.
+//!
+//! Owns reading the spec file (the only file IO besides plan files), rendering spec
+//! diagnostics, today's date, and turning global flags into provider settings. Invariant: a
+//! spec with errors never reaches a command; its diagnostics are printed once, all of them.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use envctl_providers::{AwsProvider, AwsSettings};
+use envctl_spec::{CivilDate, DesiredState, Severity, SourceFile, Spec};
+
+use crate::args::GlobalArgs;
+use crate::errors::{Reported, UserError};
+
+/// Today's date in UTC, for expiry checks.
+pub fn today() -> CivilDate {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or_default();
+    CivilDate::from_days_since_unix_epoch(i64::try_from(days).unwrap_or_default())
+}
+
+/// A checked spec and the source it came from.
+pub struct LoadedSpec {
+    pub source: SourceFile,
+    pub spec: Spec,
+    pub warnings: usize,
+}
+
+/// Reads and checks the spec; prints every diagnostic; fails (already reported) on errors.
+pub fn load_spec(path: &Path) -> anyhow::Result<LoadedSpec> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        let hint = if error.kind() == std::io::ErrorKind::NotFound {
+            "pass `--spec PATH` or set `ENVCTL_SPEC`; by default envctl reads `envctl.toml` in the current directory"
+        } else {
+            "check the file's permissions"
+        };
+        anyhow::Error::new(error)
+            .context(UserError::new(format!("failed to read `{}`", path.display())).hint(hint))
+    })?;
+    check_source(path.display().to_string(), bytes)
+}
+
+/// Reads the spec at `path` as it was at git revision `revision`.
+pub fn load_spec_at_revision(path: &Path, revision: &str) -> anyhow::Result<LoadedSpec> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let output = std::process::Command::new("git")
+        .arg("show")
+        .arg(format!("{revision}:./{file}"))
+        .current_dir(dir)
+        .output()
+        .with_context(|| "failed to run `git` (is it installed?)")?;
+    if !output.status.success() {
+        return Err(UserError::new(format!(
+            "cannot read `{}` at git revision `{revision}`",
+            path.display()
+        ))
+        .hint(format!(
+            "git said: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .into());
+    }
+    check_source(format!("{revision}:{}", path.display()), output.stdout)
+}
+
+/// Checks spec text; prints every diagnostic; fails (already reported) on errors.
+fn check_source(display: String, bytes: Vec<u8>) -> anyhow::Result<LoadedSpec> {
+    let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
+        Ok(source) => source,
+        Err(diagnostic) => {
+            eprint!(
+                "{}",
+                diagnostic.render(&SourceFile::lossy(display.clone(), &bytes))
+            );
+            eprintln!("error: `{display}` is not a valid spec");
+            return Err(Reported { code: 1 }.into());
+        }
+    };
+    let checked = envctl_spec::check(&source, today());
+    let errors = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = checked.diagnostics.len() - errors;
+    for diagnostic in &checked.diagnostics {
+        eprintln!("{}", diagnostic.render(&source).trim_end());
+        eprintln!();
+    }
+    match checked.spec {
+        Some(spec) if errors == 0 => Ok(LoadedSpec {
+            source,
+            spec,
+            warnings,
+        }),
+        _ => {
+            eprintln!(
+                "error: `{display}` has {}{}",
+                plural(errors, "error"),
+                if warnings > 0 {
+                    format!(" and {}", plural(warnings, "warning"))
+                } else {
+                    String::new()
+                }
+            );
+            Err(Reported { code: 1 }.into())
+        }
+    }
+}
+
+/// "1 error", "3 errors".
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// One environment's desired state, or a user error naming the known environments.
+pub fn expand(loaded: &LoadedSpec, environment: &str) -> anyhow::Result<DesiredState> {
+    loaded.spec.expand(environment).map_err(|error| {
+        anyhow::Error::new(UserError::new(error.to_string()).hint(format!(
+            "environments are declared as `[environments.NAME]` in `{}`",
+            loaded.source.path
+        )))
+    })
+}
+
+/// Provider settings from the global flags, defaulting the region to the spec's.
+pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
+    let mut settings = AwsSettings::new(
+        global
+            .region
+            .clone()
+            .unwrap_or_else(|| spec_region.to_string()),
+    );
+    settings.profile.clone_from(&global.profile);
+    settings.endpoint_url.clone_from(&global.endpoint_url);
+    settings
+}
+
+/// Connects to AWS.
+pub async fn connect(global: &GlobalArgs, spec_region: &str) -> AwsProvider {
+    AwsProvider::connect(&aws_settings(global, spec_region)).await
+}
+
+/// Writes `text` to `path`, with context.
+pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("failed to write `{}`", path.display()))
+}

@@ -1,0 +1,63 @@
+//! The `envctl` binary: parses the command line, runs one command, renders its outcome.
+//!
+//! Owns process-level concerns only: the async runtime, mapping outcomes to exit codes in one
+//! place, and rendering errors as `error:` / `Caused by:` / `hint:`. Every command is a thin
+//! function in [`commands`] over a library operation.
+
+mod args;
+mod commands;
+mod confirm;
+mod context;
+mod errors;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::errors::{Outcome, render_error};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(error) => {
+            if errors::is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(code) = errors::already_reported(&error) {
+                return ExitCode::from(code);
+            }
+            eprint!("{}", render_error(&error));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Validate => commands::validate::run(&global),
+        Command::Show(args) => commands::show::run(&global, args),
+        Command::Plan(args) => commands::plan::run(&global, args).await,
+        Command::Apply(args) => commands::apply::run(&global, args).await,
+        Command::Destroy(args) => commands::destroy::run(&global, args).await,
+        Command::Drift(args) => commands::drift::run(&global, args).await,
+        Command::Reconcile(args) => commands::reconcile::run(&global, args).await,
+        Command::Redeploy(args) => commands::redeploy::run(&global, args).await,
+    }
+}

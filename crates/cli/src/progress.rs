@@ -1,0 +1,114 @@
+//! Progress of an apply on stderr: live spinners on a terminal, one plain line per event
+//! elsewhere.
+//!
+//! Owns [`ProgressReporter`], the CLI's implementation of the engine's `Reporter`, and the
+//! decision whether bars are drawn (stderr is a terminal, `NO_COLOR` unset, no
+//! `--no-progress`). Invariant: progress never goes to stdout, which is for data.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use envctl_engine::{Action, OperationReport, Outcome, Reporter, Step};
+use envctl_spec::Address;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Whether to draw live bars.
+pub fn bars_wanted(no_progress: bool) -> bool {
+    !no_progress && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+fn label(action: Action, step: Step) -> &'static str {
+    match (action, step) {
+        (Action::Replace, Step::Create) => "replacing (create new)",
+        (Action::Replace, Step::Delete) => "replacing (delete old)",
+        (_, Step::Create) => "creating",
+        (_, Step::Update) => "updating",
+        (_, Step::Delete) => "deleting",
+    }
+}
+
+fn finished(step: Step) -> &'static str {
+    match step {
+        Step::Create => "created",
+        Step::Update => "updated",
+        Step::Delete => "deleted",
+    }
+}
+
+/// Draws progress of an apply.
+#[derive(Debug)]
+pub struct ProgressReporter {
+    bars: Option<MultiProgress>,
+    in_flight: Mutex<HashMap<(Address, Step), ProgressBar>>,
+}
+
+impl ProgressReporter {
+    pub fn new(draw_bars: bool) -> Self {
+        ProgressReporter {
+            bars: draw_bars.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Reporter for ProgressReporter {
+    fn on_start(&self, address: &Address, action: Action, step: Step) {
+        let message = format!("{} {address}", label(action, step));
+        match &self.bars {
+            Some(bars) => {
+                let bar = bars.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(message);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut map) = self.in_flight.lock() {
+                    map.insert((address.clone(), step), bar);
+                }
+            }
+            None => eprintln!("{message}..."),
+        }
+    }
+
+    fn on_finish(&self, report: &OperationReport) {
+        if let Ok(mut map) = self.in_flight.lock()
+            && let Some(bar) = map.remove(&(report.address.clone(), report.step))
+        {
+            bar.finish_and_clear();
+            if let Some(bars) = &self.bars {
+                bars.remove(&bar);
+            }
+        }
+        let text = match &report.outcome {
+            Outcome::Succeeded => format!(
+                "{} {} in {:.1}s",
+                finished(report.step),
+                report.address,
+                report.elapsed.as_secs_f64()
+            ),
+            Outcome::Failed(error) => format!(
+                "failed to {} {}: {error}",
+                report.step.verb(),
+                report.address
+            ),
+            Outcome::Skipped { because } => format!(
+                "skipped {} {}: {because} failed",
+                report.step.verb(),
+                report.address
+            ),
+        };
+        self.line(text);
+    }
+}

@@ -1,0 +1,116 @@
+"""An independent AWS client for the end-to-end tests: boto3 against the emulator.
+
+The tests use it to check what envctl did without trusting envctl's own reads, and to change
+things behind envctl's back (drift). Every command prints one JSON document on stdout.
+
+usage: aws_client.py ENDPOINT COMMAND [ARGS...]
+"""
+import json
+import sys
+
+import boto3
+
+
+def clients(endpoint):
+    kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+              aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client("ec2", **kw), boto3.client("rds", **kw)
+
+
+def tags(items):
+    return {t["Key"]: t.get("Value", "") for t in items or []}
+
+
+def inventory(ec2, rds):
+    out = {"vpcs": [], "subnets": [], "security_groups": [], "instances": [],
+           "db_subnet_groups": [], "db_clusters": [], "db_instances": []}
+    for v in ec2.describe_vpcs()["Vpcs"]:
+        out["vpcs"].append({"id": v["VpcId"], "cidr": v["CidrBlock"], "tags": tags(v.get("Tags"))})
+    for s in ec2.describe_subnets()["Subnets"]:
+        out["subnets"].append({"id": s["SubnetId"], "vpc": s["VpcId"], "cidr": s["CidrBlock"],
+                               "zone": s["AvailabilityZone"], "tags": tags(s.get("Tags"))})
+    for g in ec2.describe_security_groups()["SecurityGroups"]:
+        out["security_groups"].append({"id": g["GroupId"], "name": g["GroupName"],
+                                       "vpc": g.get("VpcId"), "tags": tags(g.get("Tags")),
+                                       "ingress": g.get("IpPermissions", []),
+                                       "egress": g.get("IpPermissionsEgress", [])})
+    for r in ec2.describe_instances()["Reservations"]:
+        for i in r["Instances"]:
+            out["instances"].append({"id": i["InstanceId"], "state": i["State"]["Name"],
+                                     "type": i["InstanceType"], "subnet": i.get("SubnetId"),
+                                     "ami": i["ImageId"], "tags": tags(i.get("Tags"))})
+    for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]:
+        out["db_subnet_groups"].append({"id": g["DBSubnetGroupName"],
+                                        "tags": tags(rds.list_tags_for_resource(ResourceName=g["DBSubnetGroupArn"])["TagList"])})
+    for c in rds.describe_db_clusters()["DBClusters"]:
+        out["db_clusters"].append({"id": c["DBClusterIdentifier"], "status": c["Status"],
+                                   "engine_version": c["EngineVersion"],
+                                   "backup_retention_days": c["BackupRetentionPeriod"],
+                                   "deletion_protection": c.get("DeletionProtection", False),
+                                   "tags": tags(c.get("TagList"))})
+    for i in rds.describe_db_instances()["DBInstances"]:
+        out["db_instances"].append({"id": i["DBInstanceIdentifier"], "class": i["DBInstanceClass"],
+                                    "cluster": i.get("DBClusterIdentifier"),
+                                    "tags": tags(i.get("TagList"))})
+    return out
+
+
+def main():
+    endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    ec2, rds = clients(endpoint)
+    if command == "inventory":
+        result = inventory(ec2, rds)
+    elif command == "id-of":
+        collection, environment, address = args
+        matches = [item["id"] for item in inventory(ec2, rds)[collection]
+                   if item["tags"].get("envctl:environment") == environment
+                   and item["tags"].get("envctl:address") == address
+                   and item.get("state") not in ("terminated", "shutting-down")]
+        if len(matches) != 1:
+            sys.exit(f"expected one {address} in {environment}, found {matches}")
+        result = matches[0]
+    elif command == "set-instance-type":
+        instance_id, instance_type = args
+        ec2.stop_instances(InstanceIds=[instance_id])
+        ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
+        ec2.start_instances(InstanceIds=[instance_id])
+        result = {"ok": True}
+    elif command == "terminate-instance":
+        ec2.terminate_instances(InstanceIds=args)
+        result = {"ok": True}
+    elif command == "revoke-ingress":
+        group_id, protocol, port, cidr = args
+        ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[{
+            "IpProtocol": protocol, "FromPort": int(port), "ToPort": int(port),
+            "IpRanges": [{"CidrIp": cidr}]}])
+        result = {"ok": True}
+    elif command == "authorize-ingress":
+        group_id, protocol, port, cidr = args
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{
+            "IpProtocol": protocol, "FromPort": int(port), "ToPort": int(port),
+            "IpRanges": [{"CidrIp": cidr}]}])
+        result = {"ok": True}
+    elif command == "set-backup-retention":
+        cluster_id, days = args
+        rds.modify_db_cluster(DBClusterIdentifier=cluster_id, BackupRetentionPeriod=int(days),
+                              ApplyImmediately=True)
+        result = {"ok": True}
+    elif command == "set-engine-version":
+        cluster_id, version = args
+        rds.modify_db_cluster(DBClusterIdentifier=cluster_id, EngineVersion=version,
+                              ApplyImmediately=True)
+        result = {"ok": True}
+    elif command == "run-instance":
+        subnet_id, tag_json = args
+        tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]
+        spec = [{"ResourceType": "instance", "Tags": tag_list}] if tag_list else []
+        r = ec2.run_instances(ImageId="ami-04681a1dbd79675a5", InstanceType="t3.micro",
+                              MinCount=1, MaxCount=1, SubnetId=subnet_id, TagSpecifications=spec)
+        result = {"id": r["Instances"][0]["InstanceId"]}
+    else:
+        sys.exit(f"unknown command {command}")
+    json.dump(result, sys.stdout, default=str)
+
+
+if __name__ == "__main__":
+    main()

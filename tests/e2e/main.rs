@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `envctl` binary against a local AWS API emulator (moto), checked
+//! with an independent client. Run them with `scripts/test`, which installs the emulator.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod apply;

@@ -1,0 +1,238 @@
+//! The end-to-end harness: a fresh AWS API emulator per test, the real `envctl` binary, and an
+//! independent boto3 client to check what envctl did.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `moto_server` on a free loopback port, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+}
+
+fn moto_server() -> String {
+    std::env::var("ENVCTL_MOTO_SERVER").unwrap_or_else(|_| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "moto_server".to_string()
+        }
+    })
+}
+
+fn python() -> String {
+    std::env::var("ENVCTL_EMULATOR_PYTHON").unwrap_or_else(|_| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".to_string()
+        }
+    })
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server runs (run the tests with scripts/test, which installs it)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the emulator did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Emulator {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Runs the independent client; returns its JSON answer.
+    pub fn client(&self, args: &[&str]) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/aws_client.py");
+        let output = Command::new(python())
+            .arg(script)
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "aws_client {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("aws_client prints JSON")
+    }
+
+    /// Every resource in the emulator, read independently of envctl.
+    pub fn inventory(&self) -> Inventory {
+        Inventory(self.client(&["inventory"]))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the emulator holds, as the independent client read it.
+pub struct Inventory(pub Value);
+
+impl Inventory {
+    /// Live resources of `kind` (the client's collection name) owned by `environment` of the
+    /// `webapp` project; terminated instances and deleted clusters do not count.
+    pub fn owned(&self, kind: &str, environment: &str) -> Vec<Value> {
+        self.0[kind]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|item| {
+                        item["tags"]["envctl:project"] == "webapp"
+                            && item["tags"]["envctl:environment"] == environment
+                            && !matches!(
+                                item["state"].as_str(),
+                                Some("terminated" | "shutting-down")
+                            )
+                            && !matches!(item["status"].as_str(), Some("deleting" | "deleted"))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Addresses (from the `envctl:address` tag) of everything `environment` owns, sorted.
+    pub fn owned_addresses(&self, environment: &str) -> Vec<String> {
+        let mut addresses: Vec<String> = [
+            "vpcs",
+            "subnets",
+            "security_groups",
+            "instances",
+            "db_subnet_groups",
+            "db_clusters",
+            "db_instances",
+        ]
+        .iter()
+        .flat_map(|kind| self.owned(kind, environment))
+        .map(|item| {
+            item["tags"]["envctl:address"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+        addresses.sort();
+        addresses
+    }
+
+    /// The one owned resource tagged with `address`.
+    pub fn by_address(&self, kind: &str, environment: &str, address: &str) -> Value {
+        let matching: Vec<Value> = self
+            .owned(kind, environment)
+            .into_iter()
+            .filter(|item| item["tags"]["envctl:address"] == address)
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "expected one {address}, found {matching:?}"
+        );
+        matching[0].clone()
+    }
+}
+
+/// A folder with a spec, where envctl runs.
+pub struct Project {
+    pub dir: PathBuf,
+}
+
+impl Project {
+    /// The example spec, with each `(from, to)` text replacement applied.
+    pub fn new(name: &str, edits: &[(&str, &str)]) -> Project {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test folder");
+        let project = Project { dir };
+        project.write_spec(edits);
+        project
+    }
+
+    /// Rewrites `envctl.toml` from the example with `edits`.
+    pub fn write_spec(&self, edits: &[(&str, &str)]) {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/webapp.toml");
+        let mut text = std::fs::read_to_string(example).expect("example spec");
+        for (from, to) in edits {
+            assert!(text.contains(from), "the example spec has no `{from}`");
+            text = text.replace(from, to);
+        }
+        std::fs::write(self.dir.join("envctl.toml"), text).expect("spec written");
+    }
+
+    /// Runs `envctl` here against `emulator`, with no terminal.
+    pub fn envctl(&self, emulator: &Emulator, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_envctl"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE")
+            .env_remove("ENVCTL_SPEC")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("envctl runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// One finished `envctl` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the whole output unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
