@@ -110,7 +110,16 @@ fn split_extra_items(fields: &[FieldChange]) -> (Vec<FieldChange>, Vec<FieldChan
                     });
                 }
                 if only_desired {
-                    modified.push(field.clone());
+                    // The extra items are reported as unmanaged; here only what is missing.
+                    let shared: Vec<Value> = live
+                        .iter()
+                        .filter(|v| desired.contains(v))
+                        .cloned()
+                        .collect();
+                    modified.push(FieldChange {
+                        live: Some(Value::List(shared)),
+                        ..field.clone()
+                    });
                 }
             }
             _ => modified.push(field.clone()),

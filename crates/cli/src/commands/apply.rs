@@ -43,7 +43,15 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 .into());
         }
     };
-    execute_plan(global, &provider, &plan, &execution, "Apply").await
+    execute_plan(
+        global,
+        &provider,
+        &plan,
+        &execution,
+        "Apply",
+        ShowPlan::Full,
+    )
+    .await
 }
 
 /// Reads a saved plan and refuses it when the cloud changed since it was made.
@@ -97,20 +105,34 @@ async fn load_saved_plan(global: &GlobalArgs, path: &Path) -> anyhow::Result<(Aw
     Ok((provider, plan))
 }
 
-/// Shows the plan, confirms, runs it, reports. Shared by apply and destroy.
+/// How much of the plan `execute_plan` prints before asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowPlan {
+    /// Every change, field by field.
+    Full,
+    /// The summary line only (the caller already showed the changes another way).
+    Summary,
+}
+
+/// Shows the plan, confirms, runs it, reports. Shared by every command that changes the cloud.
 pub async fn execute_plan(
     global: &GlobalArgs,
     provider: &AwsProvider,
     plan: &Plan,
     execution: &ExecutionArgs,
     verb: &str,
+    show: ShowPlan,
 ) -> anyhow::Result<Outcome> {
     let ExecutionArgs {
         yes,
         confirm: confirm_flag,
         parallelism,
     } = execution;
-    std::io::stdout().write_all(render::plan_text(plan).as_bytes())?;
+    let text = match show {
+        ShowPlan::Full => render::plan_text(plan),
+        ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
     if plan.is_empty() {
         return Ok(Outcome::Success);
     }

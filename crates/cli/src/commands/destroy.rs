@@ -3,7 +3,7 @@
 use envctl_engine::ops;
 
 use crate::args::{DestroyArgs, GlobalArgs};
-use crate::commands::apply::execute_plan;
+use crate::commands::apply::{ShowPlan, execute_plan};
 use crate::commands::cloud_error;
 use crate::context::{connect, expand, load_spec};
 use crate::errors::Outcome;
@@ -22,5 +22,13 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
             format!("failed to read the live state of `{environment}`"),
         )
     })?;
-    execute_plan(global, &provider, &plan, &execution, "Destroy").await
+    execute_plan(
+        global,
+        &provider,
+        &plan,
+        &execution,
+        "Destroy",
+        ShowPlan::Full,
+    )
+    .await
 }

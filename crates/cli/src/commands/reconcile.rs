@@ -5,7 +5,7 @@ use std::io::Write;
 use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, ReconcileArgs};
-use crate::commands::apply::execute_plan;
+use crate::commands::apply::{ShowPlan, execute_plan};
 use crate::commands::{cloud_error, selected_environments};
 use crate::context::{LoadedSpec, connect, expand, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
@@ -68,7 +68,16 @@ async fn pass(
         if report.is_clean() {
             continue;
         }
-        match execute_plan(global, provider, &plan, execution, "Reconcile").await {
+        match execute_plan(
+            global,
+            provider,
+            &plan,
+            execution,
+            "Reconcile",
+            ShowPlan::Summary,
+        )
+        .await
+        {
             Ok(_) => {}
             Err(error) if crate::errors::already_reported(&error).is_some() => failed = true,
             Err(error) => return Err(error),

@@ -4,7 +4,7 @@
 use envctl_engine::{PlanOptions, ReplacePolicy, ops};
 
 use crate::args::{GlobalArgs, RedeployArgs};
-use crate::commands::apply::execute_plan;
+use crate::commands::apply::{ShowPlan, execute_plan};
 use crate::commands::cloud_error;
 use crate::context::{connect, expand, load_spec, load_spec_at_revision};
 use crate::errors::Outcome;
@@ -44,5 +44,13 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
                 format!("failed to read the live state of `{environment}`"),
             )
         })?;
-    execute_plan(global, &provider, &plan, &execution, "Redeploy").await
+    execute_plan(
+        global,
+        &provider,
+        &plan,
+        &execution,
+        "Redeploy",
+        ShowPlan::Full,
+    )
+    .await
 }
