@@ -205,6 +205,9 @@ fn a_protected_environment_is_not_destroyed_on_yes_alone() {
     let emulator = Emulator::start();
     let project = Project::new("protected", &[]);
     project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    project
         .envctl(&emulator, &["apply", "production", "--yes"])
         .expect_code(0);
     let before = emulator.inventory().owned_addresses("production");

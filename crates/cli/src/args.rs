@@ -80,6 +80,14 @@ pub enum Command {
         after_help = "Examples:\n  envctl reconcile staging\n  envctl reconcile --yes --watch --interval 5m"
     )]
     Reconcile(ReconcileArgs),
+    /// Compare live environments with each other, or list the declared differences
+    #[command(
+        after_help = "Examples:\n  envctl parity\n  envctl parity staging production --output json\n  envctl parity --differences"
+    )]
+    Parity(ParityArgs),
+    /// Drift, parity and expiring differences in one report, for scheduled jobs
+    #[command(after_help = "Example:\n  envctl audit --output markdown > audit.md")]
+    Audit(AuditArgs),
     /// Rebuild an environment from the spec, optionally as of a git revision
     #[command(
         after_help = "Examples:\n  envctl redeploy staging --replace-drifted\n  envctl redeploy production --ref v1.4.0 --confirm production"
@@ -131,6 +139,18 @@ pub struct ExecutionArgs {
     pub parallelism: u16,
 }
 
+/// The promotion gate: an environment with `promote_from` changes only after that environment
+/// converged on the same spec.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Apply even though the upstream environment has not converged (needs --reason)
+    #[arg(long, requires = "reason")]
+    pub skip_promotion_gate: bool,
+    /// Why the gate is skipped; printed and recorded as a tag on the environment's VPC
+    #[arg(long, value_name = "TEXT", requires = "skip_promotion_gate")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The environment to apply (not needed with --plan)
@@ -141,6 +161,8 @@ pub struct ApplyArgs {
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +193,35 @@ pub struct ReconcileArgs {
     /// Time between passes with --watch: `30s`, `5m`, `1h`
     #[arg(long, default_value = "1m", requires = "watch", value_parser = parse_duration)]
     pub interval: std::time::Duration,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ParityArgs {
+    /// Two environments to compare (default: each environment against its `promote_from`)
+    #[arg(num_args = 0..=2)]
+    pub environments: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// List the spec's declared differences (reason, risk, owner, expiry) instead
+    #[arg(long, conflicts_with = "environments")]
+    pub differences: bool,
+}
+
+/// Formats of the audit report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AuditFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub output: AuditFormat,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +239,8 @@ pub struct RedeployArgs {
     pub replace_all: bool,
     #[command(flatten)]
     pub execution: ExecutionArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 /// Parses `90`, `30s`, `5m`, `2h` into a duration of at least one second.

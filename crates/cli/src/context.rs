@@ -33,6 +33,16 @@ pub struct LoadedSpec {
 
 /// Reads and checks the spec; prints every diagnostic; fails (already reported) on errors.
 pub fn load_spec(path: &Path) -> anyhow::Result<LoadedSpec> {
+    load_spec_as_of(path, today())
+}
+
+/// Like [`load_spec`], but expired declared differences are not errors: the audit reports
+/// them as findings instead of refusing to run.
+pub fn load_spec_for_audit(path: &Path) -> anyhow::Result<LoadedSpec> {
+    load_spec_as_of(path, CivilDate::from_days_since_unix_epoch(0))
+}
+
+fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
     let bytes = std::fs::read(path).map_err(|error| {
         let hint = if error.kind() == std::io::ErrorKind::NotFound {
             "pass `--spec PATH` or set `ENVCTL_SPEC`; by default envctl reads `envctl.toml` in the current directory"
@@ -42,7 +52,7 @@ pub fn load_spec(path: &Path) -> anyhow::Result<LoadedSpec> {
         anyhow::Error::new(error)
             .context(UserError::new(format!("failed to read `{}`", path.display())).hint(hint))
     })?;
-    check_source(path.display().to_string(), bytes)
+    check_source(path.display().to_string(), bytes, date)
 }
 
 /// Reads the spec at `path` as it was at git revision `revision`.
@@ -72,11 +82,15 @@ pub fn load_spec_at_revision(path: &Path, revision: &str) -> anyhow::Result<Load
         ))
         .into());
     }
-    check_source(format!("{revision}:{}", path.display()), output.stdout)
+    check_source(
+        format!("{revision}:{}", path.display()),
+        output.stdout,
+        today(),
+    )
 }
 
 /// Checks spec text; prints every diagnostic; fails (already reported) on errors.
-fn check_source(display: String, bytes: Vec<u8>) -> anyhow::Result<LoadedSpec> {
+fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Result<LoadedSpec> {
     let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
         Ok(source) => source,
         Err(diagnostic) => {
@@ -88,7 +102,7 @@ fn check_source(display: String, bytes: Vec<u8>) -> anyhow::Result<LoadedSpec> {
             return Err(Reported { code: 1 }.into());
         }
     };
-    let checked = envctl_spec::check(&source, today());
+    let checked = envctl_spec::check(&source, date);
     let errors = checked
         .diagnostics
         .iter()

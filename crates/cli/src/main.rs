@@ -59,5 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Drift(args) => commands::drift::run(&global, args).await,
         Command::Reconcile(args) => commands::reconcile::run(&global, args).await,
         Command::Redeploy(args) => commands::redeploy::run(&global, args).await,
+        Command::Parity(args) => commands::parity::run(&global, args).await,
+        Command::Audit(args) => commands::audit::run(&global, args).await,
     }
 }

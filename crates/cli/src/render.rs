@@ -355,3 +355,299 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
     );
     out
 }
+
+/// Days before expiry from which a declared difference is flagged.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// A declared difference as reported, with where it stands against today.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeclaredDifference {
+    pub resource: String,
+    pub field: String,
+    pub values: std::collections::BTreeMap<String, Value>,
+    pub reason: String,
+    pub risk: String,
+    pub owner: String,
+    pub expires: String,
+    pub days_left: i64,
+    /// `expired`, `expiring` (within 30 days) or `active`.
+    pub status: &'static str,
+}
+
+/// Every declared difference of the spec, judged against `today`.
+pub fn declared_differences(
+    spec: &envctl_spec::Spec,
+    today: envctl_spec::CivilDate,
+) -> Vec<DeclaredDifference> {
+    spec.differences()
+        .iter()
+        .map(|d| {
+            let days_left = today.days_until(d.expires);
+            DeclaredDifference {
+                resource: d.resource.clone(),
+                field: d.field.clone(),
+                values: d.values.clone(),
+                reason: d.reason.clone(),
+                risk: d.risk.clone(),
+                owner: d.owner.clone(),
+                expires: d.expires.to_string(),
+                days_left,
+                status: if days_left < 0 {
+                    "expired"
+                } else if days_left <= EXPIRY_WARNING_DAYS {
+                    "expiring"
+                } else {
+                    "active"
+                },
+            }
+        })
+        .collect()
+}
+
+/// The human-readable list of declared differences.
+pub fn declared_differences_text(differences: &[DeclaredDifference]) -> String {
+    let mut out = String::new();
+    if differences.is_empty() {
+        let _ = writeln!(
+            out,
+            "The spec declares no differences: every environment is identical except in scale."
+        );
+        return out;
+    }
+    for d in differences {
+        let values: Vec<String> = d
+            .values
+            .iter()
+            .map(|(env, v)| format!("{env} = {v}"))
+            .collect();
+        let flag = match d.status {
+            "expired" => format!("  EXPIRED {} days ago", -d.days_left),
+            "expiring" => format!("  EXPIRES in {} days", d.days_left),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{}.{}: {}{flag}",
+            d.resource,
+            d.field,
+            values.join(", ")
+        );
+        let _ = writeln!(out, "    reason:  {}", d.reason);
+        let _ = writeln!(out, "    risk:    {}", d.risk);
+        let _ = writeln!(out, "    owner:   {}", d.owner);
+        let _ = writeln!(out, "    expires: {}", d.expires);
+    }
+    out
+}
+
+/// The human-readable parity of environment pairs.
+pub fn parity_text(reports: &[envctl_engine::ParityReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let undeclared = report.undeclared().count();
+        if report.differences.is_empty() {
+            let _ = writeln!(
+                out,
+                "`{}` and `{}` are at parity: they differ only in scale",
+                report.from, report.to
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "`{}` -> `{}`: {} difference{}, {undeclared} undeclared{}",
+            report.from,
+            report.to,
+            report.differences.len(),
+            if report.differences.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if undeclared == 0 { " (at parity)" } else { "" }
+        );
+        for d in &report.differences {
+            let _ = writeln!(
+                out,
+                "  {} {}.{}: {} in `{}`, {} in `{}`",
+                if d.declared {
+                    "declared  "
+                } else {
+                    "UNDECLARED"
+                },
+                d.address,
+                d.field,
+                value_text(d.from_value.as_ref()),
+                report.from,
+                value_text(d.to_value.as_ref()),
+                report.to
+            );
+        }
+    }
+    out
+}
+
+fn parity_object(report: &envctl_engine::ParityReport) -> serde_json::Value {
+    json!({
+        "from": report.from,
+        "to": report.to,
+        "at_parity": report.at_parity(),
+        "differences": report.differences,
+    })
+}
+
+/// The machine-readable parity: one comparison as `{"from", "to", "differences"}`, several
+/// as `{"comparisons": [...]}`.
+pub fn parity_json(reports: &[envctl_engine::ParityReport]) -> serde_json::Value {
+    let mut value = match reports {
+        [one] => parity_object(one),
+        many => json!({ "comparisons": many.iter().map(parity_object).collect::<Vec<_>>() }),
+    };
+    if let Some(object) = value.as_object_mut() {
+        object.insert("format_version".into(), json!(JSON_FORMAT_VERSION));
+    }
+    value
+}
+
+/// Everything a scheduled audit found.
+#[derive(Debug)]
+pub struct Audit {
+    pub drift: Vec<DriftReport>,
+    pub parity: Vec<envctl_engine::ParityReport>,
+    pub differences: Vec<DeclaredDifference>,
+}
+
+impl Audit {
+    /// Drift entries, undeclared parity differences, and expired or expiring differences.
+    pub fn findings(&self) -> usize {
+        self.drift.iter().map(|d| d.drift.len()).sum::<usize>()
+            + self
+                .parity
+                .iter()
+                .map(|p| p.undeclared().count())
+                .sum::<usize>()
+            + self
+                .differences
+                .iter()
+                .filter(|d| d.status != "active")
+                .count()
+    }
+}
+
+/// The human-readable audit.
+pub fn audit_text(audit: &Audit) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "== drift");
+    out.push_str(&drift_text(&audit.drift));
+    let _ = writeln!(out, "\n== parity");
+    if audit.parity.is_empty() {
+        let _ = writeln!(out, "no environment has `promote_from`");
+    }
+    out.push_str(&parity_text(&audit.parity));
+    let _ = writeln!(out, "\n== declared differences");
+    out.push_str(&declared_differences_text(&audit.differences));
+    let _ = writeln!(
+        out,
+        "\n{} finding{}",
+        audit.findings(),
+        if audit.findings() == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// The audit as a Markdown document (for an issue, a wiki page, a chat message).
+pub fn audit_markdown(audit: &Audit) -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# envctl audit\n\n**{} finding{}**\n",
+        audit.findings(),
+        if audit.findings() == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "## Drift\n");
+    for report in &audit.drift {
+        if report.is_clean() {
+            let _ = writeln!(out, "- `{}`: no drift", report.environment);
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n### `{}`\n\n| kind | address | cause | fields |\n|---|---|---|---|",
+            report.environment
+        );
+        for entry in &report.drift {
+            let fields: Vec<&str> = entry.fields.iter().map(|f| f.field.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "| {:?} | `{}` | {} | {} |",
+                entry.kind,
+                entry.address,
+                entry.cause,
+                cell(&fields.join(", "))
+            );
+        }
+    }
+    let _ = writeln!(out, "\n## Parity\n");
+    if audit.parity.is_empty() {
+        let _ = writeln!(out, "No environment has `promote_from`.");
+    }
+    for report in &audit.parity {
+        let _ = writeln!(out, "### `{}` -> `{}`\n", report.from, report.to);
+        if report.differences.is_empty() {
+            let _ = writeln!(out, "At parity.\n");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| resource | field | `{}` | `{}` | declared |\n|---|---|---|---|---|",
+            report.from, report.to
+        );
+        for d in &report.differences {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} | {} |",
+                d.address,
+                d.field,
+                cell(&value_text(d.from_value.as_ref())),
+                cell(&value_text(d.to_value.as_ref())),
+                if d.declared { "yes" } else { "**no**" }
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## Declared differences\n");
+    if audit.differences.is_empty() {
+        let _ = writeln!(out, "None.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| resource | field | owner | expires | status | reason |\n|---|---|---|---|---|---|"
+        );
+        for d in &audit.differences {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} | {} | {} |",
+                d.resource,
+                d.field,
+                cell(&d.owner),
+                d.expires,
+                d.status,
+                cell(&d.reason)
+            );
+        }
+    }
+    out
+}
+
+/// The machine-readable audit.
+pub fn audit_json(audit: &Audit) -> serde_json::Value {
+    let drift = drift_json(&audit.drift);
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "findings": audit.findings(),
+        "drift": drift["environments"],
+        "parity": audit.parity.iter().map(parity_object).collect::<Vec<_>>(),
+        "differences": audit.differences,
+    })
+}

@@ -11,6 +11,7 @@ pub mod execute;
 pub mod graph;
 pub mod live;
 pub mod ops;
+pub mod parity;
 pub mod plan;
 pub mod provider;
 
@@ -21,6 +22,7 @@ pub use execute::{
 };
 pub use graph::{ApplyGraph, GraphError, Operation, Step};
 pub use live::{LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest, unmanaged_address};
+pub use parity::{ParityDifference, ParityReport, compare_environments};
 pub use plan::{
     Action, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy, ResourceChange,
     make_destroy_plan, make_plan,

@@ -139,6 +139,9 @@ pub struct Plan {
     pub region: String,
     pub parity_digest: String,
     pub protected: bool,
+    /// The environment that must have converged on the same spec before this plan is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
     /// [`LiveState::fingerprint`] of the state the plan was made from.
     pub live_fingerprint: String,
     /// Cloud ids of every live resource the plan was made from (references of creates resolve
@@ -286,6 +289,7 @@ pub fn make_plan<P: Provider + ?Sized>(
         region: desired.region.clone(),
         parity_digest: desired.parity_digest.clone(),
         protected: desired.protected,
+        promote_from: desired.promote_from.clone(),
         live_fingerprint: live.fingerprint(),
         live_ids: live
             .resources
@@ -306,6 +310,7 @@ pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
         region: desired.region.clone(),
         parity_digest: desired.parity_digest.clone(),
         protected: desired.protected,
+        promote_from: desired.promote_from.clone(),
         live_fingerprint: live.fingerprint(),
         live_ids: live
             .resources

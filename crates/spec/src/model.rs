@@ -74,6 +74,21 @@ impl ResourceKind {
             _ => &[],
         }
     }
+
+    /// Fields two environments may legitimately differ in because of scale: the scale fields,
+    /// plus an instance's subnet (instances are spread round-robin, so placement follows the
+    /// count).
+    pub fn scale_dependent_fields(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Instance => &["instance_type", "volume_size", "subnet"],
+            _ => self.scale_fields(),
+        }
+    }
+
+    /// Whether a spec resource of this kind expands to a counted set whose size is scale.
+    pub fn is_counted(self) -> bool {
+        matches!(self, ResourceKind::Instance | ResourceKind::DbInstance)
+    }
 }
 
 impl fmt::Display for ResourceKind {

@@ -20,13 +20,19 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         environment,
         plan: plan_file,
         execution,
+        gate,
     } = args;
     let (provider, plan) = match (plan_file, environment) {
-        (Some(path), _) => load_saved_plan(global, &path).await?,
+        (Some(path), _) => {
+            let (provider, plan) = load_saved_plan(global, &path).await?;
+            gate_saved_plan(global, &provider, &plan, &gate).await?;
+            (provider, plan)
+        }
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
-            let desired = expand(&loaded, &environment)?;
+            let mut desired = expand(&loaded, &environment)?;
             let provider = connect(global, loaded.spec.region()).await;
+            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
             let plan = ops::plan(&provider, &desired).await.map_err(|e| {
                 cloud_error(
                     e,
@@ -52,6 +58,35 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         ShowPlan::Full,
     )
     .await
+}
+
+/// A saved plan of a promoted environment passes the gate against the current spec, which must
+/// be the spec the plan was made from.
+async fn gate_saved_plan(
+    global: &GlobalArgs,
+    provider: &AwsProvider,
+    plan: &Plan,
+    gate: &crate::args::GateArgs,
+) -> anyhow::Result<()> {
+    if plan.promote_from.is_none() {
+        return Ok(());
+    }
+    if gate.skip_promotion_gate {
+        return Err(UserError::new("`--skip-promotion-gate` cannot be used with a saved plan")
+            .hint("make the plan with the override instead: `envctl apply ENV --skip-promotion-gate --reason TEXT`")
+            .into());
+    }
+    let loaded = load_spec(&global.spec)?;
+    if loaded.spec.parity_digest() != plan.parity_digest {
+        return Err(UserError::new(format!(
+            "the saved plan was made from another version of the spec than `{}`",
+            loaded.source.path
+        ))
+        .hint("the promotion gate needs the plan's own spec: pass it with `--spec`, or make a new plan")
+        .into());
+    }
+    let mut desired = expand(&loaded, &plan.environment)?;
+    crate::commands::gate::enforce(&loaded, &mut desired, provider, gate).await
 }
 
 /// Reads a saved plan and refuses it when the cloud changed since it was made.

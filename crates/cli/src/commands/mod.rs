@@ -4,8 +4,11 @@
 //! render). Invariant: no command diffs state or walks a graph itself; the engine does.
 
 pub mod apply;
+pub mod audit;
 pub mod destroy;
 pub mod drift;
+pub mod gate;
+pub mod parity;
 pub mod plan;
 pub mod reconcile;
 pub mod redeploy;

@@ -17,6 +17,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         execution,
         watch,
         interval,
+        gate,
     } = args;
     if watch && !execution.yes && execution.confirm.is_none() {
         return Err(UserError::new("`--watch` repairs without asking, so it needs `--yes`")
@@ -27,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
     let names = selected_environments(&loaded, environments);
     let provider = connect(global, loaded.spec.region()).await;
     loop {
-        let failed = pass(global, &loaded, &names, &provider, &execution).await?;
+        let failed = pass(global, &loaded, &names, &provider, &execution, &gate).await?;
         if !watch {
             return if failed {
                 Err(Reported { code: 1 }.into())
@@ -56,10 +57,11 @@ async fn pass(
     names: &[String],
     provider: &envctl_providers::AwsProvider,
     execution: &crate::args::ExecutionArgs,
+    gate: &crate::args::GateArgs,
 ) -> anyhow::Result<bool> {
     let mut failed = false;
     for name in names {
-        let desired = expand(loaded, name)?;
+        let mut desired = expand(loaded, name)?;
         let (plan, report) = ops::drift(provider, &desired)
             .await
             .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
@@ -68,6 +70,16 @@ async fn pass(
         if report.is_clean() {
             continue;
         }
+        crate::commands::gate::enforce(loaded, &mut desired, provider, gate).await?;
+        let plan = if gate.skip_promotion_gate {
+            // The override tag joins the plan.
+            ops::drift(provider, &desired)
+                .await
+                .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?
+                .0
+        } else {
+            plan
+        };
         match execute_plan(
             global,
             provider,

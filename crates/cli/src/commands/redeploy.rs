@@ -16,6 +16,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         replace_drifted,
         replace_all,
         execution,
+        gate,
     } = args;
     let loaded = match &revision {
         Some(revision) => load_spec_at_revision(&global.spec, revision)?,
@@ -24,8 +25,9 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     if let Some(revision) = &revision {
         eprintln!("using the spec as of git revision `{revision}`");
     }
-    let desired = expand(&loaded, &environment)?;
+    let mut desired = expand(&loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await;
+    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
     let options = PlanOptions {
         remove_unmanaged: true,
         replace: if replace_all {

@@ -1,0 +1,112 @@
+//! The promotion gate: an environment with `promote_from` is changed only once its upstream
+//! environment has converged on the same spec (its plan is empty and it has no drift, so it
+//! runs exactly the parity digest this spec gives every environment).
+//!
+//! Owns the check and its override. Invariant: an override is never silent: its reason is
+//! printed and recorded as the `envctl:promotion-override` tag on the environment's VPCs.
+
+use envctl_engine::{DriftKind, ops};
+use envctl_providers::AwsProvider;
+use envctl_spec::{DesiredState, ResourceKind};
+
+use crate::args::GateArgs;
+use crate::commands::cloud_error;
+use crate::context::{LoadedSpec, expand, today};
+use crate::errors::UserError;
+
+/// The tag recording why a promotion gate was skipped.
+pub const OVERRIDE_TAG: &str = "envctl:promotion-override";
+
+/// Refuses to go on unless `desired`'s upstream environment has converged, or the gate is
+/// skipped with a reason (which is then added to the VPCs' tags in `desired`).
+pub async fn enforce(
+    loaded: &LoadedSpec,
+    desired: &mut DesiredState,
+    provider: &AwsProvider,
+    gate: &GateArgs,
+) -> anyhow::Result<()> {
+    let Some(upstream) = desired.promote_from.clone() else {
+        return Ok(());
+    };
+    let environment = desired.environment.clone();
+    if gate.skip_promotion_gate {
+        let reason = gate.reason.clone().unwrap_or_default();
+        eprintln!(
+            "warning: skipping the promotion gate of `{environment}` (promoted from `{upstream}`): {reason}"
+        );
+        let value = tag_value(&format!("{reason} - skipped on {}", today()));
+        for resource in &mut desired.resources {
+            if resource.kind == ResourceKind::Vpc {
+                resource
+                    .tags
+                    .insert(OVERRIDE_TAG.to_string(), value.clone());
+            }
+        }
+        return Ok(());
+    }
+    let upstream_desired = expand(loaded, &upstream)?;
+    let (_, report) = ops::drift(provider, &upstream_desired)
+        .await
+        .map_err(|e| cloud_error(e, format!("failed to read the live state of `{upstream}`")))?;
+    if report.is_clean() {
+        eprintln!(
+            "promotion gate: `{upstream}` has converged on this spec (parity digest {})",
+            desired.parity_digest
+        );
+        return Ok(());
+    }
+    let mut message = format!(
+        "refusing to change `{environment}`: it is promoted from `{upstream}`, which has not converged on this spec ({} departure{}):",
+        report.drift.len(),
+        if report.drift.len() == 1 { "" } else { "s" }
+    );
+    for entry in report.drift.iter().take(10) {
+        let kind = match entry.kind {
+            DriftKind::Modified => "modified",
+            DriftKind::Missing => "missing",
+            DriftKind::Unmanaged => "unmanaged",
+        };
+        let fields: Vec<&str> = entry.fields.iter().map(|f| f.field.as_str()).collect();
+        message.push_str(&format!("\n  {kind:<9} {}", entry.address));
+        if !fields.is_empty() {
+            message.push_str(&format!(" ({})", fields.join(", ")));
+        }
+    }
+    if report.drift.len() > 10 {
+        message.push_str(&format!("\n  ... and {} more", report.drift.len() - 10));
+    }
+    Err(UserError::new(message)
+        .hint(format!(
+            "bring `{upstream}` to this spec first (`envctl apply {upstream}` or `envctl reconcile {upstream}`), or pass `--skip-promotion-gate --reason TEXT`"
+        ))
+        .into())
+}
+
+/// A tag value AWS accepts everywhere: letters, digits, spaces and `_ . : / = + - @`, at most
+/// 256 characters.
+fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(256)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_reasons_become_valid_tag_values() {
+        assert_eq!(
+            tag_value("hotfix #123, approved by ops!"),
+            "hotfix  123  approved by ops "
+        );
+        assert_eq!(tag_value(&"x".repeat(300)).len(), 256);
+    }
+}

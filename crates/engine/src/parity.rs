@@ -1,0 +1,143 @@
+//! Parity: do two live environments differ in anything but scale and declared differences?
+//!
+//! Owns [`ParityReport`] and [`compare_environments`]. Invariants: resources are compared by
+//! their spec resource (`instance.app`, not `instance.app[2]`): the values of a counted set
+//! are compared as the set of distinct values its members have, so three production instances
+//! and one staging instance on the same image are at parity; names, ids and scale-dependent
+//! fields never count; a field declared as an intentional difference is reported with
+//! `declared: true` and does not break parity; a resource present in one environment only is
+//! a difference, except members of counted sets (their number is scale).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envctl_spec::{ResourceKind, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::live::LiveState;
+
+/// One way two environments differ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParityDifference {
+    /// The spec resource (`db_cluster.main`, `instance.app`).
+    pub address: String,
+    /// The field, or `exists` for a resource present in one environment only.
+    pub field: String,
+    pub from_value: Option<Value>,
+    pub to_value: Option<Value>,
+    /// Declared in the spec's `[[differences]]`: intentional, does not break parity.
+    pub declared: bool,
+}
+
+/// How environment `to` differs from environment `from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParityReport {
+    pub from: String,
+    pub to: String,
+    pub differences: Vec<ParityDifference>,
+}
+
+impl ParityReport {
+    /// Differences nobody declared.
+    pub fn undeclared(&self) -> impl Iterator<Item = &ParityDifference> {
+        self.differences.iter().filter(|d| !d.declared)
+    }
+
+    /// True when the only differences are declared ones.
+    pub fn at_parity(&self) -> bool {
+        self.undeclared().next().is_none()
+    }
+}
+
+/// Values by field of every spec resource, counted sets folded into sets of distinct values.
+fn fold(state: &LiveState) -> BTreeMap<String, (ResourceKind, BTreeMap<String, BTreeSet<Value>>)> {
+    let mut folded: BTreeMap<String, (ResourceKind, BTreeMap<String, BTreeSet<Value>>)> =
+        BTreeMap::new();
+    for resource in &state.resources {
+        let key = format!("{}.{}", resource.kind, resource.address.name);
+        let entry = folded
+            .entry(key)
+            .or_insert_with(|| (resource.kind, BTreeMap::new()));
+        for (field, value) in &resource.fields {
+            if resource
+                .kind
+                .scale_dependent_fields()
+                .contains(&field.as_str())
+            {
+                continue;
+            }
+            entry
+                .1
+                .entry(field.clone())
+                .or_default()
+                .insert(value.clone());
+        }
+    }
+    folded
+}
+
+fn as_value(values: &BTreeSet<Value>) -> Value {
+    match values.len() {
+        1 => values
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or(Value::List(Vec::new())),
+        _ => Value::List(values.iter().cloned().collect()),
+    }
+}
+
+/// Compares two environments' live states; `declared` lists the `(resource, field)` pairs of
+/// the spec's declared differences.
+pub fn compare_environments(
+    from_name: &str,
+    from: &LiveState,
+    to_name: &str,
+    to: &LiveState,
+    declared: &BTreeSet<(String, String)>,
+) -> ParityReport {
+    let from_folded = fold(from);
+    let to_folded = fold(to);
+    let mut differences = Vec::new();
+    let addresses: BTreeSet<&String> = from_folded.keys().chain(to_folded.keys()).collect();
+    for address in addresses {
+        match (from_folded.get(address), to_folded.get(address)) {
+            (Some((_, from_fields)), Some((_, to_fields))) => {
+                let fields: BTreeSet<&String> =
+                    from_fields.keys().chain(to_fields.keys()).collect();
+                for field in fields {
+                    let from_value = from_fields.get(field);
+                    let to_value = to_fields.get(field);
+                    if from_value == to_value {
+                        continue;
+                    }
+                    differences.push(ParityDifference {
+                        address: address.clone(),
+                        field: field.clone(),
+                        from_value: from_value.map(as_value),
+                        to_value: to_value.map(as_value),
+                        declared: declared.contains(&(address.clone(), field.clone())),
+                    });
+                }
+            }
+            (Some((kind, _)), None) | (None, Some((kind, _))) => {
+                if kind.is_counted() {
+                    continue;
+                }
+                let in_from = from_folded.contains_key(address);
+                differences.push(ParityDifference {
+                    address: address.clone(),
+                    field: "exists".to_string(),
+                    from_value: Some(Value::Bool(in_from)),
+                    to_value: Some(Value::Bool(!in_from)),
+                    declared: false,
+                });
+            }
+            (None, None) => {}
+        }
+    }
+    ParityReport {
+        from: from_name.to_string(),
+        to: to_name.to_string(),
+        differences,
+    }
+}
