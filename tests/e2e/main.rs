@@ -6,4 +6,5 @@ mod support;
 
 mod apply;
 mod drift;
+mod misuse;
 mod parity;

@@ -153,7 +153,7 @@ fn skipping_the_gate_needs_a_reason_which_is_recorded_on_the_vpc() {
             &emulator,
             &["apply", "production", "--yes", "--skip-promotion-gate"],
         )
-        .expect_code(2);
+        .expect_code(1);
     assert!(
         no_reason.stderr.contains("--reason"),
         "{}",

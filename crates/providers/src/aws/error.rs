@@ -28,46 +28,37 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    if let SdkError::ServiceError(service) = &error {
+        let err = service.err();
+        let code = err.code().unwrap_or("Unknown").to_string();
+        let message = err.message().unwrap_or_default().to_string();
+        let request_id = err.meta().extra("aws_request_id").map(str::to_string);
+        return classify_code(code, message, request_id, what);
+    }
+    let chain = source_chain(&error);
+    // Missing or broken credentials surface as construction or dispatch failures.
+    if chain.contains("credential provider") || chain.contains("no credentials") {
+        let first = chain.lines().next().unwrap_or_default().to_string();
+        return ProviderError::Credentials { message: first };
+    }
     match &error {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            let code = err.code().unwrap_or("Unknown").to_string();
-            let message = err.message().unwrap_or_default().to_string();
-            let request_id = err.meta().extra("aws_request_id").map(str::to_string);
-            classify_code(code, message, request_id, what)
-        }
         SdkError::TimeoutError(_) => ProviderError::Transient {
             message: format!("request for {what} timed out"),
         },
-        SdkError::DispatchFailure(failure) => {
-            if failure.is_io() || failure.is_timeout() {
-                ProviderError::Transient {
-                    message: format!("cannot reach the endpoint: {}", source_chain(&error)),
-                }
-            } else {
-                ProviderError::Transient {
-                    message: source_chain(&error),
-                }
+        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+            ProviderError::Transient {
+                message: format!("cannot reach the endpoint: {chain}"),
             }
         }
         SdkError::ResponseError(_) => ProviderError::Transient {
-            message: format!("unreadable response: {}", source_chain(&error)),
+            message: format!("unreadable response: {chain}"),
         },
-        SdkError::ConstructionFailure(_) => {
-            let chain = source_chain(&error);
-            if chain.contains("credentials") || chain.contains("Credentials") {
-                ProviderError::Credentials { message: chain }
-            } else {
-                ProviderError::Rejected {
-                    code: "RequestNotBuilt".into(),
-                    message: chain,
-                    request_id: None,
-                }
-            }
-        }
-        _ => ProviderError::Transient {
-            message: source_chain(&error),
+        SdkError::ConstructionFailure(_) => ProviderError::Rejected {
+            code: "RequestNotBuilt".into(),
+            message: chain,
+            request_id: None,
         },
+        _ => ProviderError::Transient { message: chain },
     }
 }
 

@@ -1,0 +1,119 @@
+//! Misuse: bad flags, unknown environments, unreadable files, missing credentials. Each gets a
+//! one-line cause and a hint, exit code 1, and changes nothing.
+
+use std::process::{Command, Stdio};
+
+use crate::support::{Emulator, Project};
+
+#[test]
+fn a_bad_flag_exits_1_with_usage_not_the_changes_pending_code() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-flag", &[]);
+    let run = project
+        .envctl(&emulator, &["plan", "staging", "--bogus"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        run.stderr
+    );
+    let missing = project.envctl(&emulator, &["plan"]).expect_code(1);
+    assert!(
+        missing.stderr.contains("<ENVIRONMENT>"),
+        "{}",
+        missing.stderr
+    );
+    project.envctl(&emulator, &["--help"]).expect_code(0);
+}
+
+#[test]
+fn an_unknown_environment_is_refused_with_a_suggestion_and_nothing_changes() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-env", &[]);
+    let run = project
+        .envctl(&emulator, &["apply", "stagin", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: unknown environment `stagin`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `staging`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(emulator.inventory().owned_addresses("staging").is_empty());
+}
+
+#[test]
+fn a_missing_or_invalid_spec_is_refused_before_any_cloud_call() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-spec", &[]);
+    let missing = project
+        .envctl(
+            &emulator,
+            &["--spec", "nope.toml", "apply", "staging", "--yes"],
+        )
+        .expect_code(1);
+    assert!(
+        missing
+            .stderr
+            .starts_with("error: failed to read `nope.toml`"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        missing.stderr.contains("hint: pass `--spec PATH`"),
+        "{}",
+        missing.stderr
+    );
+
+    project.write_spec(&[(r#"engine_version = "15.4""#, r#"engine_version = "latest""#)]);
+    let invalid = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        invalid.stderr.contains("--> envctl.toml:"),
+        "{}",
+        invalid.stderr
+    );
+    assert!(
+        invalid.stderr.contains("error: `envctl.toml` has 1 error"),
+        "{}",
+        invalid.stderr
+    );
+    assert!(emulator.inventory().owned_addresses("staging").is_empty());
+}
+
+#[test]
+fn missing_credentials_get_a_hint_about_the_credential_chain() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-credentials", &[]);
+    let output = Command::new(env!("CARGO_BIN_EXE_envctl"))
+        .args(["plan", "staging"])
+        .current_dir(&project.dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &project.dir)
+        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: failed to read the live state of `staging`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no usable credentials"), "{stderr}");
+    assert!(
+        stderr.contains("hint: configure AWS credentials"),
+        "{stderr}"
+    );
+}
