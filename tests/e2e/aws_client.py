@@ -100,6 +100,15 @@ def main():
         rds.modify_db_cluster(DBClusterIdentifier=cluster_id, EngineVersion=version,
                               ApplyImmediately=True)
         result = {"ok": True}
+    elif command == "create-foreign-db-subnet-group":
+        (name,) = args
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24",
+                                     AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
+                   for i, zone in ((1, "a"), (2, "b"))]
+        rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="not envctl's",
+                                   SubnetIds=subnets)
+        result = {"ok": True}
     elif command == "run-instance":
         subnet_id, tag_json = args
         tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]

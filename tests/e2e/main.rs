@@ -8,3 +8,4 @@ mod apply;
 mod drift;
 mod misuse;
 mod parity;
+mod safety;

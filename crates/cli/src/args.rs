@@ -137,6 +137,10 @@ pub struct ExecutionArgs {
     /// Operations in flight at most
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,
+    /// When a change fails, undo the changes this run already made (always on in protected
+    /// environments)
+    #[arg(long)]
+    pub rollback: bool,
 }
 
 /// The promotion gate: an environment with `promote_from` changes only after that environment

@@ -356,6 +356,38 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
     out
 }
 
+/// The closing summary of a rollback.
+pub fn rollback_text(report: &envctl_engine::RollbackReport) -> String {
+    let mut out = String::new();
+    for operation in &report.operations {
+        if let Outcome::Failed(error) = &operation.outcome {
+            let _ = writeln!(
+                out,
+                "error: rolling back {} of {} failed: {error}",
+                operation.action, operation.address
+            );
+        }
+    }
+    for address in &report.irreversible {
+        let _ = writeln!(
+            out,
+            "warning: {address} was deleted before the failure; a delete cannot be rolled back"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Rollback {}: {} undone, {} failed.",
+        if report.failed() == 0 {
+            "complete"
+        } else {
+            "incomplete"
+        },
+        report.undone(),
+        report.failed()
+    );
+    out
+}
+
 /// Days before expiry from which a declared difference is flagged.
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 

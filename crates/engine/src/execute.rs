@@ -77,6 +77,8 @@ pub struct OperationReport {
     pub step: Step,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// The resource as a successful create or update left it (what a rollback undoes).
+    pub applied: Option<LiveResource>,
 }
 
 /// Every operation of an apply, in the order they finished.
@@ -167,10 +169,12 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             .changes
             .get(operation.change_index)
             .map_or(Action::Update, |c| c.action);
+        let mut applied = None;
         let outcome = match result {
             Ok(created) => {
                 if let Some(live) = created {
                     ids.insert(live.address.clone(), live.id.clone());
+                    applied = Some(live);
                 }
                 for next in g.neighbors_directed(node, Direction::Outgoing) {
                     let count = &mut waiting_on[next.index()];
@@ -199,6 +203,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                             because: operation.address.clone(),
                         },
                         elapsed: Duration::ZERO,
+                        applied: None,
                     };
                     reporter.on_finish(&skip);
                     report.operations.push(skip);
@@ -212,6 +217,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             step: operation.step,
             outcome,
             elapsed,
+            applied,
         };
         reporter.on_finish(&finished);
         report.operations.push(finished);

@@ -3,7 +3,8 @@
 //! Owns [`ApplyGraph`]: one node per operation ([`Step`]) on one address, an edge `a -> b`
 //! meaning `a` must finish before `b` starts. Invariants: creates and updates follow the
 //! desired dependencies; deletes run in reverse dependency order (a VPC goes after its
-//! subnets); a replace is two nodes on one address, ordered as the plan says (old copy first unless
+//! subnets) and pure deletes (orphans, duplicates, strays) after every create and update; a
+//! replace is two nodes on one address, ordered as the plan says (old copy first unless
 //! the plan says create-before-destroy); operations
 //! on one address are always ordered, never concurrent; the graph is acyclic (building it
 //! fails with the addresses of a cycle otherwise).
@@ -11,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use envctl_spec::Address;
-use petgraph::algo::toposort;
+use petgraph::algo::{has_path_connecting, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
@@ -136,7 +137,8 @@ impl ApplyGraph {
             }
         }
 
-        // Two operations on one address never run at once: chain any left unordered.
+        // Two operations on one address never run at once: chain any left unordered, bringing
+        // the address to its desired state before removing duplicates.
         let mut by_address: BTreeMap<&Address, Vec<NodeIndex>> = BTreeMap::new();
         for node in graph.node_indices() {
             by_address
@@ -149,15 +151,37 @@ impl ApplyGraph {
             .flat_map(|nodes| nodes.windows(2).map(|w| (w[0], w[1])))
             .collect();
         for (a, b) in chains {
-            let ordered = graph.find_edge(a, b).is_some() || graph.find_edge(b, a).is_some();
+            let ordered =
+                has_path_connecting(&graph, a, b, None) || has_path_connecting(&graph, b, a, None);
             if !ordered {
-                // Remove duplicates first, then bring the address to its desired state.
                 let (first, second) = if graph[a].step == Step::Delete {
-                    (a, b)
-                } else {
                     (b, a)
+                } else {
+                    (a, b)
                 };
                 graph.add_edge(first, second, ());
+            }
+        }
+
+        // Pure deletes (orphans, duplicates, unmanaged) run last, only once everything else
+        // succeeded; a delete that some build must wait for (it frees a name or a reference)
+        // keeps its place.
+        let builds: Vec<NodeIndex> = building.values().copied().collect();
+        let pure_deletes: Vec<NodeIndex> = graph
+            .node_indices()
+            .filter(|&n| {
+                graph[n].step == Step::Delete
+                    && plan
+                        .changes
+                        .get(graph[n].change_index)
+                        .is_some_and(|c| c.action == Action::Delete)
+            })
+            .collect();
+        for &delete in &pure_deletes {
+            for &build in &builds {
+                if !has_path_connecting(&graph, delete, build, None) {
+                    graph.update_edge(build, delete, ());
+                }
             }
         }
 

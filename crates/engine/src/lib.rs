@@ -14,6 +14,7 @@ pub mod ops;
 pub mod parity;
 pub mod plan;
 pub mod provider;
+pub mod rollback;
 
 pub use diff::{TAGS_FIELD, diff_fields, plain_diff};
 pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
@@ -31,3 +32,4 @@ pub use provider::{
     CloudIds, DeleteOptions, FieldChange, Note, Provider, ProviderError, ReadDepth, ReplaceOrder,
     ResourceDiff, Scope,
 };
+pub use rollback::{RollbackReport, rollback};

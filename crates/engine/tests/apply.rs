@@ -370,3 +370,78 @@ async fn redeploy_replaces_drifted_resources_or_everything_on_request() {
     assert!(report.is_success(), "{report:?}");
     assert!(ops::plan(&cloud, &desired).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rollback_undoes_creates_and_updates_in_reverse_order() {
+    use envctl_engine::rollback;
+    let cloud = FakeCloud::default();
+    apply_env(&cloud, &environment("staging", 1, "t3.small")).await;
+    let before: Vec<String> = {
+        let mut ids: Vec<String> = cloud
+            .resources
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    // Grow to 3 bigger instances; the third fails to come up.
+    cloud.fail_on("instance.app[2]", Step::Create);
+    let desired = environment("staging", 3, "t3.large");
+    let plan = ops::plan(&cloud, &desired).await.unwrap();
+    let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 1);
+    assert_eq!(cloud.ids_of("instance.app[1]").len(), 1);
+
+    let undone = rollback(&plan, &report, &cloud, &SilentReporter).await;
+    assert_eq!(undone.failed(), 0, "{undone:?}");
+    assert_eq!(
+        undone.undone(),
+        2,
+        "one create deleted, one update restored"
+    );
+    let mut after: Vec<String> = cloud
+        .resources
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    after.sort();
+    assert_eq!(after, before, "the environment is back to what it was");
+    let restored = cloud
+        .resources
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.address.to_string() == "instance.app[0]")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        restored.fields["instance_type"],
+        Value::Str("t3.small".into())
+    );
+}
+
+#[tokio::test]
+async fn orphans_are_deleted_only_after_every_create_and_update_succeeded() {
+    let cloud = FakeCloud::default();
+    apply_env(&cloud, &environment("staging", 3, "t3.small")).await;
+    // Shrink to one bigger instance, but the update fails: nothing may be deleted.
+    cloud.fail_on("instance.app[0]", Step::Update);
+    let plan = ops::plan(&cloud, &environment("staging", 1, "t3.large"))
+        .await
+        .unwrap();
+    assert_eq!(plan.summary().delete, 2);
+    let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 1);
+    assert_eq!(report.skipped(), 2);
+    assert_eq!(cloud.ids_of("instance.app[1]").len(), 1);
+    assert_eq!(cloud.ids_of("instance.app[2]").len(), 1);
+}

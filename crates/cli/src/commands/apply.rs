@@ -162,6 +162,7 @@ pub async fn execute_plan(
         yes,
         confirm: confirm_flag,
         parallelism,
+        rollback,
     } = execution;
     let text = match show {
         ShowPlan::Full => render::plan_text(plan),
@@ -200,8 +201,19 @@ pub async fn execute_plan(
         .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
     eprint!("{}", render::report_text(verb, &report));
     if report.is_success() {
-        Ok(Outcome::Success)
-    } else {
-        Err(Reported { code: 1 }.into())
+        return Ok(Outcome::Success);
     }
+    if verb != "Destroy" && (*rollback || plan.protected) {
+        eprintln!(
+            "rolling back the changes this run made{}",
+            if plan.protected && !*rollback {
+                format!(" (`{}` is protected)", plan.environment)
+            } else {
+                String::new()
+            }
+        );
+        let undone = envctl_engine::rollback(plan, &report, provider, &reporter).await;
+        eprint!("{}", render::rollback_text(&undone));
+    }
+    Err(Reported { code: 1 }.into())
 }

@@ -267,8 +267,32 @@ impl AwsProvider {
         ids: &CloudIds,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
-        let result = self
+        // Look before creating (the emulator overwrites an existing group): adopt it if it is
+        // ours, refuse it otherwise.
+        let existing = self
             .rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(&desired.cloud_name)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what));
+        let existing_arn = match existing {
+            Ok(out) => out
+                .db_subnet_groups()
+                .first()
+                .and_then(|g| g.db_subnet_group_arn())
+                .map(str::to_string),
+            Err(ProviderError::NotFound { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        if let Some(arn) = existing_arn {
+            let tags = self.rds_tags_of(&arn, &what).await?;
+            Self::check_ours(desired, &tags, "DB subnet group")?;
+            self.update_db_subnet_group(desired, &live_stub(desired), ids)
+                .await?;
+            return Ok(desired.cloud_name.clone());
+        }
+        self.rds
             .create_db_subnet_group()
             .db_subnet_group_name(&desired.cloud_name)
             .db_subnet_group_description(field_str(desired, "description")?)
@@ -276,30 +300,8 @@ impl AwsProvider {
             .set_tags(Some(rds_tags(&tags_to_apply(desired))))
             .send()
             .await
-            .map_err(|e| classify(e, &what));
-        match result {
-            Ok(_) => Ok(desired.cloud_name.clone()),
-            Err(ProviderError::AlreadyExists { .. }) => {
-                let out = self
-                    .rds
-                    .describe_db_subnet_groups()
-                    .db_subnet_group_name(&desired.cloud_name)
-                    .send()
-                    .await
-                    .map_err(|e| classify(e, &what))?;
-                let arn = out
-                    .db_subnet_groups()
-                    .first()
-                    .and_then(|g| g.db_subnet_group_arn())
-                    .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
-                let tags = self.rds_tags_of(arn, &what).await?;
-                Self::check_ours(desired, &tags, "DB subnet group")?;
-                self.update_db_subnet_group(desired, &live_stub(desired), ids)
-                    .await?;
-                Ok(desired.cloud_name.clone())
-            }
-            Err(other) => Err(other),
-        }
+            .map_err(|e| classify(e, &what))?;
+        Ok(desired.cloud_name.clone())
     }
 
     pub(super) async fn update_db_subnet_group(

@@ -1,0 +1,143 @@
+//! Undoing what a failed apply already changed.
+//!
+//! Owns [`rollback`]. Invariants: operations are undone one at a time in the reverse of the
+//! order they finished, so a resource is undone before what it depends on; a create is undone
+//! by deleting what it created (deletion protection lifted: envctl made it moments ago); an
+//! update by updating back to the values read before the apply; a delete cannot be undone and
+//! is reported as such, which is why applies run pure deletes last.
+
+use std::time::Instant;
+
+use envctl_spec::DesiredResource;
+
+use crate::execute::{ApplyReport, OperationReport, Outcome, Reporter};
+use crate::graph::Step;
+use crate::live::LiveResource;
+use crate::plan::Plan;
+use crate::provider::{CloudIds, DeleteOptions, FieldChange, Provider, ProviderError};
+
+/// What a rollback did, one entry per operation it tried to undo.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollbackReport {
+    /// The undo operations, in the order they ran.
+    pub operations: Vec<OperationReport>,
+    /// Deletes that succeeded before the failure and cannot be undone.
+    pub irreversible: Vec<String>,
+}
+
+impl RollbackReport {
+    /// Undo operations that succeeded.
+    pub fn undone(&self) -> usize {
+        self.operations
+            .iter()
+            .filter(|o| o.outcome == Outcome::Succeeded)
+            .count()
+    }
+
+    /// Undo operations that failed.
+    pub fn failed(&self) -> usize {
+        self.operations.len() - self.undone()
+    }
+}
+
+/// Undoes every successful operation of `report` (made by applying `plan`).
+pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
+    plan: &Plan,
+    report: &ApplyReport,
+    provider: &P,
+    reporter: &R,
+) -> RollbackReport {
+    let mut result = RollbackReport::default();
+    let ids: CloudIds = plan.live_ids.clone();
+    for operation in report.operations.iter().rev() {
+        if operation.outcome != Outcome::Succeeded {
+            continue;
+        }
+        let change = plan
+            .changes
+            .iter()
+            .find(|c| c.address == operation.address && c.action == operation.action);
+        let undo_step = match operation.step {
+            Step::Create => Step::Delete,
+            Step::Update => Step::Update,
+            Step::Delete => {
+                result.irreversible.push(operation.address.to_string());
+                continue;
+            }
+        };
+        reporter.on_start(&operation.address, operation.action, undo_step);
+        let started = Instant::now();
+        let outcome = match (operation.step, &operation.applied, change) {
+            (Step::Create, Some(created), _) => provider
+                .delete(
+                    created,
+                    DeleteOptions {
+                        lift_deletion_protection: true,
+                    },
+                )
+                .await
+                .err(),
+            (Step::Update, Some(updated), Some(change)) => match &change.live {
+                Some(before) => restore(provider, change.desired.as_ref(), before, updated, &ids)
+                    .await
+                    .err(),
+                None => Some(nothing_to_restore(operation)),
+            },
+            _ => Some(nothing_to_restore(operation)),
+        };
+        let undone = OperationReport {
+            address: operation.address.clone(),
+            action: operation.action,
+            step: undo_step,
+            outcome: outcome.map_or(Outcome::Succeeded, Outcome::Failed),
+            elapsed: started.elapsed(),
+            applied: None,
+        };
+        reporter.on_finish(&undone);
+        result.operations.push(undone);
+    }
+    result
+}
+
+fn nothing_to_restore(operation: &OperationReport) -> ProviderError {
+    ProviderError::NotFound {
+        what: format!("the state of {} before the apply", operation.address),
+    }
+}
+
+/// Updates `now` back to the values `before` had.
+async fn restore<P: Provider + ?Sized>(
+    provider: &P,
+    desired: Option<&DesiredResource>,
+    before: &LiveResource,
+    now: &LiveResource,
+    ids: &CloudIds,
+) -> Result<(), ProviderError> {
+    let previous = DesiredResource {
+        address: before.address.clone(),
+        kind: before.kind,
+        cloud_name: desired.map(|d| d.cloud_name.clone()).unwrap_or_default(),
+        tags: before.tags.clone(),
+        depends_on: before.depends_on.clone(),
+        fields: before.fields.clone(),
+        span: Default::default(),
+    };
+    let changes: Vec<FieldChange> = before
+        .fields
+        .iter()
+        .filter(|(name, value)| now.fields.get(name.as_str()) != Some(*value))
+        .map(|(name, value)| FieldChange {
+            field: name.clone(),
+            live: now.fields.get(name.as_str()).cloned(),
+            desired: Some(value.clone()),
+            forces_replacement: false,
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    provider
+        .update(&previous, now, &changes, ids)
+        .await
+        .map(|_| ())
+}
