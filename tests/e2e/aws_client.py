@@ -109,6 +109,24 @@ def main():
         rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="not envctl's",
                                    SubnetIds=subnets)
         result = {"ok": True}
+    elif command == "put-lock":
+        bucket, key, body = args
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        result = {"ok": True}
+    elif command == "get-lock":
+        bucket, key = args
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        try:
+            result = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            result = None
     elif command == "run-instance":
         subnet_id, tag_json = args
         tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]

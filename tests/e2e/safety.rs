@@ -49,3 +49,142 @@ fn without_rollback_a_failed_apply_keeps_its_progress_for_the_next_run() {
     assert!(owned.contains(&"vpc.main".to_string()), "{owned:?}");
     assert!(owned.contains(&"instance.app[0]".to_string()), "{owned:?}");
 }
+
+const LOCK_KEY: &str = "envctl-locks/webapp/staging.json";
+
+fn hold_lock_elsewhere(emulator: &Emulator) {
+    let lock = r#"{"id": "abc123", "holder": "ci@runner-7", "host": "runner-7", "pid": 4242,
+        "command": "envctl apply staging --yes", "since_unix": 1700000000}"#;
+    emulator.client(&["put-lock", "webapp-envctl-locks", LOCK_KEY, lock]);
+}
+
+#[test]
+fn a_lock_held_elsewhere_stops_changes_but_not_reads_until_it_is_force_unlocked() {
+    let emulator = Emulator::start();
+    let project = Project::new("lock-held", &[]);
+    hold_lock_elsewhere(&emulator);
+
+    let refused = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("error: `staging` is locked by ci@runner-7"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("envctl apply staging --yes"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("hint: wait for that run to finish (`--lock-timeout 10m` waits for it), or, if it died, `envctl force-unlock staging abc123`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(emulator.inventory().owned_addresses("staging").is_empty());
+    for mutating in [
+        vec!["destroy", "staging", "--yes"],
+        vec!["reconcile", "staging", "--yes"],
+        vec!["redeploy", "staging", "--yes"],
+    ] {
+        let run = project.envctl(&emulator, &mutating).expect_code(1);
+        assert!(
+            run.stderr.contains("is locked by"),
+            "{mutating:?}: {}",
+            run.stderr
+        );
+    }
+    // Read-only commands take no lock.
+    project
+        .envctl(&emulator, &["plan", "staging"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["drift", "staging"])
+        .expect_code(2);
+
+    let wrong = project
+        .envctl(&emulator, &["force-unlock", "staging", "nope"])
+        .expect_code(1);
+    assert!(wrong.stderr.contains("has id `abc123`"), "{}", wrong.stderr);
+    project
+        .envctl(&emulator, &["force-unlock", "staging", "abc123"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    // A finished run leaves no lock behind.
+    assert_eq!(
+        emulator.client(&["get-lock", "webapp-envctl-locks", LOCK_KEY]),
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn lock_timeout_waits_for_the_holder_before_giving_up() {
+    let emulator = Emulator::start();
+    let project = Project::new("lock-timeout", &[]);
+    hold_lock_elsewhere(&emulator);
+    let started = std::time::Instant::now();
+    project
+        .envctl(
+            &emulator,
+            &["apply", "staging", "--yes", "--lock-timeout", "2s"],
+        )
+        .expect_code(1);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn two_concurrent_applies_take_turns_and_create_everything_once() {
+    let emulator = Emulator::start();
+    let project = Project::new(
+        "lock-race",
+        &[(
+            r#"instance.app = { instance_type = "t3.medium", count = 1 }"#,
+            r#"instance.app = { instance_type = "t3.medium", count = 4 }"#,
+        )],
+    );
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let project_dir = project.dir.clone();
+            let endpoint = emulator.endpoint.clone();
+            std::thread::spawn(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_envctl"))
+                    .args(["apply", "staging", "--yes", "--lock-timeout", "60s"])
+                    .current_dir(project_dir)
+                    .env("AWS_ENDPOINT_URL", endpoint)
+                    .env("AWS_ACCESS_KEY_ID", "testing")
+                    .env("AWS_SECRET_ACCESS_KEY", "testing")
+                    .env("AWS_EC2_METADATA_DISABLED", "true")
+                    .env("AWS_CONFIG_FILE", "/nonexistent")
+                    .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outputs: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // One run created everything; the other, once it had the lock, found nothing to do.
+    let created: Vec<bool> = outputs
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stderr).contains("Apply complete"))
+        .collect();
+    assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
+    let inventory = emulator.inventory();
+    assert_eq!(inventory.owned("instances", "staging").len(), 4);
+    let mut addresses = inventory.owned_addresses("staging");
+    let count = addresses.len();
+    addresses.dedup();
+    assert_eq!(addresses.len(), count, "no address twice");
+}

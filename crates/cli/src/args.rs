@@ -88,6 +88,9 @@ pub enum Command {
     /// Drift, parity and expiring differences in one report, for scheduled jobs
     #[command(after_help = "Example:\n  envctl audit --output markdown > audit.md")]
     Audit(AuditArgs),
+    /// Remove a lock left by a run that died (the lock id is in the error that reported it)
+    #[command(after_help = "Example:\n  envctl force-unlock production 18c9f2a4e1b-2f1a")]
+    ForceUnlock(ForceUnlockArgs),
     /// Rebuild an environment from the spec, optionally as of a git revision
     #[command(
         after_help = "Examples:\n  envctl redeploy staging --replace-drifted\n  envctl redeploy production --ref v1.4.0 --confirm production"
@@ -141,6 +144,9 @@ pub struct ExecutionArgs {
     /// environments)
     #[arg(long)]
     pub rollback: bool,
+    /// How long to wait for another run's lock on the environment: `0s`, `30s`, `10m`
+    #[arg(long, default_value = "0s", value_parser = parse_wait)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// The promotion gate: an environment with `promote_from` changes only after that environment
@@ -245,6 +251,22 @@ pub struct RedeployArgs {
     pub execution: ExecutionArgs,
     #[command(flatten)]
     pub gate: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The locked environment
+    pub environment: String,
+    /// The id of the lock to remove, as the lock error printed it
+    pub lock_id: String,
+}
+
+/// Parses a wait that may be zero (`0s`, `30s`, `10m`).
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim_end_matches('s').trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(text)
 }
 
 /// Parses `90`, `30s`, `5m`, `2h` into a duration of at least one second.

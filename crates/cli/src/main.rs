@@ -9,6 +9,7 @@ mod commands;
 mod confirm;
 mod context;
 mod errors;
+mod lock;
 mod progress;
 mod render;
 
@@ -72,5 +73,6 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Redeploy(args) => commands::redeploy::run(&global, args).await,
         Command::Parity(args) => commands::parity::run(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
+        Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,
     }
 }

@@ -142,6 +142,9 @@ pub struct Plan {
     /// The environment that must have converged on the same spec before this plan is applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
+    /// The S3 bucket holding the environment's lock, if the spec names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_bucket: Option<String>,
     /// [`LiveState::fingerprint`] of the state the plan was made from.
     pub live_fingerprint: String,
     /// Cloud ids of every live resource the plan was made from (references of creates resolve
@@ -290,6 +293,7 @@ pub fn make_plan<P: Provider + ?Sized>(
         parity_digest: desired.parity_digest.clone(),
         protected: desired.protected,
         promote_from: desired.promote_from.clone(),
+        lock_bucket: desired.lock_bucket.clone(),
         live_fingerprint: live.fingerprint(),
         live_ids: live
             .resources
@@ -311,6 +315,7 @@ pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
         parity_digest: desired.parity_digest.clone(),
         protected: desired.protected,
         promote_from: desired.promote_from.clone(),
+        lock_bucket: desired.lock_bucket.clone(),
         live_fingerprint: live.fingerprint(),
         live_ids: live
             .resources

@@ -46,6 +46,7 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
         parity_digest: spec.parity_digest.clone(),
         protected: environment.settings.protected,
         promote_from: environment.settings.promote_from.clone(),
+        lock_bucket: model.project.lock_bucket.clone(),
         resources,
     }
 }

@@ -308,6 +308,9 @@ pub struct DesiredState {
     pub protected: bool,
     /// The environment that must have converged on this spec before this one is applied.
     pub promote_from: Option<String>,
+    /// The S3 bucket holding the environments' locks (`[project] lock_bucket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_bucket: Option<String>,
     pub resources: Vec<DesiredResource>,
 }
 

@@ -12,6 +12,7 @@ use crate::commands::cloud_error;
 use crate::confirm::{Risk, confirm};
 use crate::context::{connect, expand, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
+use crate::lock;
 use crate::progress::{ProgressReporter, bars_wanted};
 use crate::render;
 
@@ -22,42 +23,73 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         execution,
         gate,
     } = args;
-    let (provider, plan) = match (plan_file, environment) {
+    match (plan_file, environment) {
         (Some(path), _) => {
-            let (provider, plan) = load_saved_plan(global, &path).await?;
-            gate_saved_plan(global, &provider, &plan, &gate).await?;
-            (provider, plan)
+            let plan = read_plan_file(&path)?;
+            let provider = connect(global, &plan.region).await;
+            let lock = lock::acquire(
+                &provider,
+                plan.lock_bucket.as_deref(),
+                &plan.project,
+                &plan.environment,
+                execution.lock_timeout,
+            )
+            .await?;
+            let result = async {
+                check_fresh(&provider, &plan, &path).await?;
+                gate_saved_plan(global, &provider, &plan, &gate).await?;
+                execute_plan(
+                    global,
+                    &provider,
+                    &plan,
+                    &execution,
+                    "Apply",
+                    ShowPlan::Full,
+                )
+                .await
+            }
+            .await;
+            lock::release(lock).await;
+            result
         }
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
             let mut desired = expand(&loaded, &environment)?;
             let provider = connect(global, loaded.spec.region()).await;
-            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-            let plan = ops::plan(&provider, &desired).await.map_err(|e| {
-                cloud_error(
-                    e,
-                    format!("failed to read the live state of `{environment}`"),
+            let lock = lock::acquire(
+                &provider,
+                desired.lock_bucket.as_deref(),
+                &desired.project,
+                &environment,
+                execution.lock_timeout,
+            )
+            .await?;
+            let result = async {
+                crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+                let plan = ops::plan(&provider, &desired).await.map_err(|e| {
+                    cloud_error(
+                        e,
+                        format!("failed to read the live state of `{environment}`"),
+                    )
+                })?;
+                execute_plan(
+                    global,
+                    &provider,
+                    &plan,
+                    &execution,
+                    "Apply",
+                    ShowPlan::Full,
                 )
-            })?;
-            (provider, plan)
+                .await
+            }
+            .await;
+            lock::release(lock).await;
+            result
         }
-        (None, None) => {
-            return Err(UserError::new("nothing to apply")
-                .hint(
-                    "name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)",
-                )
-                .into());
-        }
-    };
-    execute_plan(
-        global,
-        &provider,
-        &plan,
-        &execution,
-        "Apply",
-        ShowPlan::Full,
-    )
-    .await
+        (None, None) => Err(UserError::new("nothing to apply")
+            .hint("name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)")
+            .into()),
+    }
 }
 
 /// A saved plan of a promoted environment passes the gate against the current spec, which must
@@ -89,8 +121,8 @@ async fn gate_saved_plan(
     crate::commands::gate::enforce(&loaded, &mut desired, provider, gate).await
 }
 
-/// Reads a saved plan and refuses it when the cloud changed since it was made.
-async fn load_saved_plan(global: &GlobalArgs, path: &Path) -> anyhow::Result<(AwsProvider, Plan)> {
+/// Reads a saved plan file.
+fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the saved plan `{}`", path.display()))?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| {
@@ -111,12 +143,16 @@ async fn load_saved_plan(global: &GlobalArgs, path: &Path) -> anyhow::Result<(Aw
         .hint("make the plan again with this version of envctl")
         .into());
     }
-    let provider = connect(global, &plan.region).await;
+    Ok(plan)
+}
+
+/// Refuses a saved plan when the cloud changed since it was made.
+async fn check_fresh(provider: &AwsProvider, plan: &Plan, path: &Path) -> anyhow::Result<()> {
     let scope = Scope {
         project: plan.project.clone(),
         environment: plan.environment.clone(),
     };
-    let live = envctl_engine::Provider::read(&provider, &scope, envctl_engine::ReadDepth::Owned)
+    let live = envctl_engine::Provider::read(provider, &scope, envctl_engine::ReadDepth::Owned)
         .await
         .map_err(|e| {
             cloud_error(
@@ -137,7 +173,7 @@ async fn load_saved_plan(global: &GlobalArgs, path: &Path) -> anyhow::Result<(Aw
         ))
         .into());
     }
-    Ok((provider, plan))
+    Ok(())
 }
 
 /// How much of the plan `execute_plan` prints before asking.
@@ -163,6 +199,7 @@ pub async fn execute_plan(
         confirm: confirm_flag,
         parallelism,
         rollback,
+        lock_timeout: _,
     } = execution;
     let text = match show {
         ShowPlan::Full => render::plan_text(plan),

@@ -16,19 +16,32 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let loaded = load_spec(&global.spec)?;
     let desired = expand(&loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await;
-    let plan = ops::plan_destroy(&provider, &desired).await.map_err(|e| {
-        cloud_error(
-            e,
-            format!("failed to read the live state of `{environment}`"),
-        )
-    })?;
-    execute_plan(
-        global,
+    let lock = crate::lock::acquire(
         &provider,
-        &plan,
-        &execution,
-        "Destroy",
-        ShowPlan::Full,
+        desired.lock_bucket.as_deref(),
+        &desired.project,
+        &environment,
+        execution.lock_timeout,
     )
-    .await
+    .await?;
+    let result = async {
+        let plan = ops::plan_destroy(&provider, &desired).await.map_err(|e| {
+            cloud_error(
+                e,
+                format!("failed to read the live state of `{environment}`"),
+            )
+        })?;
+        execute_plan(
+            global,
+            &provider,
+            &plan,
+            &execution,
+            "Destroy",
+            ShowPlan::Full,
+        )
+        .await
+    }
+    .await;
+    crate::lock::release(lock).await;
+    result
 }

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod audit;
 pub mod destroy;
 pub mod drift;
+pub mod force_unlock;
 pub mod gate;
 pub mod parity;
 pub mod plan;

@@ -62,38 +62,65 @@ async fn pass(
     let mut failed = false;
     for name in names {
         let mut desired = expand(loaded, name)?;
-        let (plan, report) = ops::drift(provider, &desired)
-            .await
-            .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
-        std::io::stdout()
-            .write_all(render::drift_text(std::slice::from_ref(&report)).as_bytes())?;
-        if report.is_clean() {
-            continue;
-        }
-        crate::commands::gate::enforce(loaded, &mut desired, provider, gate).await?;
-        let plan = if gate.skip_promotion_gate {
-            // The override tag joins the plan.
-            ops::drift(provider, &desired)
-                .await
-                .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?
-                .0
-        } else {
-            plan
-        };
-        match execute_plan(
-            global,
+        let lock = crate::lock::acquire(
             provider,
-            &plan,
-            execution,
-            "Reconcile",
-            ShowPlan::Summary,
+            desired.lock_bucket.as_deref(),
+            &desired.project,
+            name,
+            execution.lock_timeout,
         )
-        .await
-        {
-            Ok(_) => {}
-            Err(error) if crate::errors::already_reported(&error).is_some() => failed = true,
-            Err(error) => return Err(error),
-        }
+        .await?;
+        let result = repair(
+            global,
+            loaded,
+            name,
+            &mut desired,
+            provider,
+            execution,
+            gate,
+        )
+        .await;
+        crate::lock::release(lock).await;
+        failed |= result?;
     }
     Ok(failed)
+}
+
+/// Reads, diffs and repairs one environment (under its lock); true when a repair failed.
+async fn repair(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    name: &str,
+    desired: &mut envctl_spec::DesiredState,
+    provider: &envctl_providers::AwsProvider,
+    execution: &crate::args::ExecutionArgs,
+    gate: &crate::args::GateArgs,
+) -> anyhow::Result<bool> {
+    let read_error = |e| cloud_error(e, format!("failed to read the live state of `{name}`"));
+    let (plan, report) = ops::drift(provider, desired).await.map_err(read_error)?;
+    std::io::stdout().write_all(render::drift_text(std::slice::from_ref(&report)).as_bytes())?;
+    if report.is_clean() {
+        return Ok(false);
+    }
+    crate::commands::gate::enforce(loaded, desired, provider, gate).await?;
+    let plan = if gate.skip_promotion_gate {
+        // The override tag joins the plan.
+        ops::drift(provider, desired).await.map_err(read_error)?.0
+    } else {
+        plan
+    };
+    match execute_plan(
+        global,
+        provider,
+        &plan,
+        execution,
+        "Reconcile",
+        ShowPlan::Summary,
+    )
+    .await
+    {
+        Ok(_) => Ok(false),
+        Err(error) if crate::errors::already_reported(&error).is_some() => Ok(true),
+        Err(error) => Err(error),
+    }
 }

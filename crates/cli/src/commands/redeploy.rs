@@ -27,7 +27,6 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     }
     let mut desired = expand(&loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await;
-    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
     let options = PlanOptions {
         remove_unmanaged: true,
         replace: if replace_all {
@@ -38,21 +37,35 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
-    let plan = ops::plan_with(&provider, &desired, options)
-        .await
-        .map_err(|e| {
-            cloud_error(
-                e,
-                format!("failed to read the live state of `{environment}`"),
-            )
-        })?;
-    execute_plan(
-        global,
+    let lock = crate::lock::acquire(
         &provider,
-        &plan,
-        &execution,
-        "Redeploy",
-        ShowPlan::Full,
+        desired.lock_bucket.as_deref(),
+        &desired.project,
+        &environment,
+        execution.lock_timeout,
     )
-    .await
+    .await?;
+    let result = async {
+        crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+        let plan = ops::plan_with(&provider, &desired, options)
+            .await
+            .map_err(|e| {
+                cloud_error(
+                    e,
+                    format!("failed to read the live state of `{environment}`"),
+                )
+            })?;
+        execute_plan(
+            global,
+            &provider,
+            &plan,
+            &execution,
+            "Redeploy",
+            ShowPlan::Full,
+        )
+        .await
+    }
+    .await;
+    crate::lock::release(lock).await;
+    result
 }

@@ -314,6 +314,7 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
         parity_digest: "sha256:test".into(),
         protected: false,
         promote_from: None,
+        lock_bucket: None,
         resources,
     }
 }

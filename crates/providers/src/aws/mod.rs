@@ -9,6 +9,7 @@
 
 mod ec2;
 mod error;
+pub mod lock;
 mod rds;
 mod rules;
 mod wait;
@@ -63,6 +64,8 @@ impl AwsSettings {
 pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
+    region: String,
     wait_timeout: Duration,
     /// Distinguishes this run's idempotency tokens from earlier runs', so a token never
     /// resurrects what an earlier run made and someone deleted since.
@@ -97,9 +100,18 @@ impl AwsProvider {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
+        // Emulators and VPC endpoints serve buckets by path, not by virtual host.
+        let custom_endpoint = settings.endpoint_url.is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(custom_endpoint)
+            .build();
         AwsProvider {
             ec2: aws_sdk_ec2::Client::new(&config),
             rds: aws_sdk_rds::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            region: settings.region.clone(),
             wait_timeout: settings.wait_timeout,
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
         }

@@ -1,0 +1,42 @@
+//! `envctl force-unlock ENV LOCK_ID`: remove a lock whose holder died.
+
+use envctl_providers::LockError;
+
+use crate::args::{ForceUnlockArgs, GlobalArgs};
+use crate::context::{connect, expand, load_spec};
+use crate::errors::{Outcome, UserError};
+
+pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<Outcome> {
+    let ForceUnlockArgs {
+        environment,
+        lock_id,
+    } = args;
+    let loaded = load_spec(&global.spec)?;
+    expand(&loaded, &environment)?;
+    let Some(bucket) = loaded.spec.lock_bucket() else {
+        return Err(
+            UserError::new("the spec names no `lock_bucket`, so there are no locks")
+                .hint("set `lock_bucket` in `[project]` to lock environments during changes")
+                .into(),
+        );
+    };
+    let provider = connect(global, loaded.spec.region()).await;
+    match provider
+        .force_unlock(bucket, loaded.spec.project(), &environment, &lock_id)
+        .await
+    {
+        Ok(info) => {
+            eprintln!(
+                "removed lock `{}` of `{environment}` (held by {} for `{}`)",
+                info.id, info.holder, info.command
+            );
+            Ok(Outcome::Success)
+        }
+        Err(error @ (LockError::WrongId { .. } | LockError::NotLocked { .. })) => {
+            Err(UserError::new(error.to_string())
+                .hint("run the command that reported the lock again to see its current id")
+                .into())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context("failed to remove the lock")),
+    }
+}

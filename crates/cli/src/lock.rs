@@ -1,0 +1,61 @@
+//! Holding an environment's lock around a command that changes it.
+//!
+//! Owns [`acquire`] and [`release`]. Invariants: only commands that change the cloud lock;
+//! a spec without `lock_bucket` runs unlocked with a warning, never silently; a lock that
+//! cannot be released is reported, not ignored.
+
+use std::time::Duration;
+
+use envctl_providers::{AwsProvider, EnvironmentLock, LockError, LockInfo};
+
+use crate::errors::UserError;
+
+/// Takes the lock of `environment` (None when the spec has no lock bucket).
+pub async fn acquire(
+    provider: &AwsProvider,
+    bucket: Option<&str>,
+    project: &str,
+    environment: &str,
+    timeout: Duration,
+) -> anyhow::Result<Option<EnvironmentLock>> {
+    let Some(bucket) = bucket else {
+        eprintln!(
+            "warning: the spec names no `lock_bucket`: nothing stops another run from changing `{environment}` at the same time"
+        );
+        return Ok(None);
+    };
+    let command: Vec<String> = std::env::args().collect();
+    let info = LockInfo::for_this_process(command.join(" "));
+    match provider
+        .lock(bucket, project, environment, info, timeout)
+        .await
+    {
+        Ok(lock) => Ok(Some(lock)),
+        Err(error @ LockError::Held { .. }) => {
+            let id = match &error {
+                LockError::Held { holder, .. } => holder.id.clone(),
+                _ => String::new(),
+            };
+            Err(UserError::new(error.to_string())
+                .hint(format!(
+                    "wait for that run to finish (`--lock-timeout 10m` waits for it), or, if it died, `envctl force-unlock {environment} {id}`"
+                ))
+                .into())
+        }
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("failed to lock `{environment}`")))
+        }
+    }
+}
+
+/// Releases a lock taken by [`acquire`], reporting (not hiding) a failure.
+pub async fn release(lock: Option<EnvironmentLock>) {
+    if let Some(lock) = lock {
+        let id = lock.info.id.clone();
+        if let Err(error) = lock.release().await {
+            eprintln!(
+                "warning: could not release lock `{id}`: {error}; remove it with `envctl force-unlock`"
+            );
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! Environment locks in S3, so that pipelines on different machines never mutate one
+//! environment at once.
+//!
+//! Owns [`LockInfo`], [`EnvironmentLock`] and [`LockError`]. Invariants: a lock is one object
+//! `envctl-locks/{project}/{environment}.json` in the spec's `lock_bucket`, created with a
+//! conditional put (`If-None-Match: *`), so of two racing runs exactly one wins; it records who
+//! holds it, since when, and for what command; it is released only by its holder (matching id)
+//! or by `force-unlock` naming its id; a lock left by a process on this same host that is no
+//! longer running is stale and taken over; the bucket is created when missing.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use envctl_engine::ProviderError;
+use serde::{Deserialize, Serialize};
+
+use super::AwsProvider;
+use super::error::classify;
+
+/// Who holds a lock, since when, for what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Names this lock in `envctl force-unlock ENV LOCK_ID`.
+    pub id: String,
+    /// `user@host` of the holder.
+    pub holder: String,
+    pub host: String,
+    pub pid: u32,
+    /// The command line that took the lock (`envctl apply production`).
+    pub command: String,
+    /// Seconds since the Unix epoch when the lock was taken.
+    pub since_unix: u64,
+}
+
+impl LockInfo {
+    /// A new lock description for this process.
+    pub fn for_this_process(command: impl Into<String>) -> Self {
+        let host = hostname();
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        LockInfo {
+            id: format!(
+                "{:x}-{:x}",
+                now.as_nanos() & 0xffff_ffff_ffff,
+                std::process::id()
+            ),
+            holder: format!("{user}@{host}"),
+            host,
+            pid: std::process::id(),
+            command: command.into(),
+            since_unix: now.as_secs(),
+        }
+    }
+
+    /// How long ago the lock was taken.
+    pub fn age(&self) -> Duration {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        Duration::from_secs(now.saturating_sub(self.since_unix))
+    }
+
+    /// A lock taken on this host by a process that no longer runs can never be released by
+    /// its holder.
+    fn is_stale_here(&self) -> bool {
+        self.host == hostname()
+            && cfg!(target_os = "linux")
+            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Why a lock could not be taken or released.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds the lock and did not release it within the wait.
+    #[error("`{environment}` is locked by {} since {}s ago, running `{}` (lock id `{}`)", .holder.holder, .holder.age().as_secs(), .holder.command, .holder.id)]
+    Held {
+        environment: String,
+        holder: LockInfo,
+    },
+    /// `force-unlock` named an id that is not the current lock's.
+    #[error("the lock of `{environment}` has id `{}` (held by {} for `{}`), not `{given}`", .holder.id, .holder.holder, .holder.command)]
+    WrongId {
+        environment: String,
+        given: String,
+        holder: LockInfo,
+    },
+    /// `force-unlock` found no lock.
+    #[error("`{environment}` is not locked")]
+    NotLocked { environment: String },
+    /// S3 failed.
+    #[error(transparent)]
+    Storage(#[from] ProviderError),
+}
+
+/// A lock this process holds; release it with [`EnvironmentLock::release`].
+#[derive(Debug)]
+pub struct EnvironmentLock {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    pub info: LockInfo,
+}
+
+fn lock_key(project: &str, environment: &str) -> String {
+    format!("envctl-locks/{project}/{environment}.json")
+}
+
+impl AwsProvider {
+    /// Takes the lock of `environment`, waiting up to `timeout` for its holder to release it.
+    pub async fn lock(
+        &self,
+        bucket: &str,
+        project: &str,
+        environment: &str,
+        info: LockInfo,
+        timeout: Duration,
+    ) -> Result<EnvironmentLock, LockError> {
+        self.ensure_bucket(bucket).await?;
+        let key = lock_key(project, environment);
+        let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let put = self
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .if_none_match("*")
+                .content_type("application/json")
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .map_err(|e| classify(e, &format!("the lock of `{environment}`")));
+            match put {
+                Ok(_) => {
+                    return Ok(EnvironmentLock {
+                        s3: self.s3.clone(),
+                        bucket: bucket.to_string(),
+                        key,
+                        info,
+                    });
+                }
+                Err(error) if is_precondition_failed(&error) => {}
+                Err(other) => return Err(other.into()),
+            }
+            let Some((holder, etag)) = self.read_lock(bucket, &key, environment).await? else {
+                continue; // released between our put and our read: try again at once
+            };
+            if holder.is_stale_here() {
+                eprintln!(
+                    "warning: taking over the lock of `{environment}` left by process {} on this host, which is no longer running",
+                    holder.pid
+                );
+                self.delete_lock(bucket, &key, etag.as_deref(), environment)
+                    .await?;
+                continue;
+            }
+            if started.elapsed() >= timeout {
+                return Err(LockError::Held {
+                    environment: environment.to_string(),
+                    holder,
+                });
+            }
+            tokio::time::sleep(pause.min(timeout.saturating_sub(started.elapsed()))).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Removes the lock of `environment` if its id is `lock_id`; returns what it was.
+    pub async fn force_unlock(
+        &self,
+        bucket: &str,
+        project: &str,
+        environment: &str,
+        lock_id: &str,
+    ) -> Result<LockInfo, LockError> {
+        let key = lock_key(project, environment);
+        let Some((holder, etag)) = self.read_lock(bucket, &key, environment).await? else {
+            return Err(LockError::NotLocked {
+                environment: environment.to_string(),
+            });
+        };
+        if holder.id != lock_id {
+            return Err(LockError::WrongId {
+                environment: environment.to_string(),
+                given: lock_id.to_string(),
+                holder,
+            });
+        }
+        self.delete_lock(bucket, &key, etag.as_deref(), environment)
+            .await?;
+        Ok(holder)
+    }
+
+    async fn ensure_bucket(&self, bucket: &str) -> Result<(), ProviderError> {
+        let what = format!("lock bucket `{bucket}`");
+        match self
+            .s3
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))
+        {
+            Ok(_) => return Ok(()),
+            Err(ProviderError::NotFound { .. }) => {}
+            Err(ProviderError::Rejected { code, .. })
+                if code == "NotFound" || code == "Unknown" => {}
+            Err(other) => return Err(other),
+        }
+        let mut create = self.s3.create_bucket().bucket(bucket);
+        if self.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        match create.send().await.map_err(|e| classify(e, &what)) {
+            Ok(_) => Ok(()),
+            // Created meanwhile by another run, or ours already.
+            Err(ProviderError::AlreadyExists { .. }) => Ok(()),
+            Err(ProviderError::Rejected { code, .. }) if code == "BucketAlreadyOwnedByYou" => {
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The current lock and its ETag, or `None` when there is none.
+    async fn read_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        environment: &str,
+    ) -> Result<Option<(LockInfo, Option<String>)>, ProviderError> {
+        let what = format!("the lock of `{environment}`");
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what))
+        {
+            Ok(out) => out,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let etag = out.e_tag().map(str::to_string);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| ProviderError::Transient {
+                message: format!("reading {what}: {e}"),
+            })?;
+        let info: LockInfo =
+            serde_json::from_slice(&bytes.into_bytes()).map_err(|e| ProviderError::Rejected {
+                code: "UnreadableLock".into(),
+                message: format!("{what} is not an envctl lock: {e}"),
+                request_id: None,
+            })?;
+        Ok(Some((info, etag)))
+    }
+
+    async fn delete_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+        environment: &str,
+    ) -> Result<(), ProviderError> {
+        self.s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(etag.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| classify(e, &format!("the lock of `{environment}`")))?;
+        Ok(())
+    }
+}
+
+impl EnvironmentLock {
+    /// Releases the lock, if it is still this process's.
+    pub async fn release(self) -> Result<(), ProviderError> {
+        let what = "the environment lock";
+        let current = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|e| classify(e, what));
+        let out = match current {
+            Ok(out) => out,
+            Err(ProviderError::NotFound { .. }) => return Ok(()),
+            Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(()),
+            Err(other) => return Err(other),
+        };
+        let etag = out.e_tag().map(str::to_string);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| ProviderError::Transient {
+                message: format!("reading {what}: {e}"),
+            })?
+            .into_bytes();
+        let ours =
+            serde_json::from_slice::<LockInfo>(&bytes).is_ok_and(|info| info.id == self.info.id);
+        if !ours {
+            // Someone force-unlocked and locked again: not ours to remove.
+            return Ok(());
+        }
+        self.s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_if_match(etag)
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(())
+    }
+}
+
+fn is_precondition_failed(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Rejected { code, .. } if code == "PreconditionFailed" || code == "ConditionalRequestConflict")
+}
