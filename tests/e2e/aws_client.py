@@ -47,6 +47,7 @@ def inventory(ec2, rds):
                                    "engine_version": c["EngineVersion"],
                                    "backup_retention_days": c["BackupRetentionPeriod"],
                                    "deletion_protection": c.get("DeletionProtection", False),
+                                   "managed_password": "MasterUserSecret" in c,
                                    "tags": tags(c.get("TagList"))})
     for i in rds.describe_db_instances()["DBInstances"]:
         out["db_instances"].append({"id": i["DBInstanceIdentifier"], "class": i["DBInstanceClass"],

@@ -6,6 +6,7 @@ mod support;
 
 mod apply;
 mod drift;
+mod faults;
 mod misuse;
 mod parity;
 mod safety;

@@ -188,3 +188,44 @@ fn two_concurrent_applies_take_turns_and_create_everything_once() {
     addresses.dedup();
     assert_eq!(addresses.len(), count, "no address twice");
 }
+
+#[test]
+fn no_secret_reaches_output_or_plan_files() {
+    let emulator = Emulator::start();
+    let project = Project::new("secrets", &[]);
+    let secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYSENTINEL";
+    let run = |args: &[&str]| {
+        let output = project
+            .command_via(&emulator.endpoint, args)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains(secret), "{args:?} printed the secret key");
+        assert!(
+            !text.to_lowercase().contains("masteruserpassword"),
+            "{args:?}: {text}"
+        );
+        output.status.code()
+    };
+    assert_eq!(run(&["plan", "staging", "--out", "staging.plan"]), Some(0));
+    assert_eq!(run(&["apply", "--plan", "staging.plan", "--yes"]), Some(0));
+    assert_eq!(run(&["show", "staging", "--output", "json"]), Some(0));
+    assert_eq!(run(&["drift", "--output", "json"]), Some(2));
+    assert_eq!(run(&["audit", "--output", "json"]), Some(2));
+    let saved = std::fs::read_to_string(project.dir.join("staging.plan")).unwrap();
+    assert!(!saved.contains(secret));
+    assert!(
+        !saved.to_lowercase().contains("password"),
+        "the plan file mentions a password"
+    );
+    // The master password exists, but only RDS knows it.
+    let cluster = emulator
+        .inventory()
+        .by_address("db_clusters", "staging", "db_cluster.main");
+    assert_eq!(cluster["managed_password"], true);
+}

@@ -49,6 +49,15 @@ pub struct GlobalArgs {
     /// `NO_COLOR` is set)
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Attempts per AWS request (first included) on throttling and transient errors
+    #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_attempts: u32,
+    /// Backoff before the first retry, doubling with jitter after: `1s`, `200ms`
+    #[arg(long, global = true, default_value = "1s", value_parser = parse_backoff)]
+    pub initial_backoff: std::time::Duration,
+    /// AWS requests per second at most, per service, retries included
+    #[arg(long, global = true, value_parser = parse_rate)]
+    pub max_requests_per_second: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +268,27 @@ pub struct ForceUnlockArgs {
     pub environment: String,
     /// The id of the lock to remove, as the lock error printed it
     pub lock_id: String,
+}
+
+/// Parses a backoff in milliseconds or seconds (`200ms`, `1s`).
+pub fn parse_backoff(text: &str) -> Result<std::time::Duration, String> {
+    match text.strip_suffix("ms") {
+        Some(ms) => ms
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("`{text}` is not a duration like `200ms` or `1s`")),
+        None => parse_duration(text),
+    }
+}
+
+/// Parses a positive request rate.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a positive number of requests per second"
+        )),
+    }
 }
 
 /// Parses a wait that may be zero (`0s`, `30s`, `10m`).

@@ -163,6 +163,9 @@ pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
     );
     settings.profile.clone_from(&global.profile);
     settings.endpoint_url.clone_from(&global.endpoint_url);
+    settings.max_attempts = global.max_attempts;
+    settings.initial_backoff = global.initial_backoff;
+    settings.max_requests_per_second = global.max_requests_per_second;
     settings
 }
 

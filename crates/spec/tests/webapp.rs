@@ -45,7 +45,7 @@ fn webapp_checks_without_any_diagnostic() {
     let spec = webapp();
     assert_eq!(spec.project(), "webapp");
     assert_eq!(spec.region(), "us-east-1");
-    assert_eq!(spec.lock_bucket(), None);
+    assert_eq!(spec.lock_bucket(), Some("webapp-envctl-locks"));
     assert_eq!(spec.environment_names(), ["staging", "production"]);
     let production = spec.environment("production").expect("declared");
     assert!(production.protected);

@@ -189,26 +189,7 @@ impl Project {
 
     /// Runs `envctl` here against `emulator`, with no terminal.
     pub fn envctl(&self, emulator: &Emulator, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_envctl"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env_remove("AWS_PROFILE")
-            .env_remove("ENVCTL_SPEC")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .expect("envctl runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.envctl_via(&emulator.endpoint, args)
     }
 }
 
@@ -234,5 +215,123 @@ impl Run {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// The counting, fault-injecting proxy (`tests/e2e/aws_proxy.py`) in front of an emulator.
+pub struct Proxy {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Proxy {
+    /// Starts a proxy to `emulator` that faults `fault_rate` of the requests (throttling and
+    /// 503 answers) and delays each by `latency_ms`.
+    pub fn start(emulator: &Emulator, fault_rate: f64, latency_ms: u64) -> Proxy {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/aws_proxy.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .args(["--upstream", &emulator.endpoint])
+            .args(["--fault-rate", &fault_rate.to_string()])
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .args(["--faults", "throttle,503", "--seed", "7"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the proxy starts");
+        let stdout = child.stdout.take().expect("proxy stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the proxy says it is ready");
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("unexpected proxy output `{line}`"))
+            .to_string();
+        Proxy {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The proxy's counters.
+    pub fn stats(&self) -> Value {
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("proxy reachable");
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET /__proxy/stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response read");
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).expect("stats are JSON")
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Project {
+    /// Runs `envctl` here against `endpoint` (a proxy), with no terminal.
+    pub fn envctl_via(&self, endpoint: &str, args: &[&str]) -> Run {
+        let output = self
+            .command_via(endpoint, args)
+            .output()
+            .expect("envctl runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The `envctl` command line with the test environment, not yet started.
+    pub fn command_via(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_envctl"));
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE")
+            .env_remove("ENVCTL_SPEC")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+}
+
+impl Emulator {
+    /// Clears every resource (the emulator's own reset API).
+    pub fn reset(&self) {
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("emulator reachable");
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "{response}"
+        );
     }
 }

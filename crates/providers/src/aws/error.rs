@@ -5,6 +5,7 @@
 //! into a bare string.
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use envctl_engine::ProviderError;
 
@@ -23,17 +24,19 @@ const THROTTLING_CODES: &[&str] = &[
 const NOT_FOUND_MARKERS: &[&str] = &["NotFound", "NotFoundFault"];
 
 /// Classifies an SDK error; `what` names the resource for not-found and exists errors.
-pub(crate) fn classify<E, R>(error: SdkError<E, R>, what: &str) -> ProviderError
+pub(crate) fn classify<E>(error: SdkError<E, HttpResponse>, what: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     if let SdkError::ServiceError(service) = &error {
         let err = service.err();
-        let code = err.code().unwrap_or("Unknown").to_string();
         let message = err.message().unwrap_or_default().to_string();
         let request_id = err.meta().extra("aws_request_id").map(str::to_string);
-        return classify_code(code, message, request_id, what);
+        return match err.code() {
+            Some(code) => classify_code(code.to_string(), message, request_id, what),
+            // No AWS error code: only the HTTP status says what happened.
+            None => classify_status(service.raw().status().as_u16(), request_id, what),
+        };
     }
     let chain = source_chain(&error);
     // Missing or broken credentials surface as construction or dispatch failures.
@@ -59,6 +62,26 @@ where
             request_id: None,
         },
         _ => ProviderError::Transient { message: chain },
+    }
+}
+
+/// Classifies an answer that carried no AWS error code by its HTTP status.
+fn classify_status(status: u16, request_id: Option<String>, what: &str) -> ProviderError {
+    match status {
+        429 => ProviderError::Throttled {
+            code: "HTTP 429".to_string(),
+        },
+        500..=599 => ProviderError::Transient {
+            message: format!("the service answered HTTP {status} for {what}"),
+        },
+        404 => ProviderError::NotFound {
+            what: what.to_string(),
+        },
+        _ => ProviderError::Rejected {
+            code: format!("HTTP {status}"),
+            message: format!("the service refused the request for {what}"),
+            request_id,
+        },
     }
 }
 

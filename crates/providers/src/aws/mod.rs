@@ -7,6 +7,7 @@
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
 //! here once, never to individual operations.
 
+mod budget;
 mod ec2;
 mod error;
 pub mod lock;
@@ -42,6 +43,8 @@ pub struct AwsSettings {
     pub initial_backoff: Duration,
     /// How long to wait for a resource to become usable or go away.
     pub wait_timeout: Duration,
+    /// Requests per second at most, per service (EC2, RDS, S3 each), retries included.
+    pub max_requests_per_second: Option<f64>,
 }
 
 impl AwsSettings {
@@ -55,6 +58,7 @@ impl AwsSettings {
             max_attempts: 10,
             initial_backoff: Duration::from_secs(1),
             wait_timeout: Duration::from_secs(30 * 60),
+            max_requests_per_second: None,
         }
     }
 }
@@ -104,13 +108,20 @@ impl AwsProvider {
         let custom_endpoint = settings.endpoint_url.is_some()
             || std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(custom_endpoint)
-            .build();
+        let mut ec2_config = aws_sdk_ec2::config::Builder::from(&config);
+        let mut rds_config = aws_sdk_rds::config::Builder::from(&config);
+        let mut s3_config =
+            aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint);
+        if let Some(rate) = settings.max_requests_per_second {
+            // One budget per service: AWS throttles each service on its own.
+            ec2_config = ec2_config.http_client(budget::BudgetedHttpClient::new(rate));
+            rds_config = rds_config.http_client(budget::BudgetedHttpClient::new(rate));
+            s3_config = s3_config.http_client(budget::BudgetedHttpClient::new(rate));
+        }
         AwsProvider {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            rds: aws_sdk_rds::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
+            rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             region: settings.region.clone(),
             wait_timeout: settings.wait_timeout,
             run_nonce: format!("{nanos:x}-{}", std::process::id()),

@@ -1,0 +1,125 @@
+//! A per-service request budget (`--max-requests-per-second`).
+//!
+//! Owns [`RequestBudget`], a token bucket, and [`BudgetedHttpClient`], an HTTP client that
+//! spends one token per request attempt before sending it. Invariants: retries spend tokens
+//! too (a throttled account is not hammered by retries); each service client has its own
+//! budget, as AWS throttles per service; a request waits for a token, it is never dropped.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// A token bucket refilled at `rate` tokens per second, holding at most `rate` (at least 1).
+#[derive(Debug)]
+pub(crate) struct RequestBudget {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RequestBudget {
+    pub(crate) fn new(rate: f64) -> Self {
+        let rate = rate.max(0.1);
+        RequestBudget {
+            rate,
+            state: Mutex::new((rate.max(1.0), Instant::now())),
+        }
+    }
+
+    /// Waits until a request may be sent.
+    pub(crate) async fn acquire(&self) {
+        loop {
+            let wait = {
+                let Ok(mut state) = self.state.lock() else {
+                    return;
+                };
+                let (tokens, last) = *state;
+                let now = Instant::now();
+                let refilled = (tokens + now.duration_since(last).as_secs_f64() * self.rate)
+                    .min(self.rate.max(1.0));
+                if refilled >= 1.0 {
+                    *state = (refilled - 1.0, now);
+                    return;
+                }
+                *state = (refilled, now);
+                Duration::from_secs_f64((1.0 - refilled) / self.rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The default HTTPS client behind a request budget.
+#[derive(Debug, Clone)]
+pub(crate) struct BudgetedHttpClient {
+    inner: SharedHttpClient,
+    budget: Arc<RequestBudget>,
+}
+
+impl BudgetedHttpClient {
+    /// The SDK's default HTTPS client (rustls), spending from a budget of `rate` requests/s.
+    pub(crate) fn new(rate: f64) -> Self {
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        BudgetedHttpClient {
+            inner,
+            budget: Arc::new(RequestBudget::new(rate)),
+        }
+    }
+}
+
+impl HttpClient for BudgetedHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BudgetedConnector {
+            inner: self.inner.http_connector(settings, components),
+            budget: self.budget.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct BudgetedConnector {
+    inner: SharedHttpConnector,
+    budget: Arc<RequestBudget>,
+}
+
+impl HttpConnector for BudgetedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let budget = self.budget.clone();
+        HttpConnectorFuture::new(async move {
+            budget.acquire().await;
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_budget_spaces_requests_after_its_burst() {
+        let budget = RequestBudget::new(20.0);
+        let started = Instant::now();
+        for _ in 0..30 {
+            budget.acquire().await;
+        }
+        // 20 at once (the burst), then 10 more at 20/s: about half a second.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    }
+}
