@@ -285,6 +285,26 @@ pub fn make_plan<P: Provider + ?Sized>(
         }
     }
 
+    plan_of(desired, live, changes, notes)
+}
+
+/// A plan that deletes everything `live` holds (for `destroy`).
+pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
+    let changes = live
+        .resources
+        .iter()
+        .map(|r| delete_change(r, Cause::Destroy))
+        .collect();
+    plan_of(desired, live, changes, Vec::new())
+}
+
+/// A plan of `changes` for `desired`, made from `live`.
+fn plan_of(
+    desired: &DesiredState,
+    live: &LiveState,
+    changes: Vec<ResourceChange>,
+    notes: Vec<Note>,
+) -> Plan {
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         project: desired.project.clone(),
@@ -302,32 +322,6 @@ pub fn make_plan<P: Provider + ?Sized>(
             .collect(),
         changes,
         notes,
-    }
-}
-
-/// A plan that deletes everything `live` holds (for `destroy`).
-pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
-    Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        project: desired.project.clone(),
-        environment: desired.environment.clone(),
-        region: desired.region.clone(),
-        parity_digest: desired.parity_digest.clone(),
-        protected: desired.protected,
-        promote_from: desired.promote_from.clone(),
-        lock_bucket: desired.lock_bucket.clone(),
-        live_fingerprint: live.fingerprint(),
-        live_ids: live
-            .resources
-            .iter()
-            .map(|r| (r.address.clone(), r.id.clone()))
-            .collect(),
-        changes: live
-            .resources
-            .iter()
-            .map(|r| delete_change(r, Cause::Destroy))
-            .collect(),
-        notes: Vec::new(),
     }
 }
 

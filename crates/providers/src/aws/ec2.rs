@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 use super::error::classify;
 use super::rules::{Rule, rules_from_permissions};
 use super::wait::wait_until;
-use super::{AwsProvider, address_from_tags, field_id, field_ids, field_str, tags_to_apply};
+use super::{
+    AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
+};
 
 /// Instance states that count as existing (terminated ones stay listed for a while).
 const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
@@ -56,29 +58,6 @@ fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> Tag
         spec = spec.tags(Tag::builder().key(key).value(value).build());
     }
     spec.build()
-}
-
-fn live(
-    address: Address,
-    id: String,
-    tags: BTreeMap<String, String>,
-    fields: Vec<(&str, Value)>,
-) -> LiveResource {
-    LiveResource {
-        kind: address.kind,
-        address,
-        id,
-        tags,
-        depends_on: Vec::new(),
-        fields: fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    }
-}
-
-fn text(value: Option<&str>) -> Value {
-    Value::Str(value.unwrap_or_default().to_string())
 }
 
 fn rule_set(rules: &[Rule]) -> Value {

@@ -301,6 +301,32 @@ fn tags_to_apply(desired: &DesiredResource) -> BTreeMap<String, String> {
     tags
 }
 
+/// A live resource read from AWS; references still hold raw ids until
+/// [`resolve_references`] maps them to addresses.
+fn live(
+    address: Address,
+    id: String,
+    tags: BTreeMap<String, String>,
+    fields: Vec<(&str, Value)>,
+) -> LiveResource {
+    LiveResource {
+        kind: address.kind,
+        address,
+        id,
+        tags,
+        depends_on: Vec::new(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
+
+/// A text field read from AWS (absent reads as empty).
+fn text(value: Option<&str>) -> Value {
+    Value::Str(value.unwrap_or_default().to_string())
+}
+
 /// The address a resource's `envctl:address` tag names, if it is well formed and of `kind`.
 fn address_from_tags(tags: &BTreeMap<String, String>, kind: ResourceKind) -> Option<Address> {
     let address: Address = tags.get(TAG_ADDRESS)?.parse().ok()?;

@@ -13,11 +13,13 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
 use envctl_engine::{CloudIds, DeleteOptions, FieldChange, LiveResource, ProviderError, Scope};
-use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
+use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 
 use super::error::classify;
 use super::wait::wait_until;
-use super::{AwsProvider, address_from_tags, field_id, field_ids, field_str, tags_to_apply};
+use super::{
+    AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
+};
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
@@ -50,29 +52,6 @@ fn scope_of(desired: &DesiredResource) -> Scope {
             .cloned()
             .unwrap_or_default(),
     }
-}
-
-fn live(
-    address: Address,
-    id: String,
-    tags: BTreeMap<String, String>,
-    fields: Vec<(&str, Value)>,
-) -> LiveResource {
-    LiveResource {
-        kind: address.kind,
-        address,
-        id,
-        tags,
-        depends_on: Vec::new(),
-        fields: fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    }
-}
-
-fn text(value: Option<&str>) -> Value {
-    Value::Str(value.unwrap_or_default().to_string())
 }
 
 /// States in which a resource is on its way out and no longer counts.
