@@ -330,3 +330,61 @@ fn redeploy_replaces_drifted_resources_and_can_restore_a_git_revision() {
         .expect_code(1);
     assert!(bad.stderr.contains("cannot read"), "{}", bad.stderr);
 }
+
+#[test]
+fn reconcile_watch_repairs_drift_as_it_appears_and_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let emulator = Emulator::start();
+    let project = Project::new("watch", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let mut child = project
+        .command_via(
+            &emulator.endpoint,
+            &[
+                "reconcile",
+                "staging",
+                "--yes",
+                "--watch",
+                "--interval",
+                "1s",
+            ],
+        )
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("`{needle}` never appeared"),
+            }
+        }
+    };
+    wait_for("next pass in 1s");
+    // Drift appears while the controller runs; a later pass repairs it.
+    let group = id(&emulator, "security_groups", "security_group.app");
+    emulator.client(&["authorize-ingress", &group, "tcp", "22", "0.0.0.0/0"]);
+    wait_for("Reconcile complete");
+    wait_for("next pass in 1s");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for("stopped by Ctrl-C");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    project
+        .envctl(&emulator, &["drift", "staging"])
+        .expect_code(0);
+}

@@ -360,12 +360,21 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
 pub fn rollback_text(report: &envctl_engine::RollbackReport) -> String {
     let mut out = String::new();
     for operation in &report.operations {
-        if let Outcome::Failed(error) = &operation.outcome {
-            let _ = writeln!(
-                out,
-                "error: rolling back {} of {} failed: {error}",
-                operation.action, operation.address
-            );
+        let undo = match operation.step {
+            Step::Delete => "deleted again",
+            _ => "restored to its previous values",
+        };
+        match &operation.outcome {
+            Outcome::Failed(error) => {
+                let _ = writeln!(
+                    out,
+                    "error: rolling back {} of {} failed: {error}",
+                    operation.action, operation.address
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "rolled back: {} {undo}", operation.address);
+            }
         }
     }
     for address in &report.irreversible {

@@ -27,14 +27,29 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
     let loaded = load_spec(&global.spec)?;
     let names = selected_environments(&loaded, environments);
     let provider = connect(global, loaded.spec.region()).await;
+    // With --watch, Ctrl-C never interrupts a repair half-way: it is noted, and the loop
+    // stops once the pass in progress is over.
+    let interrupted = watch.then(|| {
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = sender.send(true);
+            }
+        });
+        receiver
+    });
     loop {
         let failed = pass(global, &loaded, &names, &provider, &execution, &gate).await?;
-        if !watch {
+        let Some(mut interrupted) = interrupted.clone() else {
             return if failed {
                 Err(Reported { code: 1 }.into())
             } else {
                 Ok(Outcome::Success)
             };
+        };
+        if *interrupted.borrow() {
+            eprintln!("stopped by Ctrl-C after a complete pass");
+            return Ok(Outcome::Success);
         }
         eprintln!(
             "next pass in {}s (Ctrl-C stops between passes)",
@@ -42,8 +57,8 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         );
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("stopped by Ctrl-C");
+            _ = interrupted.changed() => {
+                eprintln!("stopped by Ctrl-C between passes");
                 return Ok(Outcome::Success);
             }
         }
