@@ -33,10 +33,15 @@ Latency: `latency_ms` is slept before each counted request is forwarded (or faul
 
 Control API (never counted, delayed nor faulted):
 - `GET  /__proxy/stats`  -> `{"total": n, "forwarded": n, "faulted": n, "upstream_errors": n,
-  "by_action": {"DescribeVpcs": 3, ...}, "faulted_by_action": {...}}`. `total` counts every
-  request the proxy answered except control and `/moto-api/` ones, `faulted` the injected
-  faults among them, `by_action` every counted request (forwarded or faulted) by action,
-  `faulted_by_action` only the faulted ones.
+  "by_action": {"DescribeVpcs": 3, ...}, "faulted_by_action": {...}, "first_request_at": t,
+  "last_response_at": t}`. `total` counts every request the proxy answered except control and
+  `/moto-api/` ones, `faulted` the injected faults among them, `forwarded` the rest,
+  `upstream_errors` those the upstream could not answer (the client got HTTP 502; they count
+  as forwarded), `by_action` every counted
+  request (forwarded or faulted) by action, `faulted_by_action` only the faulted ones;
+  the two times (Unix seconds, null before the first request) are when the first counted
+  request arrived and the last one was answered, so a client's wall time can be split into
+  its own work before, during and after its calls.
 - `POST /__proxy/reset`  -> zeroes the counters (the settings stay).
 - `GET  /__proxy/config` -> the current settings.
 - `POST /__proxy/config` with a JSON object of any of `fault_rate` (0..1), `latency_ms` (>= 0),
@@ -84,6 +89,8 @@ class State:
             self.upstream_errors = 0
             self.by_action = {}
             self.faulted_by_action = {}
+            self.first_request_at = None
+            self.last_response_at = None
 
     def stats(self):
         with self.lock:
@@ -94,6 +101,8 @@ class State:
                 "upstream_errors": self.upstream_errors,
                 "by_action": dict(sorted(self.by_action.items())),
                 "faulted_by_action": dict(sorted(self.faulted_by_action.items())),
+                "first_request_at": self.first_request_at,
+                "last_response_at": self.last_response_at,
             }
 
     def config(self):
@@ -130,6 +139,8 @@ class State:
     def decide(self, action):
         """Counts one request; returns the fault kind to inject, or None to forward it."""
         with self.lock:
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
             self.total += 1
             self.by_action[action] = self.by_action.get(action, 0) + 1
             fault = None
@@ -138,6 +149,11 @@ class State:
                 self.faulted += 1
                 self.faulted_by_action[action] = self.faulted_by_action.get(action, 0) + 1
             return fault, self.latency_ms
+
+    def answered(self):
+        """Notes the time a counted request was answered."""
+        with self.lock:
+            self.last_response_at = time.time()
 
     def upstream_failed(self):
         with self.lock:
@@ -192,6 +208,9 @@ def form_params(content_type, body, query):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries a Content-Length
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm holds the
+    # body back until the client's delayed ACK of the headers, about 40 ms per answer.
+    disable_nagle_algorithm = True
     server_version = "aws-proxy"
     sys_version = ""
 
@@ -201,6 +220,9 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def state(self):
         return self.server.state
+
+    def version_string(self):
+        return self.server_version
 
     def log_message(self, fmt, *args):
         if self.state.verbose:
@@ -234,6 +256,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.inject(fault, params)
             else:
                 self.forward(target, body)
+            self.state.answered()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
