@@ -1,7 +1,7 @@
 //! A per-service request budget (`--max-requests-per-second`).
 //!
-//! Owns [`RequestBudget`], a token bucket, and [`BudgetedHttpClient`], an HTTP client that
-//! spends one token per request attempt before sending it. Invariants: retries spend tokens
+//! Owns [`RequestBudget`], a token bucket, [`BudgetedHttpClient`], an HTTP client that
+//! spends one token per request attempt before sending it, and the choice of HTTP client. Invariants: retries spend tokens
 //! too (a throttled account is not hammered by retries); each service client has its own
 //! budget, as AWS throttles per service; a request waits for a token, it is never dropped.
 
@@ -62,17 +62,32 @@ pub(crate) struct BudgetedHttpClient {
 }
 
 impl BudgetedHttpClient {
-    /// The SDK's default HTTPS client (rustls), spending from a budget of `rate` requests/s.
-    pub(crate) fn new(rate: f64) -> Self {
-        let inner = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+    /// `inner` spending from a budget of `rate` requests per second.
+    pub(crate) fn new(inner: SharedHttpClient, rate: f64) -> Self {
         BudgetedHttpClient {
             inner,
             budget: Arc::new(RequestBudget::new(rate)),
         }
+    }
+}
+
+/// The HTTP client for one service: plain HTTP when the endpoint is `http://` (a local
+/// emulator: no TLS set-up, which costs tens of milliseconds per run), the SDK's default
+/// rustls client otherwise; behind a request budget when one is set.
+pub(crate) fn http_client(plain_http: bool, rate: Option<f64>) -> SharedHttpClient {
+    let builder = aws_smithy_http_client::Builder::new();
+    let inner = if plain_http {
+        builder.build_http()
+    } else {
+        builder
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https()
+    };
+    match rate {
+        Some(rate) => SharedHttpClient::new(BudgetedHttpClient::new(inner, rate)),
+        None => inner,
     }
 }
 
