@@ -244,17 +244,20 @@ fn a_newer_engine_version_is_reported_as_skew_never_downgraded() {
     let plan = project
         .envctl(&emulator, &["plan", "staging", "--detailed-exitcode"])
         .expect_code(0);
+    // A note is a message: on stderr, not in the plan on stdout.
     assert!(
-        plan.stdout.contains("newer than the spec's 15.4"),
+        plan.stderr.contains(
+            "warning: db_cluster.main: the live engine version 15.5 is newer than the spec's 15.4"
+        ),
         "{}",
-        plan.stdout
+        plan.stderr
     );
     assert!(
-        plan.stdout.contains(r#"engine_version = \"15.5\""#)
-            || plan.stdout.contains(r#"engine_version = "15.5""#),
+        plan.stderr.contains(r#"engine_version = "15.5""#),
         "{}",
-        plan.stdout
+        plan.stderr
     );
+    assert!(!plan.stdout.contains("warning:"), "{}", plan.stdout);
     project
         .envctl(&emulator, &["reconcile", "staging", "--yes"])
         .expect_code(0);

@@ -7,6 +7,7 @@ mod support;
 mod apply;
 mod drift;
 mod faults;
+mod interface;
 mod misuse;
 mod parity;
 mod safety;

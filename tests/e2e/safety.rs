@@ -210,13 +210,26 @@ fn no_secret_reaches_output_or_plan_files() {
             !text.to_lowercase().contains("masteruserpassword"),
             "{args:?}: {text}"
         );
-        output.status.code()
+        (output.status.code(), text)
     };
-    assert_eq!(run(&["plan", "staging", "--out", "staging.plan"]), Some(0));
-    assert_eq!(run(&["apply", "--plan", "staging.plan", "--yes"]), Some(0));
-    assert_eq!(run(&["show", "staging", "--output", "json"]), Some(0));
-    assert_eq!(run(&["drift", "--output", "json"]), Some(2));
-    assert_eq!(run(&["audit", "--output", "json"]), Some(2));
+    let code = |args: &[&str]| run(args).0;
+    assert_eq!(code(&["plan", "staging", "--out", "staging.plan"]), Some(0));
+    // Debug logs of envctl and the AWS SDK, every call creating the cluster included, hold no
+    // secret either.
+    let (applied, logs) = run(&["-vv", "apply", "--plan", "staging.plan", "--yes"]);
+    assert_eq!(applied, Some(0), "{logs}");
+    assert!(
+        logs.contains("aws call finished service=RDS operation=CreateDBCluster"),
+        "`-vv` logged no AWS call: {logs}"
+    );
+    assert!(
+        logs.contains("aws_smithy_runtime::client::orchestrator"),
+        "`-vv` logged nothing of the SDK"
+    );
+    assert_eq!(code(&["show", "staging", "--output", "json"]), Some(0));
+    assert_eq!(code(&["drift", "--output", "json"]), Some(2));
+    assert_eq!(code(&["audit", "--output", "json"]), Some(2));
+    assert_eq!(code(&["-vv", "drift", "staging"]), Some(0));
     let saved = std::fs::read_to_string(project.dir.join("staging.plan")).unwrap();
     assert!(!saved.contains(secret));
     assert!(

@@ -1,6 +1,7 @@
 //! The command line, as clap parses it.
 //!
-//! Owns every flag and subcommand definition and nothing else: no behaviour lives here.
+//! Owns every flag and subcommand definition and nothing else: no behaviour lives here. The
+//! help, the man page and the shell completions are all generated from these definitions.
 //! Invariant: each subcommand's arguments are one struct, destructured exhaustively by its
 //! command function so that no flag is silently dropped.
 
@@ -8,15 +9,36 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
+/// The exit codes, one text for the top-level help and the man page.
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
-  0  success (for plan --detailed-exitcode and drift: no changes)
-  1  error: invalid spec, bad arguments, a failed AWS call
-  2  changes pending (plan --detailed-exitcode)";
+  0  success; for plan --detailed-exitcode, drift, parity and audit: nothing pending
+  1  error: invalid spec, bad arguments, a refused or cancelled change, a failed AWS call
+  2  pending: changes (plan --detailed-exitcode), drift (drift), undeclared differences
+     (parity), findings (audit)"
+    };
+}
+
+/// The exit codes, as the top-level help and the man page show them.
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// Examples and exit codes, after the top-level help.
+const AFTER_HELP: &str = concat!(
+    "Examples:
+  envctl validate --spec environments/webapp.toml
+  envctl plan staging --detailed-exitcode
+  envctl apply staging
+  envctl -v drift --output json
+
+",
+    exit_codes!()
+);
 
 /// Keep cloud environments identical except in scale.
 #[derive(Debug, Parser)]
-#[command(name = "envctl", version, about, after_help = EXIT_CODES)]
+#[command(name = "envctl", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -26,6 +48,7 @@ pub struct Cli {
 
 /// Flags every command accepts.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The spec file
     #[arg(
@@ -58,6 +81,10 @@ pub struct GlobalArgs {
     /// AWS requests per second at most, per service, retries included
     #[arg(long, global = true, value_parser = parse_rate)]
     pub max_requests_per_second: Option<f64>,
+    /// Log to stderr what envctl does (`-v`), and every AWS call too (`-vv`); `RUST_LOG`
+    /// filters logs the usual way
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +132,26 @@ pub enum Command {
         after_help = "Examples:\n  envctl redeploy staging --replace-drifted\n  envctl redeploy production --ref v1.4.0 --confirm production"
     )]
     Redeploy(RedeployArgs),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  envctl completions bash > ~/.local/share/bash-completion/completions/envctl\n  envctl completions zsh > ~/.zfunc/_envctl\n  envctl completions fish > ~/.config/fish/completions/envctl.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff)
+    #[command(after_help = "Example:\n  envctl man > envctl.1 && man ./envctl.1")]
+    Man,
+    /// Print the JSON Schema of the spec file, for editors (taplo, Even Better TOML)
+    #[command(
+        after_help = "Example:\n  envctl schema > envctl.schema.json\n  then put `#:schema ./envctl.schema.json` on the first line of the spec"
+    )]
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Machine-readable or human output.
@@ -119,6 +166,7 @@ pub enum OutputFormat {
 pub struct ShowArgs {
     /// The environment to expand
     pub environment: String,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -130,6 +178,7 @@ pub struct PlanArgs {
     /// Save the plan to FILE, for `envctl apply --plan FILE`
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error
@@ -196,6 +245,7 @@ pub struct DestroyArgs {
 pub struct DriftArgs {
     /// Environments to check (default: every environment of the spec)
     pub environments: Vec<String>,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -221,6 +271,7 @@ pub struct ParityArgs {
     /// Two environments to compare (default: each environment against its `promote_from`)
     #[arg(num_args = 0..=2)]
     pub environments: Vec<String>,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
     /// List the spec's declared differences (reason, risk, owner, expiry) instead
@@ -239,6 +290,8 @@ pub enum AuditFormat {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// `text` for people, `json` for programs (see docs/json-output.md), `markdown` for an
+    /// issue or a wiki page
     #[arg(long, value_enum, default_value_t)]
     pub output: AuditFormat,
 }

@@ -94,11 +94,8 @@ fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Res
     let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
         Ok(source) => source,
         Err(diagnostic) => {
-            eprint!(
-                "{}",
-                diagnostic.render(&SourceFile::lossy(display.clone(), &bytes))
-            );
-            eprintln!("error: `{display}` is not a valid spec");
+            crate::style::eprint(&diagnostic.render(&SourceFile::lossy(display.clone(), &bytes)));
+            crate::style::eprintln(&format!("error: `{display}` is not a valid spec"));
             return Err(Reported { code: 1 }.into());
         }
     };
@@ -110,8 +107,7 @@ fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Res
         .count();
     let warnings = checked.diagnostics.len() - errors;
     for diagnostic in &checked.diagnostics {
-        eprintln!("{}", diagnostic.render(&source).trim_end());
-        eprintln!();
+        crate::style::eprint(&format!("{}\n\n", diagnostic.render(&source).trim_end()));
     }
     match checked.spec {
         Some(spec) if errors == 0 => Ok(LoadedSpec {
@@ -120,7 +116,7 @@ fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Res
             warnings,
         }),
         _ => {
-            eprintln!(
+            crate::style::eprintln(&format!(
                 "error: `{display}` has {}{}",
                 plural(errors, "error"),
                 if warnings > 0 {
@@ -128,7 +124,7 @@ fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Res
                 } else {
                     String::new()
                 }
-            );
+            ));
             Err(Reported { code: 1 }.into())
         }
     }

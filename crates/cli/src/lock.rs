@@ -19,9 +19,9 @@ pub async fn acquire(
     timeout: Duration,
 ) -> anyhow::Result<Option<EnvironmentLock>> {
     let Some(bucket) = bucket else {
-        eprintln!(
+        crate::style::eprintln(&format!(
             "warning: the spec names no `lock_bucket`: nothing stops another run from changing `{environment}` at the same time"
-        );
+        ));
         return Ok(None);
     };
     let command: Vec<String> = std::env::args().collect();
@@ -53,9 +53,9 @@ pub async fn release(lock: Option<EnvironmentLock>) {
     if let Some(lock) = lock {
         let id = lock.info.id.clone();
         if let Err(error) = lock.release().await {
-            eprintln!(
+            crate::style::eprintln(&format!(
                 "warning: could not release lock `{id}`: {error}; remove it with `envctl force-unlock`"
-            );
+            ));
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The `envctl` binary: parses the command line, runs one command, renders its outcome.
 //!
-//! Owns process-level concerns only: the async runtime, mapping outcomes to exit codes in one
-//! place, and rendering errors as `error:` / `Caused by:` / `hint:`. Every command is a thin
-//! function in [`commands`] over a library operation.
+//! Owns process-level concerns only: logging, the async runtime, mapping outcomes to exit
+//! codes in one place, and rendering errors as `error:` / `Caused by:` / `hint:`. Every
+//! command is a thin function in [`commands`] over a library operation. Invariant: stdout
+//! carries data only (plans, reports, JSON, generated files); messages, progress and logs go
+//! to stderr.
 
 mod args;
 mod commands;
@@ -10,8 +12,11 @@ mod confirm;
 mod context;
 mod errors;
 mod lock;
+mod logging;
+mod manual;
 mod progress;
 mod render;
+mod style;
 
 use std::process::ExitCode;
 
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    logging::init(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,7 +46,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            style::eprintln(&format!("error: cannot start the async runtime: {error}"));
             return ExitCode::from(1);
         }
     };
@@ -54,7 +60,7 @@ fn main() -> ExitCode {
             if let Some(code) = errors::already_reported(&error) {
                 return ExitCode::from(code);
             }
-            eprint!("{}", render_error(&error));
+            style::eprint(&render_error(&error));
             ExitCode::from(1)
         }
     }
@@ -74,5 +80,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Parity(args) => commands::parity::run(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
         Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man => commands::man::run(),
+        Command::Schema => commands::schema::run(),
     }
 }

@@ -16,7 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Whether to draw live bars.
 pub fn bars_wanted(no_progress: bool) -> bool {
-    !no_progress && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+    !no_progress && !crate::style::no_color() && std::io::stderr().is_terminal()
 }
 
 fn label(action: Action, step: Step) -> &'static str {

@@ -2,8 +2,9 @@
 //!
 //! Owns every user-visible rendering of data (not of errors). Invariants: data goes to stdout
 //! through these functions' return values, never printed here; text is understandable without
-//! color; JSON carries a `format_version`; nothing rendered can contain a secret, because no
-//! type rendered here holds one.
+//! color (color is only ever added by a [`Palette`]); JSON carries a `format_version` and
+//! follows `docs/json-output.md`; nothing rendered can contain a secret, because no type
+//! rendered here holds one.
 
 use std::fmt::Write as _;
 
@@ -13,6 +14,8 @@ use envctl_engine::{
 use envctl_spec::{DesiredState, Value};
 use serde::Serialize;
 use serde_json::json;
+
+use crate::style::Palette;
 
 /// The JSON format version of plan, show and report output.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -41,9 +44,10 @@ pub fn notes_text(notes: &[Note]) -> String {
     out
 }
 
-/// The human-readable plan.
-pub fn plan_text(plan: &Plan) -> String {
-    let mut out = notes_text(&plan.notes);
+/// The human-readable plan (its notes are messages, rendered by [`notes_text`]), with the
+/// action symbols in `palette`'s colors.
+pub fn plan_text(plan: &Plan, palette: Palette) -> String {
+    let mut out = String::new();
     if plan.is_empty() {
         let _ = writeln!(
             out,
@@ -60,8 +64,8 @@ pub fn plan_text(plan: &Plan) -> String {
     for change in &plan.changes {
         let _ = writeln!(
             out,
-            "  {:>3} {}  ({}{})",
-            change.action.symbol(),
+            "  {} {}  ({}{})",
+            palette.action(change.action),
             change.address,
             change.cause,
             change
@@ -115,6 +119,8 @@ struct JsonField<'a> {
 #[derive(Serialize)]
 struct JsonChange<'a> {
     address: String,
+    /// The cloud id of the live resource (none for a create).
+    id: Option<&'a str>,
     action: Action,
     cause: envctl_engine::Cause,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,13 +128,15 @@ struct JsonChange<'a> {
     fields: Vec<JsonField<'a>>,
 }
 
-/// The machine-readable plan: `{"format_version", "environment", "changes", "summary", ...}`.
+/// The machine-readable plan: `{"format_version", "environment", "changes", "summary", ...}`
+/// (documented in `docs/json-output.md`).
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
     let changes: Vec<JsonChange> = plan
         .changes
         .iter()
         .map(|c| JsonChange {
             address: c.address.to_string(),
+            id: c.live.as_ref().map(|l| l.id.as_str()),
             action: c.action,
             cause: c.cause,
             reason: c.reason.as_deref(),
@@ -148,6 +156,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "format_version": JSON_FORMAT_VERSION,
         "project": plan.project,
         "environment": plan.environment,
+        "region": plan.region,
         "parity_digest": plan.parity_digest,
         "changes": changes,
         "summary": plan.summary(),
@@ -165,11 +174,11 @@ fn cause_text(cause: Cause) -> &'static str {
     }
 }
 
-/// The human-readable drift of several environments.
+/// The human-readable drift of several environments (their notes are messages, rendered by
+/// [`notes_text`]).
 pub fn drift_text(reports: &[DriftReport]) -> String {
     let mut out = String::new();
     for report in reports {
-        out.push_str(&notes_text(&report.notes));
         if report.is_clean() {
             let _ = writeln!(
                 out,
@@ -691,4 +700,164 @@ pub fn audit_json(audit: &Audit) -> serde_json::Value {
         "parity": audit.parity.iter().map(parity_object).collect::<Vec<_>>(),
         "differences": audit.differences,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use envctl_engine::{FieldChange, LiveResource, ReplaceOrder, ResourceChange};
+    use envctl_spec::{Address, CivilDate, SourceFile};
+
+    use super::*;
+    use crate::style::strip;
+
+    /// Compares `actual` with `tests/snapshots/NAME`, or rewrites it under `ENVCTL_BLESS=1`.
+    pub fn assert_snapshot(name: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(name);
+        if std::env::var_os("ENVCTL_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, actual).expect("snapshot written");
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            expected == actual,
+            "{name} differs from its snapshot (run with ENVCTL_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
+        );
+    }
+
+    fn address(text: &str) -> Address {
+        text.parse().expect("an address")
+    }
+
+    /// A plan with one change of each action, made by hand from the example spec: no cloud.
+    fn sample_plan() -> Plan {
+        let source = SourceFile::new(
+            "webapp.toml",
+            include_str!("../../../environments/webapp.toml"),
+        );
+        let today = CivilDate {
+            year: 2026,
+            month: 1,
+            day: 1,
+        };
+        let spec = envctl_spec::check(&source, today)
+            .spec
+            .expect("the example spec is valid");
+        let desired = spec.expand("staging").expect("staging exists");
+        let resource = |text: &str| {
+            desired
+                .resources
+                .iter()
+                .find(|r| r.address == address(text))
+                .cloned()
+                .expect("the resource exists")
+        };
+        let live = |text: &str, id: &str| {
+            let desired = resource(text);
+            LiveResource {
+                address: desired.address,
+                kind: desired.kind,
+                id: id.to_string(),
+                tags: BTreeMap::new(),
+                depends_on: Vec::new(),
+                fields: desired.fields,
+            }
+        };
+        let change = |text: &str, action: Action, cause: Cause| ResourceChange {
+            address: address(text),
+            kind: resource(text).kind,
+            action,
+            cause,
+            fields: Vec::new(),
+            desired: None,
+            live: None,
+            replace_order: None,
+            reason: None,
+        };
+        let field = |name: &str, live: &str, desired: &str, forces_replacement: bool| FieldChange {
+            field: name.to_string(),
+            live: Some(Value::Str(live.to_string())),
+            desired: Some(Value::Str(desired.to_string())),
+            forces_replacement,
+        };
+        Plan {
+            format_version: envctl_engine::plan::PLAN_FORMAT_VERSION,
+            project: desired.project.clone(),
+            environment: desired.environment.clone(),
+            region: desired.region.clone(),
+            parity_digest: "sha256:0123abcd".to_string(),
+            protected: false,
+            promote_from: None,
+            lock_bucket: desired.lock_bucket.clone(),
+            live_fingerprint: "sha256:feedbeef".to_string(),
+            live_ids: BTreeMap::new(),
+            changes: vec![
+                ResourceChange {
+                    desired: Some(resource("security_group.app")),
+                    ..change("security_group.app", Action::Create, Cause::Spec)
+                },
+                ResourceChange {
+                    fields: vec![field("instance_type", "m5.4xlarge", "t3.medium", false)],
+                    desired: Some(resource("instance.app[0]")),
+                    live: Some(live("instance.app[0]", "i-0a1b2c3d")),
+                    ..change("instance.app[0]", Action::Update, Cause::Drift)
+                },
+                ResourceChange {
+                    fields: vec![field("cidr", "10.0.9.0/24", "10.0.2.0/24", true)],
+                    desired: Some(resource("subnet.b")),
+                    live: Some(live("subnet.b", "subnet-0f1e2d")),
+                    replace_order: Some(ReplaceOrder::CreateBeforeDestroy),
+                    ..change("subnet.b", Action::Replace, Cause::Spec)
+                },
+                ResourceChange {
+                    live: Some(live("subnet.a", "subnet-0a0a0a")),
+                    reason: Some("a duplicate left by an interrupted run".to_string()),
+                    ..change("subnet.a", Action::Delete, Cause::Orphan)
+                },
+            ],
+            notes: vec![Note {
+                address: address("db_cluster.main"),
+                message: "the live engine version 15.5 is newer than the spec's 15.4".to_string(),
+                hint: Some("set `engine_version = \"15.5\"` in the spec".to_string()),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_plan_renders_as_text() {
+        let plan = sample_plan();
+        assert_snapshot("plan.txt", &plan_text(&plan, Palette::PLAIN));
+        assert_snapshot("plan-notes.txt", &notes_text(&plan.notes));
+    }
+
+    #[test]
+    fn a_plan_renders_as_json() {
+        let json = serde_json::to_string_pretty(&plan_json(&sample_plan())).expect("JSON");
+        assert_snapshot("plan.json", &format!("{json}\n"));
+    }
+
+    #[test]
+    fn a_colored_plan_reads_the_same_without_its_colors() {
+        let plan = sample_plan();
+        let colored = plan_text(&plan, Palette::COLORED);
+        assert_ne!(colored, plan_text(&plan, Palette::PLAIN));
+        assert_eq!(strip(&colored), plan_text(&plan, Palette::PLAIN));
+        let notes = Palette::COLORED.prefixes(&notes_text(&plan.notes));
+        assert_eq!(strip(&notes), notes_text(&plan.notes));
+    }
+
+    #[test]
+    fn an_empty_plan_says_so() {
+        let plan = Plan {
+            changes: Vec::new(),
+            notes: Vec::new(),
+            ..sample_plan()
+        };
+        assert_eq!(
+            plan_text(&plan, Palette::PLAIN),
+            "No changes: `staging` matches the spec (webapp in us-east-1).\n"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! [`ApplyReport`]. Invariants: an operation starts only after every operation it depends on
 //! succeeded; at most `parallelism` operations are in flight; when one fails, everything that
 //! depends on it (transitively) is skipped and reported once as skipped, naming the failure,
-//! while independent work goes on; the report lists every operation exactly once.
+//! while independent work goes on; the report lists every operation exactly once; each start
+//! and end is also a `tracing` event (info level), which the CLI shows with `-v`.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
@@ -152,6 +153,12 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             let Some(change) = plan.changes.get(operation.change_index) else {
                 continue;
             };
+            tracing::info!(
+                address = %operation.address,
+                action = %change.action,
+                step = %operation.step.verb(),
+                "operation started"
+            );
             reporter.on_start(&operation.address, change.action, operation.step);
             let snapshot = ids.clone();
             let step = operation.step;
@@ -205,6 +212,12 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                         elapsed: Duration::ZERO,
                         applied: None,
                     };
+                    tracing::info!(
+                        address = %skip.address,
+                        step = %skip.step.verb(),
+                        because = %operation.address,
+                        "operation skipped"
+                    );
                     reporter.on_finish(&skip);
                     report.operations.push(skip);
                 }
@@ -219,6 +232,21 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             elapsed,
             applied,
         };
+        match &finished.outcome {
+            Outcome::Failed(error) => tracing::info!(
+                address = %finished.address,
+                step = %finished.step.verb(),
+                elapsed_ms = finished.elapsed.as_millis(),
+                %error,
+                "operation failed"
+            ),
+            _ => tracing::info!(
+                address = %finished.address,
+                step = %finished.step.verb(),
+                elapsed_ms = finished.elapsed.as_millis(),
+                "operation succeeded"
+            ),
+        }
         reporter.on_finish(&finished);
         report.operations.push(finished);
     }

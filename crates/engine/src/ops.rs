@@ -49,7 +49,10 @@ pub async fn plan_with<P: Provider + ?Sized>(
         ReadDepth::Owned
     };
     let live = read_live(provider, desired, depth).await?;
-    Ok(make_plan(desired, &live, provider, options))
+    log_read(desired, &live);
+    let plan = make_plan(desired, &live, provider, options);
+    log_plan(&plan);
+    Ok(plan)
 }
 
 /// Reads live state and plans deleting all of it.
@@ -58,7 +61,31 @@ pub async fn plan_destroy<P: Provider + ?Sized>(
     desired: &DesiredState,
 ) -> Result<Plan, ProviderError> {
     let live = read_live(provider, desired, ReadDepth::Owned).await?;
-    Ok(make_destroy_plan(desired, &live))
+    log_read(desired, &live);
+    let plan = make_destroy_plan(desired, &live);
+    log_plan(&plan);
+    Ok(plan)
+}
+
+fn log_read(desired: &DesiredState, live: &LiveState) {
+    tracing::info!(
+        environment = %desired.environment,
+        owned = live.resources.len(),
+        unmanaged = live.unmanaged.len(),
+        "read the live state"
+    );
+}
+
+fn log_plan(plan: &Plan) {
+    let summary = plan.summary();
+    tracing::info!(
+        environment = %plan.environment,
+        create = summary.create,
+        update = summary.update,
+        replace = summary.replace,
+        delete = summary.delete,
+        "planned"
+    );
 }
 
 /// Builds the apply graph from `plan` and runs it.

@@ -174,6 +174,28 @@ pub(crate) enum TextFormat {
     Description,
 }
 
+impl TextFormat {
+    /// What a valid value looks like, in words (for the JSON Schema's descriptions).
+    pub(crate) fn expected(self) -> &'static str {
+        match self {
+            TextFormat::Ami => "a pinned image id: `ami-` and 8 or 17 lowercase hex digits",
+            TextFormat::InstanceType => "an EC2 instance type such as `t3.medium`",
+            TextFormat::InstanceClass => "an RDS instance class such as `db.r6g.large`",
+            TextFormat::Zone => {
+                "an availability zone of the project's region, such as `us-east-1a`"
+            }
+            TextFormat::Engine => "`aurora-postgresql` or `aurora-mysql`",
+            TextFormat::EngineVersion => "a full engine version such as `15.4`",
+            TextFormat::Window => "a daily window `hh:mm-hh:mm` in UTC, such as `03:00-04:00`",
+            TextFormat::MasterUsername => {
+                "a letter, then letters, digits or `_`, at most 16 characters; the password is \
+                 generated and kept by RDS, never in the spec"
+            }
+            TextFormat::Description => "at most 255 characters AWS accepts in a description",
+        }
+    }
+}
+
 /// Whether a field must be written, and its value when it is not.
 #[derive(Debug)]
 pub(crate) enum Presence {
@@ -517,7 +539,7 @@ pub(crate) enum Protocol {
 }
 
 impl Protocol {
-    const NAMES: [&'static str; 4] = ["tcp", "udp", "icmp", "all"];
+    pub(crate) const NAMES: [&'static str; 4] = ["tcp", "udp", "icmp", "all"];
 
     fn parse(text: &str) -> Option<Protocol> {
         match text {
@@ -916,7 +938,8 @@ fn parse_name_list(
     ok.then_some(names)
 }
 
-const RULE_FIELDS: [&str; 4] = ["protocol", "ports", "cidr", "from_group"];
+/// The keys of a security group rule.
+pub(crate) const RULE_FIELDS: [&str; 4] = ["protocol", "ports", "cidr", "from_group"];
 
 fn parse_rules(
     raw: &Sp<RawValue>,

@@ -8,6 +8,9 @@
 //! 2. `validate` checks every value and reference, applies each environment's scale overrides
 //!    and declared differences, and checks each environment's resulting configuration.
 //!
+//! [`json_schema`] describes the file's structure as a JSON Schema for editors, generated from
+//! the same tables the reader uses.
+//!
 //! [`check`] returns every problem it finds as a [`Diagnostic`], and a [`Spec`] when none of
 //! them is an error. [`Spec::expand`] then turns the spec into the [`DesiredState`] of one
 //! environment.
@@ -36,6 +39,7 @@ mod formats;
 mod kinds;
 mod net;
 mod raw;
+mod schema;
 mod spec;
 mod suggest;
 mod validate;
@@ -43,6 +47,7 @@ mod validate;
 pub use date::{CivilDate, DateParseError};
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
+pub use schema::{SCHEMA_DIALECT, json_schema};
 pub use source::SourceFile;
 pub use spec::{Difference, EnvironmentSettings, Spec, UnknownEnvironment};
 

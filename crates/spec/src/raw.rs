@@ -1,8 +1,11 @@
 //! Stage one: the TOML document, walked by hand into spanned raw types that mirror it.
 //!
 //! Owns the structure of a spec file: which top-level tables exist, the keys of `[project]`,
-//! `[environments.NAME]` and `[[differences]]`, and which field names each resource kind has
-//! (asked of [`crate::kinds`]). Invariants:
+//! `[environments.NAME]` and `[[differences]]` (the [`TableKey`] tables, with the type the
+//! reader checks for each, from which the JSON Schema is generated), and which field names each
+//! resource kind has (asked of [`crate::kinds`]). Invariants:
+//! - the key tables list exactly the keys the reader accepts, with the types it checks
+//!   (`tests/schema.rs` holds the reader and the generated schema to that);
 //! - every TOML syntax error becomes a diagnostic, and then nothing else is read: the rest of a
 //!   broken document would only give misleading follow-up errors;
 //! - every unknown key becomes a diagnostic (with a did-you-mean hint when one is close) and is
@@ -163,12 +166,131 @@ pub(crate) struct RawResource {
     pub misspelt: Vec<&'static str>,
 }
 
-const TOP_LEVEL: [&str; 3] = ["project", "environments", "differences"];
-const PROJECT_KEYS: [&str; 4] = ["name", "region", "tags", "lock_bucket"];
-const ENVIRONMENT_KEYS: [&str; 2] = ["protected", "promote_from"];
-pub(crate) const DIFFERENCE_KEYS: [&str; 7] = [
-    "resource", "field", "values", "reason", "risk", "owner", "expires",
+/// The top-level keys besides the resource kinds.
+pub(crate) const TOP_LEVEL: [&str; 3] = ["project", "environments", "differences"];
+
+/// The TOML type the reader expects for a key of a fixed table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyType {
+    /// A string.
+    Text,
+    /// A boolean.
+    Flag,
+    /// A table whose values are strings (`tags`).
+    TextTable,
+    /// A table of field values by environment name (`values` of a difference).
+    ValuesByEnvironment,
+    /// A local date such as `2027-06-30`.
+    Date,
+}
+
+/// A key of `[project]`, `[environments.NAME]` or `[[differences]]`: what the reader accepts
+/// there, with the type it checks (the JSON Schema is generated from these tables).
+#[derive(Debug)]
+pub(crate) struct TableKey {
+    pub name: &'static str,
+    pub value: KeyType,
+    /// Whether leaving the key out is an error.
+    pub required: bool,
+    /// What the key is for, in one line.
+    pub about: &'static str,
+}
+
+/// The keys of `[project]`.
+pub(crate) const PROJECT_KEYS: [TableKey; 4] = [
+    TableKey {
+        name: "name",
+        value: KeyType::Text,
+        required: true,
+        about: "the project's name, part of every cloud name",
+    },
+    TableKey {
+        name: "region",
+        value: KeyType::Text,
+        required: true,
+        about: "the AWS region of every environment, such as `us-east-1`",
+    },
+    TableKey {
+        name: "tags",
+        value: KeyType::TextTable,
+        required: false,
+        about: "tags put on every resource, such as `{ team = \"platform\" }`",
+    },
+    TableKey {
+        name: "lock_bucket",
+        value: KeyType::Text,
+        required: false,
+        about: "an S3 bucket holding one lock per environment, so that two runs never change \
+                an environment at once",
+    },
 ];
+
+/// The keys of `[environments.NAME]` besides the scale overrides (`KIND.NAME = { ... }`).
+pub(crate) const ENVIRONMENT_KEYS: [TableKey; 2] = [
+    TableKey {
+        name: "protected",
+        value: KeyType::Flag,
+        required: false,
+        about: "destroy, replace and delete need the environment's name typed or `--confirm ENV`",
+    },
+    TableKey {
+        name: "promote_from",
+        value: KeyType::Text,
+        required: false,
+        about: "an environment that must have converged on the same spec before this one changes",
+    },
+];
+
+/// The keys of a `[[differences]]` entry, all required.
+pub(crate) const DIFFERENCE_KEYS: [TableKey; 7] = [
+    TableKey {
+        name: "resource",
+        value: KeyType::Text,
+        required: true,
+        about: "the resource whose field differs, such as `db_cluster.main`",
+    },
+    TableKey {
+        name: "field",
+        value: KeyType::Text,
+        required: true,
+        about: "the field that differs, such as `backup_retention_days`",
+    },
+    TableKey {
+        name: "values",
+        value: KeyType::ValuesByEnvironment,
+        required: true,
+        about: "the field's value in each environment that departs from the spec",
+    },
+    TableKey {
+        name: "reason",
+        value: KeyType::Text,
+        required: true,
+        about: "why the environments must differ",
+    },
+    TableKey {
+        name: "risk",
+        value: KeyType::Text,
+        required: true,
+        about: "what could go wrong because they differ",
+    },
+    TableKey {
+        name: "owner",
+        value: KeyType::Text,
+        required: true,
+        about: "who answers for the difference",
+    },
+    TableKey {
+        name: "expires",
+        value: KeyType::Date,
+        required: true,
+        about: "when the difference must end: after it the spec is rejected",
+    },
+];
+
+/// The names of `keys`.
+pub(crate) fn key_names(keys: &[TableKey]) -> Vec<&'static str> {
+    keys.iter().map(|key| key.name).collect()
+}
 
 /// Reads the document; `None` when it has syntax errors or is empty (both reported).
 pub(crate) fn read(source: &SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<RawSpec> {
@@ -362,7 +484,8 @@ impl Reader<'_> {
             .with_optional_hint(suggest::did_you_mean(key, candidates))
             .with_optional_hint(
                 PROJECT_KEYS
-                    .contains(&key)
+                    .iter()
+                    .any(|known| known.name == key)
                     .then(|| format!("`{key}` belongs in the `[project]` table")),
             )
             .with_hint(format!(
@@ -398,7 +521,14 @@ impl Reader<'_> {
                         }
                     }
                 }
-                unknown => self.unknown_key(&entry.key, unknown, "`[project]`", &PROJECT_KEYS),
+                unknown => {
+                    self.unknown_key(
+                        &entry.key,
+                        unknown,
+                        "`[project]`",
+                        &key_names(&PROJECT_KEYS),
+                    );
+                }
             }
         }
         self.spec.project = Some(project);
@@ -465,7 +595,7 @@ impl Reader<'_> {
             return;
         }
         let kinds = SpecKind::ALL.iter().map(|k| k.as_str());
-        let candidates = ENVIRONMENT_KEYS.iter().copied().chain(kinds);
+        let candidates = ENVIRONMENT_KEYS.iter().map(|known| known.name).chain(kinds);
         let scale_kind = SpecKind::ALL
             .into_iter()
             .find(|kind| kind.field(key).is_some_and(|f| f.scale));
@@ -612,7 +742,12 @@ impl Reader<'_> {
                     );
                 }
             },
-            unknown => self.unknown_key(&entry.key, unknown, "`[[differences]]`", &DIFFERENCE_KEYS),
+            unknown => self.unknown_key(
+                &entry.key,
+                unknown,
+                "`[[differences]]`",
+                &key_names(&DIFFERENCE_KEYS),
+            ),
         }
     }
 

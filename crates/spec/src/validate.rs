@@ -617,7 +617,7 @@ impl Validator<'_> {
     fn report_missing_parts(&mut self, raw: &RawDifference) {
         let missing: Vec<&str> = DIFFERENCE_KEYS
             .iter()
-            .copied()
+            .map(|key| key.name)
             .filter(|key| !raw.keys.iter().any(|k| k == key))
             .collect();
         if missing.is_empty() {

@@ -308,6 +308,7 @@ impl Project {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
             .env_remove("AWS_PROFILE")
             .env_remove("ENVCTL_SPEC")
+            .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -333,5 +334,80 @@ impl Emulator {
             response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
             "{response}"
         );
+    }
+}
+
+/// One `envctl` run on a pseudo-terminal: stdout and stderr are one stream there.
+#[derive(Debug)]
+pub struct TerminalRun {
+    pub code: i32,
+    pub output: String,
+}
+
+impl TerminalRun {
+    /// Panics with the whole output unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> TerminalRun {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (wanted {code})\n--- terminal\n{}",
+            self.code, self.output
+        );
+        self
+    }
+}
+
+impl Project {
+    /// Runs `envctl` here on a pseudo-terminal (`tests/e2e/pty_run.py`), answering its prompts:
+    /// for each `(prompt, answer)`, once `prompt` shows, `answer` is typed. `color` leaves
+    /// `NO_COLOR` unset.
+    pub fn envctl_on_terminal(
+        &self,
+        emulator: &Emulator,
+        args: &[&str],
+        dialogue: &[(&str, &str)],
+        color: bool,
+    ) -> TerminalRun {
+        let template = self.command_via(&emulator.endpoint, args);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/pty_run.py");
+        let mut command = Command::new(python());
+        command.arg(script).args(["--timeout", "300"]);
+        for (prompt, answer) in dialogue {
+            command.args(["--expect", prompt, "--send", answer]);
+        }
+        command
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_envctl"))
+            .args(args)
+            .current_dir(&self.dir);
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        if color {
+            command.env_remove("NO_COLOR");
+        }
+        let output = command.output().expect("python runs");
+        assert!(
+            output.status.success(),
+            "pty_run.py failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).expect("pty_run.py prints JSON");
+        let text = report["output"].as_str().unwrap_or_default().to_string();
+        assert_eq!(
+            report["timed_out"], false,
+            "envctl hung on the terminal:\n{text}"
+        );
+        assert_eq!(
+            report["unanswered"],
+            serde_json::json!([]),
+            "a prompt never showed:\n{text}"
+        );
+        TerminalRun {
+            code: report["code"].as_i64().unwrap_or(-1) as i32,
+            output: text,
+        }
     }
 }

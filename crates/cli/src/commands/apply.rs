@@ -15,6 +15,7 @@ use crate::errors::{Outcome, Reported, UserError};
 use crate::lock;
 use crate::progress::{ProgressReporter, bars_wanted};
 use crate::render;
+use crate::style::{self, Palette};
 
 pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let ApplyArgs {
@@ -201,8 +202,9 @@ pub async fn execute_plan(
         rollback,
         lock_timeout: _,
     } = execution;
+    crate::commands::print_notes(&plan.notes);
     let text = match show {
-        ShowPlan::Full => render::plan_text(plan),
+        ShowPlan::Full => render::plan_text(plan, Palette::stdout()),
         ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
     };
     std::io::stdout().write_all(text.as_bytes())?;
@@ -223,7 +225,10 @@ pub async fn execute_plan(
         *yes,
         confirm_flag.as_deref(),
     )? {
-        eprintln!("{verb} cancelled: nothing was changed.");
+        style::eprintln(&format!(
+            "{} cancelled: nothing was changed",
+            verb.to_lowercase()
+        ));
         return Err(Reported { code: 1 }.into());
     }
     let options = ApplyOptions {
@@ -236,7 +241,7 @@ pub async fn execute_plan(
     let report = ops::apply(provider, plan, options, &reporter)
         .await
         .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
-    eprint!("{}", render::report_text(verb, &report));
+    style::eprint(&render::report_text(verb, &report));
     if report.is_success() {
         return Ok(Outcome::Success);
     }
@@ -250,7 +255,7 @@ pub async fn execute_plan(
             }
         );
         let undone = envctl_engine::rollback(plan, &report, provider, &reporter).await;
-        eprint!("{}", render::rollback_text(&undone));
+        style::eprint(&render::rollback_text(&undone));
     }
     Err(Reported { code: 1 }.into())
 }

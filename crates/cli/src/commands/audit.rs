@@ -38,6 +38,11 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
         }
     }
     let differences = render::declared_differences(&loaded.spec, today());
+    if output != AuditFormat::Json {
+        for report in &drift {
+            crate::commands::print_notes(&report.notes);
+        }
+    }
     let audit = Audit {
         drift,
         parity,

@@ -27,7 +27,12 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
         reports.push(report);
     }
     let text = match output {
-        OutputFormat::Text => render::drift_text(&reports),
+        OutputFormat::Text => {
+            for report in &reports {
+                crate::commands::print_notes(&report.notes);
+            }
+            render::drift_text(&reports)
+        }
         OutputFormat::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&render::drift_json(&reports))?

@@ -31,9 +31,9 @@ pub async fn enforce(
     let environment = desired.environment.clone();
     if gate.skip_promotion_gate {
         let reason = gate.reason.clone().unwrap_or_default();
-        eprintln!(
+        crate::style::eprintln(&format!(
             "warning: skipping the promotion gate of `{environment}` (promoted from `{upstream}`): {reason}"
-        );
+        ));
         let value = tag_value(&format!("{reason} - skipped on {}", today()));
         for resource in &mut desired.resources {
             if resource.kind == ResourceKind::Vpc {

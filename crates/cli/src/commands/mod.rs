@@ -5,16 +5,21 @@
 
 pub mod apply;
 pub mod audit;
+pub mod completions;
 pub mod destroy;
 pub mod drift;
 pub mod force_unlock;
 pub mod gate;
+pub mod man;
 pub mod parity;
 pub mod plan;
 pub mod reconcile;
 pub mod redeploy;
+pub mod schema;
 pub mod show;
 pub mod validate;
+
+use std::io::Write;
 
 use envctl_engine::ProviderError;
 
@@ -54,4 +59,17 @@ pub fn selected_environments(
     } else {
         named
     }
+}
+
+/// Prints the warnings of plan or drift notes (differences envctl deliberately leaves alone)
+/// to stderr: they are messages, not data (JSON output carries them as data).
+pub fn print_notes(notes: &[envctl_engine::Note]) {
+    crate::style::eprint(&crate::render::notes_text(notes));
+}
+
+/// Writes data to stdout (a closed pipe surfaces as an error `main` treats as success).
+pub fn write_stdout(data: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(data)?;
+    stdout.flush()
 }

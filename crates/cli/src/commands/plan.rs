@@ -5,10 +5,11 @@ use std::io::Write;
 use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
-use crate::commands::cloud_error;
+use crate::commands::{cloud_error, print_notes};
 use crate::context::{connect, expand, load_spec, write_file};
 use crate::errors::Outcome;
 use crate::render;
+use crate::style::Palette;
 
 pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome> {
     let PlanArgs {
@@ -34,7 +35,10 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         );
     }
     let text = match output {
-        OutputFormat::Text => render::plan_text(&plan),
+        OutputFormat::Text => {
+            print_notes(&plan.notes);
+            render::plan_text(&plan, Palette::stdout())
+        }
         OutputFormat::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&render::plan_json(&plan))?

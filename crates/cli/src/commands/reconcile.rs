@@ -113,6 +113,7 @@ async fn repair(
 ) -> anyhow::Result<bool> {
     let read_error = |e| cloud_error(e, format!("failed to read the live state of `{name}`"));
     let (plan, report) = ops::drift(provider, desired).await.map_err(read_error)?;
+    crate::commands::print_notes(&report.notes);
     std::io::stdout().write_all(render::drift_text(std::slice::from_ref(&report)).as_bytes())?;
     if report.is_clean() {
         return Ok(false);

@@ -5,7 +5,8 @@
 //! dispatches each kind to [`ec2`] or [`rds`]. Invariants: live state is read by ownership
 //! tags, one paginated describe per kind, all kinds at once; every create passes its tags in
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
-//! here once, never to individual operations.
+//! here once, never to individual operations; every AWS call is logged (at debug level) by
+//! one interceptor, `trace::CallLog`, never by individual operations.
 
 mod budget;
 mod ec2;
@@ -13,6 +14,7 @@ mod error;
 pub mod lock;
 mod rds;
 mod rules;
+mod trace;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -119,10 +121,13 @@ impl AwsProvider {
         // Emulators and VPC endpoints serve buckets by path, not by virtual host.
         let custom_endpoint =
             endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let mut ec2_config = aws_sdk_ec2::config::Builder::from(&config);
-        let mut rds_config = aws_sdk_rds::config::Builder::from(&config);
-        let mut s3_config =
-            aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint);
+        let mut ec2_config =
+            aws_sdk_ec2::config::Builder::from(&config).interceptor(trace::CallLog);
+        let mut rds_config =
+            aws_sdk_rds::config::Builder::from(&config).interceptor(trace::CallLog);
+        let mut s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(custom_endpoint)
+            .interceptor(trace::CallLog);
         if let Some(rate) = settings.max_requests_per_second {
             // One client, and so one budget, per service: AWS throttles each on its own.
             let rate = Some(rate);

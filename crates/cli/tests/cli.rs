@@ -1,0 +1,224 @@
+//! The command line as a user meets it, without a cloud: every `--help` (snapshots in
+//! `tests/snapshots/`), the man page (`docs/envctl.1`), the spec's JSON Schema
+//! (`schema/envctl.schema.json`) and the shell completions. Rewrite the snapshots and the
+//! committed files with `ENVCTL_BLESS=1`, then review the changes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bless() -> bool {
+    std::env::var_os("ENVCTL_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Runs `envctl` with `args`, no terminal, a fixed width; returns (exit code, stdout, stderr).
+fn envctl(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_envctl"))
+        .args(args)
+        .env("COLUMNS", "100")
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("ENVCTL_SPEC")
+        .env_remove("ENVCTL_REGION")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// Compares `actual` with the file at `path`, or rewrites the file under `ENVCTL_BLESS=1`.
+fn assert_file(path: &Path, actual: &str) {
+    if bless() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "`{}` is out of date: run the tests with ENVCTL_BLESS=1 and commit it\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+fn snapshot(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name)
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// The subcommands the top-level help lists (without `help`).
+fn subcommands() -> Vec<String> {
+    let (_, help, _) = envctl(&["--help"]);
+    help.lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        // Continuation lines of a wrapped description are indented further.
+        .filter(|line| !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_help_matches_its_snapshot_and_shows_an_example() {
+    let (code, help, _) = envctl(&["--help"]);
+    assert_eq!(code, 0);
+    assert_file(&snapshot("help.txt"), &help);
+    let commands = subcommands();
+    assert!(commands.len() >= 14, "{commands:?}");
+    for command in &commands {
+        let (code, help, stderr) = envctl(&[command, "--help"]);
+        assert_eq!(code, 0, "{command}: {stderr}");
+        assert!(
+            help.contains("\nExample:\n  envctl ") || help.contains("\nExamples:\n  envctl "),
+            "`envctl {command} --help` shows no example:\n{help}"
+        );
+        assert_file(&snapshot(&format!("help-{command}.txt")), &help);
+    }
+}
+
+#[test]
+fn the_top_level_help_documents_every_exit_code() {
+    let (_, help, _) = envctl(&["--help"]);
+    for line in [
+        "Exit codes:",
+        "  0  success",
+        "  1  error",
+        "  2  pending: changes (plan --detailed-exitcode), drift (drift)",
+    ] {
+        assert!(help.contains(line), "no `{line}` in:\n{help}");
+    }
+    // `-v` is global: every command's help offers it.
+    let (_, help, _) = envctl(&["plan", "--help"]);
+    assert!(help.contains("-v, --verbose"), "{help}");
+}
+
+#[test]
+fn the_committed_man_page_is_up_to_date() {
+    let (code, page, stderr) = envctl(&["man"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{page}");
+    assert!(page.contains(".TH envctl 1"), "{page}");
+    for command in subcommands() {
+        assert!(
+            page.contains(&format!(".SS \"envctl {command}\"")),
+            "the man page has no section for `{command}`"
+        );
+    }
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        "RUST_LOG",
+        "NO_COLOR",
+    ] {
+        assert!(page.contains(section), "no `{section}` in the man page");
+    }
+    assert_file(&repo_file("docs/envctl.1"), &page);
+}
+
+#[test]
+fn the_committed_schema_is_what_envctl_schema_prints() {
+    let (code, schema, stderr) = envctl(&["schema"]);
+    assert_eq!(code, 0, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(
+        printed["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let committed = std::fs::read_to_string(repo_file("schema/envctl.schema.json")).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert!(
+        printed == committed,
+        "`schema/envctl.schema.json` differs from `envctl schema`: run \
+         `ENVCTL_BLESS=1 cargo test -p envctl-spec --test schema`"
+    );
+}
+
+#[test]
+fn completions_cover_every_command_in_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F _envctl"),
+        ("zsh", "#compdef envctl"),
+        ("fish", "complete -c envctl"),
+    ] {
+        let (code, script, stderr) = envctl(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(script.contains(marker), "{shell}: no `{marker}`");
+        for command in subcommands() {
+            assert!(
+                script.contains(&command),
+                "{shell}: `{command}` is not completed"
+            );
+        }
+        assert!(
+            script.contains("detailed-exitcode"),
+            "{shell}: flags are not completed"
+        );
+    }
+    let (code, _, stderr) = envctl(&["completions", "tcsh"]);
+    assert_eq!(code, 1, "an unknown shell is a usage error");
+    assert!(stderr.contains("invalid value 'tcsh'"), "{stderr}");
+}
+
+#[test]
+fn data_commands_keep_stderr_empty_and_stdout_clean() {
+    // Generated files go to stdout alone, with nothing on stderr, so `> file` captures them.
+    for args in [&["man"][..], &["schema"], &["completions", "bash"]] {
+        let (code, stdout, stderr) = envctl(args);
+        assert_eq!(code, 0);
+        assert!(!stdout.is_empty());
+        assert_eq!(stderr, "", "{args:?}");
+        assert!(!stdout.contains('\u{1b}'), "{args:?}: escape codes in data");
+    }
+}
+
+#[test]
+fn the_ci_example_runs_only_commands_envctl_accepts() {
+    let path = repo_file("examples/ci/github-actions.yml");
+    let workflow = std::fs::read_to_string(&path).unwrap();
+    // Every `envctl ...` command line of the workflow parses (`--help` after the arguments
+    // stops before anything runs, but only once every argument before it was accepted).
+    let mut checked = 0;
+    for line in workflow.lines() {
+        let line = line.trim().trim_start_matches("run: ");
+        let Some(args) = line.strip_prefix("envctl ") else {
+            continue;
+        };
+        let args = args.split(['>', ';', '|']).next().unwrap_or_default();
+        let args = args.replace("\"${{ matrix.environment }}\"", "staging");
+        let mut args: Vec<&str> = args.split_whitespace().collect();
+        args.push("--help");
+        let (code, _, stderr) = envctl(&args);
+        assert_eq!(
+            code,
+            0,
+            "`envctl {}` does not parse: {stderr}",
+            args.join(" ")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "found only {checked} envctl commands");
+    // And the file is YAML, where a YAML parser is at hand.
+    if let Ok(output) = Command::new("python3")
+        .args(["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))"])
+        .arg(&path)
+        .output()
+    {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() || stderr.contains("No module named 'yaml'"),
+            "{stderr}"
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! The interface a pipeline or a person meets: the JSON documents of `--output json`, held to
+//! `docs/json-output.md`, and the confirmation prompts on a real (pseudo-)terminal.
+
+use serde_json::Value;
+
+use crate::support::{Emulator, Project};
+
+/// The example document named `name` in `docs/json-output.md` (the ```json block after its
+/// `<!-- example: NAME -->` marker).
+fn documented_example(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json-output.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    let marker = format!("<!-- example: {name} -->");
+    let after = &doc[doc.find(&marker).unwrap_or_else(|| panic!("no {marker}"))..];
+    let start = after.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + after[start..].find("```").unwrap();
+    serde_json::from_str(&after[start..end])
+        .unwrap_or_else(|e| panic!("the `{name}` example is not JSON: {e}"))
+}
+
+/// Keys whose values are field values: any JSON type.
+const ANY_VALUE: [&str; 4] = ["live", "desired", "from_value", "to_value"];
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Checks `actual` against the documented `example`: same types, no undocumented key (extra
+/// keys are allowed only under `open`, such as a resource's fields), arrays element by element
+/// against the example's first element.
+fn check_shape(
+    actual: &Value,
+    example: &Value,
+    at: &str,
+    open: &[&str],
+    problems: &mut Vec<String>,
+) {
+    if actual.is_null() || example.is_null() {
+        return;
+    }
+    if type_name(actual) != type_name(example) {
+        problems.push(format!(
+            "{at}: {} where the documentation shows {}",
+            type_name(actual),
+            type_name(example)
+        ));
+        return;
+    }
+    match (actual, example) {
+        (Value::Object(actual), Value::Object(example)) => {
+            for (key, value) in actual {
+                let here = format!("{at}/{key}");
+                match example.get(key) {
+                    Some(documented) if !ANY_VALUE.contains(&key.as_str()) => {
+                        check_shape(value, documented, &here, open, problems);
+                    }
+                    Some(_) => {}
+                    None if open.contains(&at) => {}
+                    None => problems.push(format!("{here}: not documented")),
+                }
+            }
+        }
+        (Value::Array(actual), Value::Array(example)) => {
+            if let Some(first) = example.first() {
+                for item in actual {
+                    check_shape(item, first, &format!("{at}[]"), open, problems);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_documented(name: &str, actual: &Value, open: &[&str]) {
+    let example = documented_example(name);
+    assert_eq!(actual["format_version"], 1, "{name}: {actual:#}");
+    assert_eq!(example["format_version"], 1, "{name} example");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(actual), keys(&example), "{name}: top-level keys");
+    let mut problems = Vec::new();
+    check_shape(actual, &example, "", open, &mut problems);
+    assert!(problems.is_empty(), "{name}: {problems:#?}\n{actual:#}");
+}
+
+#[test]
+fn json_output_follows_the_documented_schema() {
+    let emulator = Emulator::start();
+    let project = Project::new("json-output", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["apply", "production", "--yes"])
+        .expect_code(0);
+    // One change made by hand, so that plan, drift and audit have something to report.
+    let instance = emulator
+        .inventory()
+        .by_address("instances", "staging", "instance.app[0]");
+    emulator.client(&[
+        "set-instance-type",
+        instance["id"].as_str().unwrap(),
+        "m5.4xlarge",
+    ]);
+
+    let json = |args: &[&str], code: i32| {
+        let run = project.envctl(&emulator, args).expect_code(code);
+        assert!(
+            !run.stdout.contains('\u{1b}'),
+            "{args:?}: escape codes in JSON"
+        );
+        run.json()
+    };
+    let plan = json(
+        &["plan", "staging", "--output", "json", "--detailed-exitcode"],
+        2,
+    );
+    assert_documented("plan", &plan, &[]);
+    assert_eq!(plan["changes"][0]["cause"], "drift");
+
+    let drift = json(&["drift", "--output", "json"], 2);
+    assert_documented("drift", &drift, &[]);
+    assert_eq!(drift["environments"][0]["clean"], false);
+
+    let parity = json(&["parity", "--output", "json"], 0);
+    assert_documented("parity", &parity, &[]);
+
+    let differences = json(&["parity", "--differences", "--output", "json"], 0);
+    assert_documented("parity-differences", &differences, &[]);
+
+    let audit = json(&["audit", "--output", "json"], 2);
+    assert_documented("audit", &audit, &[]);
+    assert_eq!(audit["findings"], 1);
+
+    // A resource carries its kind's fields by name: open.
+    let show = json(&["show", "staging", "--output", "json"], 0);
+    assert_documented("show", &show, &["/resources[]", "/resources[]/tags"]);
+}
+
+#[test]
+fn answering_the_prompt_on_a_terminal_decides_whether_anything_changes() {
+    let emulator = Emulator::start();
+    let project = Project::new("prompt", &[]);
+    let question = "Apply these changes to `staging`?";
+
+    let declined = project
+        .envctl_on_terminal(&emulator, &["apply", "staging"], &[(question, "n")], false)
+        .expect_code(1);
+    assert!(
+        declined
+            .output
+            .contains("apply cancelled: nothing was changed"),
+        "{}",
+        declined.output
+    );
+    assert!(
+        emulator.inventory().owned_addresses("staging").is_empty(),
+        "`n` changed the cloud"
+    );
+
+    let accepted = project
+        .envctl_on_terminal(&emulator, &["apply", "staging"], &[(question, "y")], false)
+        .expect_code(0);
+    assert!(
+        accepted.output.contains("Apply complete"),
+        "{}",
+        accepted.output
+    );
+    assert_eq!(emulator.inventory().owned("instances", "staging").len(), 1);
+    // Without color, a terminal gets no escape codes in the plan or the messages.
+    let plan_line = accepted
+        .output
+        .lines()
+        .find(|l| l.contains("+ vpc.main"))
+        .unwrap_or_default();
+    assert_eq!(
+        plan_line.trim_end(),
+        "    + vpc.main  (spec)",
+        "{}",
+        accepted.output
+    );
+}
+
+#[test]
+fn a_protected_environment_is_destroyed_only_when_its_name_is_typed() {
+    let emulator = Emulator::start();
+    let project = Project::new("prompt-protected", &[]);
+    // Production is promoted from staging: staging converges first.
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["apply", "production", "--yes"])
+        .expect_code(0);
+    let before = emulator.inventory().owned_addresses("production");
+    assert!(!before.is_empty());
+    let prompt = "type its name to confirm";
+
+    let wrong = project
+        .envctl_on_terminal(
+            &emulator,
+            &["destroy", "production"],
+            &[(prompt, "staging\r")],
+            false,
+        )
+        .expect_code(1);
+    assert!(
+        wrong
+            .output
+            .contains("destroy cancelled: nothing was changed"),
+        "{}",
+        wrong.output
+    );
+    assert_eq!(emulator.inventory().owned_addresses("production"), before);
+
+    let typed = project
+        .envctl_on_terminal(
+            &emulator,
+            &["destroy", "production"],
+            &[(prompt, "production\r")],
+            false,
+        )
+        .expect_code(0);
+    assert!(
+        typed.output.contains("Destroy complete"),
+        "{}",
+        typed.output
+    );
+    assert!(
+        emulator
+            .inventory()
+            .owned_addresses("production")
+            .is_empty()
+    );
+    // Staging is untouched.
+    assert!(!emulator.inventory().owned_addresses("staging").is_empty());
+}
+
+#[test]
+fn a_terminal_gets_color_unless_no_color_is_set() {
+    let emulator = Emulator::start();
+    let project = Project::new("color", &[]);
+    let colored = project
+        .envctl_on_terminal(&emulator, &["plan", "staging", "--no-progress"], &[], true)
+        .expect_code(0);
+    assert!(colored.output.contains("\u{1b}["), "{}", colored.output);
+    let plain = project
+        .envctl_on_terminal(&emulator, &["plan", "staging", "--no-progress"], &[], false)
+        .expect_code(0);
+    assert!(!plain.output.contains('\u{1b}'), "{}", plain.output);
+    // The same words either way.
+    let strip = |text: &str| -> String {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' && chars.peek() == Some(&'[') {
+                for next in chars.by_ref() {
+                    if next.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    assert_eq!(strip(&colored.output), plain.output);
+    // A message's prefix is colored too.
+    let error = project
+        .envctl_on_terminal(&emulator, &["plan", "nowhere"], &[], true)
+        .expect_code(1);
+    let before = error.output.split("error:").next().unwrap_or_default();
+    assert!(
+        error.output.contains("error:") && before.contains('\u{1b}') && before.ends_with('m'),
+        "{:?}",
+        error.output
+    );
+}
