@@ -1,6 +1,6 @@
 //! Holding an environment's lock around a command that changes it.
 //!
-//! Owns [`acquire`] and [`release`]. Invariants: only commands that change the cloud lock;
+//! Owns [`acquire`], [`release`] and [`locked`], which holds a lock around some work. Invariants: only commands that change the cloud lock;
 //! a spec without `lock_bucket` runs unlocked with a warning, never silently; a lock that
 //! cannot be released is reported, not ignored.
 
@@ -11,7 +11,7 @@ use envctl_providers::{AwsProvider, EnvironmentLock, LockError, LockInfo};
 use crate::errors::UserError;
 
 /// Takes the lock of `environment` (None when the spec has no lock bucket).
-pub async fn acquire(
+async fn acquire(
     provider: &AwsProvider,
     bucket: Option<&str>,
     project: &str,
@@ -49,7 +49,7 @@ pub async fn acquire(
 }
 
 /// Releases a lock taken by [`acquire`], reporting (not hiding) a failure.
-pub async fn release(lock: Option<EnvironmentLock>) {
+async fn release(lock: Option<EnvironmentLock>) {
     if let Some(lock) = lock {
         let id = lock.info.id.clone();
         if let Err(error) = lock.release().await {
@@ -58,4 +58,20 @@ pub async fn release(lock: Option<EnvironmentLock>) {
             ));
         }
     }
+}
+
+/// Runs `work` while holding the lock of `environment` (see [`acquire`]); the lock is released
+/// whether `work` succeeds or fails.
+pub async fn locked<T>(
+    provider: &AwsProvider,
+    bucket: Option<String>,
+    project: &str,
+    environment: &str,
+    timeout: Duration,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let lock = acquire(provider, bucket.as_deref(), project, environment, timeout).await?;
+    let result = work.await;
+    release(lock).await;
+    result
 }

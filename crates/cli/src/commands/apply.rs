@@ -12,7 +12,6 @@ use crate::commands::cloud_error;
 use crate::confirm::{Risk, confirm};
 use crate::context::{connect, expand, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
-use crate::lock;
 use crate::progress::{ProgressReporter, bars_wanted};
 use crate::render;
 use crate::style::{self, Palette};
@@ -28,64 +27,58 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         (Some(path), _) => {
             let plan = read_plan_file(&path)?;
             let provider = connect(global, &plan.region).await;
-            let lock = lock::acquire(
+            crate::lock::locked(
                 &provider,
-                plan.lock_bucket.as_deref(),
-                &plan.project,
+                plan.lock_bucket.clone(),
+                &plan.project.clone(),
                 &plan.environment,
                 execution.lock_timeout,
+                async {
+                    check_fresh(&provider, &plan, &path).await?;
+                    gate_saved_plan(global, &provider, &plan, &gate).await?;
+                    execute_plan(
+                        global,
+                        &provider,
+                        &plan,
+                        &execution,
+                        "Apply",
+                        ShowPlan::Full,
+                    )
+                    .await
+                },
             )
-            .await?;
-            let result = async {
-                check_fresh(&provider, &plan, &path).await?;
-                gate_saved_plan(global, &provider, &plan, &gate).await?;
-                execute_plan(
-                    global,
-                    &provider,
-                    &plan,
-                    &execution,
-                    "Apply",
-                    ShowPlan::Full,
-                )
-                .await
-            }
-            .await;
-            lock::release(lock).await;
-            result
+            .await
         }
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
             let mut desired = expand(&loaded, &environment)?;
             let provider = connect(global, loaded.spec.region()).await;
-            let lock = lock::acquire(
+            crate::lock::locked(
                 &provider,
-                desired.lock_bucket.as_deref(),
-                &desired.project,
+                desired.lock_bucket.clone(),
+                &desired.project.clone(),
                 &environment,
                 execution.lock_timeout,
-            )
-            .await?;
-            let result = async {
-                crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-                let plan = ops::plan(&provider, &desired).await.map_err(|e| {
-                    cloud_error(
-                        e,
-                        format!("failed to read the live state of `{environment}`"),
+                async {
+                    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+                    let plan = ops::plan(&provider, &desired).await.map_err(|e| {
+                        cloud_error(
+                            e,
+                            format!("failed to read the live state of `{environment}`"),
+                        )
+                    })?;
+                    execute_plan(
+                        global,
+                        &provider,
+                        &plan,
+                        &execution,
+                        "Apply",
+                        ShowPlan::Full,
                     )
-                })?;
-                execute_plan(
-                    global,
-                    &provider,
-                    &plan,
-                    &execution,
-                    "Apply",
-                    ShowPlan::Full,
-                )
-                .await
-            }
-            .await;
-            lock::release(lock).await;
-            result
+                    .await
+                },
+            )
+            .await
         }
         (None, None) => Err(UserError::new("nothing to apply")
             .hint("name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)")

@@ -16,32 +16,29 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let loaded = load_spec(&global.spec)?;
     let desired = expand(&loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await;
-    let lock = crate::lock::acquire(
+    crate::lock::locked(
         &provider,
-        desired.lock_bucket.as_deref(),
-        &desired.project,
+        desired.lock_bucket.clone(),
+        &desired.project.clone(),
         &environment,
         execution.lock_timeout,
-    )
-    .await?;
-    let result = async {
-        let plan = ops::plan_destroy(&provider, &desired).await.map_err(|e| {
-            cloud_error(
-                e,
-                format!("failed to read the live state of `{environment}`"),
+        async {
+            let plan = ops::plan_destroy(&provider, &desired).await.map_err(|e| {
+                cloud_error(
+                    e,
+                    format!("failed to read the live state of `{environment}`"),
+                )
+            })?;
+            execute_plan(
+                global,
+                &provider,
+                &plan,
+                &execution,
+                "Destroy",
+                ShowPlan::Full,
             )
-        })?;
-        execute_plan(
-            global,
-            &provider,
-            &plan,
-            &execution,
-            "Destroy",
-            ShowPlan::Full,
-        )
-        .await
-    }
-    .await;
-    crate::lock::release(lock).await;
-    result
+            .await
+        },
+    )
+    .await
 }

@@ -77,15 +77,9 @@ async fn pass(
     let mut failed = false;
     for name in names {
         let mut desired = expand(loaded, name)?;
-        let lock = crate::lock::acquire(
-            provider,
-            desired.lock_bucket.as_deref(),
-            &desired.project,
-            name,
-            execution.lock_timeout,
-        )
-        .await?;
-        let result = repair(
+        let bucket = desired.lock_bucket.clone();
+        let project = desired.project.clone();
+        let repaired = repair(
             global,
             loaded,
             name,
@@ -93,10 +87,16 @@ async fn pass(
             provider,
             execution,
             gate,
+        );
+        failed |= crate::lock::locked(
+            provider,
+            bucket,
+            &project,
+            name,
+            execution.lock_timeout,
+            repaired,
         )
-        .await;
-        crate::lock::release(lock).await;
-        failed |= result?;
+        .await?;
     }
     Ok(failed)
 }

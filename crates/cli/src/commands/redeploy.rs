@@ -37,35 +37,32 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
-    let lock = crate::lock::acquire(
+    crate::lock::locked(
         &provider,
-        desired.lock_bucket.as_deref(),
-        &desired.project,
+        desired.lock_bucket.clone(),
+        &desired.project.clone(),
         &environment,
         execution.lock_timeout,
-    )
-    .await?;
-    let result = async {
-        crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-        let plan = ops::plan_with(&provider, &desired, options)
+        async {
+            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+            let plan = ops::plan_with(&provider, &desired, options)
+                .await
+                .map_err(|e| {
+                    cloud_error(
+                        e,
+                        format!("failed to read the live state of `{environment}`"),
+                    )
+                })?;
+            execute_plan(
+                global,
+                &provider,
+                &plan,
+                &execution,
+                "Redeploy",
+                ShowPlan::Full,
+            )
             .await
-            .map_err(|e| {
-                cloud_error(
-                    e,
-                    format!("failed to read the live state of `{environment}`"),
-                )
-            })?;
-        execute_plan(
-            global,
-            &provider,
-            &plan,
-            &execution,
-            "Redeploy",
-            ShowPlan::Full,
-        )
-        .await
-    }
-    .await;
-    crate::lock::release(lock).await;
-    result
+        },
+    )
+    .await
 }

@@ -117,6 +117,7 @@ pub struct EnvironmentLock {
     s3: aws_sdk_s3::Client,
     bucket: String,
     key: String,
+    environment: String,
     pub info: LockInfo,
 }
 
@@ -157,13 +158,14 @@ impl AwsProvider {
                         s3: self.s3.clone(),
                         bucket: bucket.to_string(),
                         key,
+                        environment: environment.to_string(),
                         info,
                     });
                 }
                 Err(error) if is_precondition_failed(&error) => {}
                 Err(other) => return Err(other.into()),
             }
-            let Some((holder, etag)) = self.read_lock(bucket, &key, environment).await? else {
+            let Some((holder, etag)) = read_lock(&self.s3, bucket, &key, environment).await? else {
                 continue; // released between our put and our read: try again at once
             };
             if holder.is_stale_here() {
@@ -171,8 +173,7 @@ impl AwsProvider {
                     "warning: taking over the lock of `{environment}` left by process {} on this host, which is no longer running",
                     holder.pid
                 );
-                self.delete_lock(bucket, &key, etag.as_deref(), environment)
-                    .await?;
+                delete_lock(&self.s3, bucket, &key, etag.as_deref(), environment).await?;
                 continue;
             }
             if started.elapsed() >= timeout {
@@ -195,7 +196,7 @@ impl AwsProvider {
         lock_id: &str,
     ) -> Result<LockInfo, LockError> {
         let key = lock_key(project, environment);
-        let Some((holder, etag)) = self.read_lock(bucket, &key, environment).await? else {
+        let Some((holder, etag)) = read_lock(&self.s3, bucket, &key, environment).await? else {
             return Err(LockError::NotLocked {
                 environment: environment.to_string(),
             });
@@ -207,8 +208,7 @@ impl AwsProvider {
                 holder,
             });
         }
-        self.delete_lock(bucket, &key, etag.as_deref(), environment)
-            .await?;
+        delete_lock(&self.s3, bucket, &key, etag.as_deref(), environment).await?;
         Ok(holder)
     }
 
@@ -246,107 +246,86 @@ impl AwsProvider {
             Err(other) => Err(other),
         }
     }
-
-    /// The current lock and its ETag, or `None` when there is none.
-    async fn read_lock(
-        &self,
-        bucket: &str,
-        key: &str,
-        environment: &str,
-    ) -> Result<Option<(LockInfo, Option<String>)>, ProviderError> {
-        let what = format!("the lock of `{environment}`");
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))
-        {
-            Ok(out) => out,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(None),
-            Err(other) => return Err(other),
-        };
-        let etag = out.e_tag().map(str::to_string);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| ProviderError::Transient {
-                message: format!("reading {what}: {e}"),
-            })?;
-        let info: LockInfo =
-            serde_json::from_slice(&bytes.into_bytes()).map_err(|e| ProviderError::Rejected {
-                code: "UnreadableLock".into(),
-                message: format!("{what} is not an envctl lock: {e}"),
-                request_id: None,
-            })?;
-        Ok(Some((info, etag)))
-    }
-
-    async fn delete_lock(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: Option<&str>,
-        environment: &str,
-    ) -> Result<(), ProviderError> {
-        self.s3
-            .delete_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_match(etag.map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| classify(e, &format!("the lock of `{environment}`")))?;
-        Ok(())
-    }
 }
+
+/// The current lock and its ETag, or `None` when there is none.
+async fn read_lock(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    environment: &str,
+) -> Result<Option<(LockInfo, Option<String>)>, ProviderError> {
+    let what = format!("the lock of `{environment}`");
+    let out = match s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| classify(e, &what))
+    {
+        Ok(out) => out,
+        Err(ProviderError::NotFound { .. }) => return Ok(None),
+        Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let etag = out.e_tag().map(str::to_string);
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| ProviderError::Transient {
+            message: format!("reading {what}: {e}"),
+        })?;
+    let info: LockInfo =
+        serde_json::from_slice(&bytes.into_bytes()).map_err(|e| ProviderError::Rejected {
+            code: UNREADABLE_LOCK.into(),
+            message: format!("{what} is not an envctl lock: {e}"),
+            request_id: None,
+        })?;
+    Ok(Some((info, etag)))
+}
+
+/// Deletes the lock object, only if it is still the version read (`etag`).
+async fn delete_lock(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+    environment: &str,
+) -> Result<(), ProviderError> {
+    s3.delete_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_match(etag.map(str::to_string))
+        .send()
+        .await
+        .map_err(|e| classify(e, &format!("the lock of `{environment}`")))?;
+    Ok(())
+}
+
+/// The error code of a lock object envctl cannot read.
+const UNREADABLE_LOCK: &str = "UnreadableLock";
 
 impl EnvironmentLock {
     /// Releases the lock, if it is still this process's.
     pub async fn release(self) -> Result<(), ProviderError> {
-        let what = "the environment lock";
-        let current = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await
-            .map_err(|e| classify(e, what));
-        let out = match current {
-            Ok(out) => out,
-            Err(ProviderError::NotFound { .. }) => return Ok(()),
-            Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(()),
-            Err(other) => return Err(other),
-        };
-        let etag = out.e_tag().map(str::to_string);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| ProviderError::Transient {
-                message: format!("reading {what}: {e}"),
-            })?
-            .into_bytes();
-        let ours =
-            serde_json::from_slice::<LockInfo>(&bytes).is_ok_and(|info| info.id == self.info.id);
-        if !ours {
-            // Someone force-unlocked and locked again: not ours to remove.
-            return Ok(());
+        match read_lock(&self.s3, &self.bucket, &self.key, &self.environment).await {
+            Ok(Some((holder, etag))) if holder.id == self.info.id => {
+                delete_lock(
+                    &self.s3,
+                    &self.bucket,
+                    &self.key,
+                    etag.as_deref(),
+                    &self.environment,
+                )
+                .await
+            }
+            // Gone, or force-unlocked and taken by someone else: not ours to remove.
+            Ok(_) => Ok(()),
+            Err(ProviderError::Rejected { code, .. }) if code == UNREADABLE_LOCK => Ok(()),
+            Err(other) => Err(other),
         }
-        self.s3
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .set_if_match(etag)
-            .send()
-            .await
-            .map_err(|e| classify(e, what))?;
-        Ok(())
     }
 }
 
