@@ -298,3 +298,60 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     assert!(stale.stderr.contains("is stale"), "{}", stale.stderr);
     assert_eq!(emulator.inventory().owned("instances", "staging").len(), 1);
 }
+
+#[test]
+fn a_root_volume_size_is_set_at_launch_and_grown_in_place() {
+    let emulator = Emulator::start();
+    let project = Project::new(
+        "volume-size",
+        &[("monitoring = true", "monitoring = true\nvolume_size = 20")],
+    );
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let instance = emulator
+        .inventory()
+        .by_address("instances", "staging", "instance.app[0]");
+    assert!(
+        instance["volume_sizes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(20)),
+        "{instance}"
+    );
+    project
+        .envctl(&emulator, &["plan", "staging", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // volume_size is a scale field: production may override it, and growing it is in place.
+    project.write_spec(&[
+        ("monitoring = true", "monitoring = true\nvolume_size = 20"),
+        (
+            r#"instance.app = { instance_type = "t3.medium", count = 1 }"#,
+            r#"instance.app = { instance_type = "t3.medium", count = 1, volume_size = 50 }"#,
+        ),
+    ]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging", "--output", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(plan["changes"][0]["action"], "update", "{plan:#}");
+    assert_eq!(plan["changes"][0]["fields"][0]["field"], "volume_size");
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let grown = emulator
+        .inventory()
+        .by_address("instances", "staging", "instance.app[0]");
+    assert_eq!(grown["id"], instance["id"]);
+    assert!(
+        grown["volume_sizes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(50)),
+        "{grown}"
+    );
+    project
+        .envctl(&emulator, &["plan", "staging", "--detailed-exitcode"])
+        .expect_code(0);
+}

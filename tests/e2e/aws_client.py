@@ -34,11 +34,16 @@ def inventory(ec2, rds):
                                        "vpc": g.get("VpcId"), "tags": tags(g.get("Tags")),
                                        "ingress": g.get("IpPermissions", []),
                                        "egress": g.get("IpPermissionsEgress", [])})
+    volume_sizes = {}
+    for v in ec2.describe_volumes()["Volumes"]:
+        for a in v.get("Attachments", []):
+            volume_sizes.setdefault(a["InstanceId"], []).append(v["Size"])
     for r in ec2.describe_instances()["Reservations"]:
         for i in r["Instances"]:
             out["instances"].append({"id": i["InstanceId"], "state": i["State"]["Name"],
                                      "type": i["InstanceType"], "subnet": i.get("SubnetId"),
-                                     "ami": i["ImageId"], "tags": tags(i.get("Tags"))})
+                                     "ami": i["ImageId"], "tags": tags(i.get("Tags")),
+                                     "volume_sizes": sorted(volume_sizes.get(i["InstanceId"], []))})
     for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]:
         out["db_subnet_groups"].append({"id": g["DBSubnetGroupName"],
                                         "tags": tags(rds.list_tags_for_resource(ResourceName=g["DBSubnetGroupArn"])["TagList"])})

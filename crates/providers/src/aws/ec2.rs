@@ -740,19 +740,27 @@ impl AwsProvider {
         Ok(id)
     }
 
+    /// The root device of `ami`, where the root volume size goes. An image that cannot be
+    /// described gets the common default; RunInstances then says whether the image exists.
     async fn root_device_name(&self, ami: &str, what: &str) -> Result<String, ProviderError> {
+        const DEFAULT_ROOT: &str = "/dev/xvda";
         let out = self
             .ec2
             .describe_images()
             .image_ids(ami)
             .send()
             .await
-            .map_err(|e| classify(e, what))?;
+            .map_err(|e| classify(e, what));
+        let out = match out {
+            Ok(out) => out,
+            Err(ProviderError::NotFound { .. }) => return Ok(DEFAULT_ROOT.to_string()),
+            Err(other) => return Err(other),
+        };
         Ok(out
             .images()
             .first()
             .and_then(|i| i.root_device_name())
-            .unwrap_or("/dev/xvda")
+            .unwrap_or(DEFAULT_ROOT)
             .to_string())
     }
 
