@@ -445,3 +445,34 @@ async fn orphans_are_deleted_only_after_every_create_and_update_succeeded() {
     assert_eq!(cloud.ids_of("instance.app[1]").len(), 1);
     assert_eq!(cloud.ids_of("instance.app[2]").len(), 1);
 }
+
+#[tokio::test]
+async fn a_dependency_cycle_is_refused_naming_the_addresses_in_it() {
+    use envctl_engine::{ApplyGraph, GraphError};
+    let cloud = FakeCloud::default();
+    let mut desired = environment("staging", 1, "t3.small");
+    // Make the VPC depend on the group that depends on it.
+    for r in &mut desired.resources {
+        if r.address.to_string() == "vpc.main" {
+            r.depends_on.push("security_group.app".parse().unwrap());
+        }
+    }
+    let plan = ops::plan(&cloud, &desired).await.unwrap();
+    let error = ApplyGraph::from_plan(&plan).unwrap_err();
+    let GraphError::Cycle { addresses } = &error;
+    let named: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    assert!(named.contains(&"vpc.main".to_string()), "{named:?}");
+    assert!(
+        named.contains(&"security_group.app".to_string()),
+        "{named:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("the resources depend on each other in a cycle: ")
+    );
+    // Nothing was attempted.
+    let refused = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter).await;
+    assert!(refused.is_err());
+    assert_eq!(cloud.count(), 0);
+}
