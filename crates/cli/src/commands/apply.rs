@@ -204,6 +204,9 @@ pub async fn execute_plan(
     if plan.is_empty() {
         return Ok(Outcome::Success);
     }
+    // An unorderable plan is refused before anyone is asked to confirm it.
+    envctl_engine::ApplyGraph::from_plan(plan)
+        .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
     let summary = plan.summary();
     let risk = if plan.protected && (summary.replace > 0 || summary.delete > 0) {
         Risk::ProtectedLoss
