@@ -81,6 +81,21 @@ def main():
         ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
         ec2.start_instances(InstanceIds=[instance_id])
         result = {"ok": True}
+    elif command == "stop-instance":
+        ec2.stop_instances(InstanceIds=args)
+        result = {"ok": True}
+    elif command == "cluster":
+        (cluster_id,) = args
+        c = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        result = {"id": c["DBClusterIdentifier"], "status": c.get("Status"),
+                  "deletion_protection": c.get("DeletionProtection"),
+                  "security_groups": sorted(g["VpcSecurityGroupId"]
+                                            for g in c.get("VpcSecurityGroups", []))}
+    elif command == "cluster-snapshots":
+        (cluster_id,) = args
+        snaps = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id)
+        result = sorted(s["DBClusterSnapshotIdentifier"] for s in snaps["DBClusterSnapshots"]
+                        if s.get("SnapshotType") == "manual")
     elif command == "terminate-instance":
         ec2.terminate_instances(InstanceIds=args)
         result = {"ok": True}

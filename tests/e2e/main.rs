@@ -11,3 +11,4 @@ mod interface;
 mod misuse;
 mod parity;
 mod safety;
+mod strict;

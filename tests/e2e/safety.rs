@@ -1,28 +1,36 @@
 //! Safety under failure: rollback of a failed apply, crash consistency, throttling, locking,
 //! secrets.
 
-use crate::support::{Emulator, Project};
+use crate::support::{Emulator, Project, Proxy};
 
 #[test]
-fn a_failed_apply_with_rollback_undoes_what_it_created_and_spares_what_it_does_not_own() {
+fn a_name_held_by_someone_else_is_a_blocker_and_nothing_is_created() {
     let emulator = Emulator::start();
-    let project = Project::new("rollback", &[]);
+    let proxy = Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new("name-taken", &[]);
     // Someone else's DB subnet group holds the name envctl needs.
     emulator.client(&["create-foreign-db-subnet-group", "webapp-staging-main"]);
-    let run = project
-        .envctl(&emulator, &["apply", "staging", "--yes", "--rollback"])
+    let plan = project
+        .envctl_via(&proxy.endpoint, &["plan", "staging"])
         .expect_code(1);
     assert!(
-        run.stderr.contains("error: create db_subnet_group.main failed: DB subnet group `webapp-staging-main` (it was not created by envctl for db_subnet_group.main) already exists"),
+        plan.stdout.contains("blocked: db_subnet_group.main (name taken): the name `webapp-staging-main` is taken by db_subnet_group `webapp-staging-main`, which envctl does not own"),
         "{}",
-        run.stderr
+        plan.stdout
     );
+    let run = project
+        .envctl_via(
+            &proxy.endpoint,
+            &["apply", "staging", "--yes", "--rollback"],
+        )
+        .expect_code(1);
     assert!(
-        run.stderr.contains("skipped: create db_cluster.main"),
+        run.stderr
+            .contains("refusing to change `staging`: the plan has 1 blocker; nothing was changed"),
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("Rollback complete"), "{}", run.stderr);
+    assert_eq!(proxy.mutating_calls(), Vec::<String>::new());
     let inventory = emulator.inventory();
     assert_eq!(inventory.owned_addresses("staging"), Vec::<String>::new());
     assert!(
@@ -35,19 +43,60 @@ fn a_failed_apply_with_rollback_undoes_what_it_created_and_spares_what_it_does_n
     );
 }
 
+/// A proxy whose first CreateDBCluster is refused, as AWS would refuse a bad parameter.
+fn failing_cluster_create(emulator: &Emulator) -> Proxy {
+    let proxy = Proxy::start(emulator, 0.0, 0);
+    proxy.configure(serde_json::json!({"fail_actions": {"CreateDBCluster": {
+        "code": "InvalidParameterCombination", "message": "injected by the test"
+    }}}));
+    proxy
+}
+
+#[test]
+fn a_failed_apply_with_rollback_undoes_what_it_created() {
+    let emulator = Emulator::start();
+    let proxy = failing_cluster_create(&emulator);
+    let project = Project::new("rollback", &[]);
+    let run = project
+        .envctl_via(
+            &proxy.endpoint,
+            &["apply", "staging", "--yes", "--rollback"],
+        )
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("error: create db_cluster.main failed: InvalidParameterCombination: injected by the test"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("skipped: create db_instance.main[0]"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Rollback complete"), "{}", run.stderr);
+    assert_eq!(
+        emulator.inventory().owned_addresses("staging"),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn without_rollback_a_failed_apply_keeps_its_progress_for_the_next_run() {
     let emulator = Emulator::start();
+    let proxy = failing_cluster_create(&emulator);
     let project = Project::new("no-rollback", &[]);
-    emulator.client(&["create-foreign-db-subnet-group", "webapp-staging-main"]);
     let run = project
-        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
         .expect_code(1);
     assert!(run.stderr.contains("Apply incomplete"), "{}", run.stderr);
     assert!(!run.stderr.contains("Rollback"), "{}", run.stderr);
     let owned = emulator.inventory().owned_addresses("staging");
     assert!(owned.contains(&"vpc.main".to_string()), "{owned:?}");
     assert!(owned.contains(&"instance.app[0]".to_string()), "{owned:?}");
+    // The scripted failure is spent: the next run finishes the job.
+    project
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
+        .expect_code(0);
 }
 
 const LOCK_KEY: &str = "envctl-locks/webapp/staging.json";

@@ -81,6 +81,13 @@ pub struct GlobalArgs {
     /// AWS requests per second at most, per service, retries included
     #[arg(long, global = true, value_parser = parse_rate)]
     pub max_requests_per_second: Option<f64>,
+    /// How long to wait for one resource to become usable or go away: `30m`, `2h` (default:
+    /// 60m for Aurora clusters and DB instances, 15m for EC2)
+    #[arg(long, global = true, value_parser = parse_duration)]
+    pub wait_timeout: Option<std::time::Duration>,
+    /// For tests against an emulator: the pause after the first poll of a wait (default 2s)
+    #[arg(long, global = true, hide = true, env = "ENVCTL_POLL_INTERVAL", value_parser = parse_backoff)]
+    pub poll_interval: Option<std::time::Duration>,
     /// Log to stderr what envctl does (`-v`), and every AWS call too (`-vv`); `RUST_LOG`
     /// filters logs the usual way
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -184,6 +191,10 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Replace ADDR although it could be changed in place; the only way a resource that
+    /// holds data (a DB cluster) is replaced (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub replace: Vec<String>,
 }
 
 /// How apply-like commands run.
@@ -205,6 +216,10 @@ pub struct ExecutionArgs {
     /// How long to wait for another run's lock on the environment: `0s`, `30s`, `10m`
     #[arg(long, default_value = "0s", value_parser = parse_wait)]
     pub lock_timeout: std::time::Duration,
+    /// Instances of one group a resize or replacement takes down at once (default: a quarter
+    /// of the group, rounded up); the next batch starts when the previous one runs again
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_unavailable: Option<u16>,
 }
 
 /// The promotion gate: an environment with `promote_from` changes only after that environment
@@ -227,6 +242,10 @@ pub struct ApplyArgs {
     /// Apply exactly this saved plan, refused if the cloud changed since it was made
     #[arg(long, value_name = "FILE", conflicts_with = "environment")]
     pub plan: Option<PathBuf>,
+    /// Replace ADDR although it could be changed in place; the only way a resource that
+    /// holds data (a DB cluster) is replaced: a final snapshot is kept (repeatable)
+    #[arg(long, value_name = "ADDR", conflicts_with = "plan")]
+    pub replace: Vec<String>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
     #[command(flatten)]
@@ -306,9 +325,13 @@ pub struct RedeployArgs {
     /// Replace resources changed outside envctl instead of patching them
     #[arg(long, conflicts_with = "replace_all")]
     pub replace_drifted: bool,
-    /// Replace every resource
+    /// Replace every resource that holds no data and is not deletion-protected (what is kept
+    /// is listed, with why)
     #[arg(long)]
     pub replace_all: bool,
+    /// Replace ADDR too, a resource that holds data included (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub replace: Vec<String>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
     #[command(flatten)]

@@ -162,6 +162,12 @@ pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
     settings.max_attempts = global.max_attempts;
     settings.initial_backoff = global.initial_backoff;
     settings.max_requests_per_second = global.max_requests_per_second;
+    if let Some(timeout) = global.wait_timeout {
+        settings.waits = envctl_providers::Timeouts::all(timeout);
+    }
+    if let Some(poll) = global.poll_interval {
+        settings.waits.first_poll = poll;
+    }
     settings
 }
 

@@ -37,11 +37,23 @@ fn finished(step: Step) -> &'static str {
     }
 }
 
+/// `6m12s`, `45s`.
+fn human(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    if seconds >= 60 {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 /// Draws progress of an apply.
 #[derive(Debug)]
 pub struct ProgressReporter {
     bars: Option<MultiProgress>,
     in_flight: Mutex<HashMap<(Address, Step), ProgressBar>>,
+    /// Without bars: the last whole minute of waiting reported per operation.
+    waits_reported: Mutex<HashMap<(Address, Step), u64>>,
 }
 
 impl ProgressReporter {
@@ -49,6 +61,7 @@ impl ProgressReporter {
         ProgressReporter {
             bars: draw_bars.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             in_flight: Mutex::new(HashMap::new()),
+            waits_reported: Mutex::new(HashMap::new()),
         }
     }
 
@@ -80,6 +93,38 @@ impl Reporter for ProgressReporter {
             }
             None => eprintln!("{message}..."),
         }
+    }
+
+    fn on_wait(&self, address: &Address, step: Step, state: &str, elapsed: Duration) {
+        let key = (address.clone(), step);
+        if self.bars.is_some() {
+            if let Ok(map) = self.in_flight.lock()
+                && let Some(bar) = map.get(&key)
+            {
+                bar.set_message(format!(
+                    "{} {address}: {state}, {}",
+                    label(Action::Update, step),
+                    human(elapsed)
+                ));
+            }
+            return;
+        }
+        // No terminal: a line a minute, so a log shows the run is alive and what it waits for.
+        let minute = elapsed.as_secs() / 60;
+        if minute == 0 {
+            return;
+        }
+        if let Ok(mut reported) = self.waits_reported.lock() {
+            if reported.get(&key) == Some(&minute) {
+                return;
+            }
+            reported.insert(key, minute);
+        }
+        eprintln!(
+            "still {} {address}: it reads `{state}` after {}",
+            label(Action::Update, step),
+            human(elapsed)
+        );
     }
 
     fn on_finish(&self, report: &OperationReport) {

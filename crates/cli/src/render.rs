@@ -105,6 +105,33 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(&plan.summary()));
+    out.push_str(&blockers_text(plan));
+    out
+}
+
+/// The reasons a plan cannot be carried out, one `blocked:` line each with its hint; empty
+/// when there are none.
+pub fn blockers_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.blockers.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\nThis plan cannot be applied: {} blocker{}, so nothing will be changed.",
+        plan.blockers.len(),
+        if plan.blockers.len() == 1 { "" } else { "s" }
+    );
+    for blocker in &plan.blockers {
+        let _ = writeln!(
+            out,
+            "  blocked: {} ({}): {}",
+            blocker.address, blocker.kind, blocker.message
+        );
+        if let Some(hint) = &blocker.hint {
+            let _ = writeln!(out, "    hint: {hint}");
+        }
+    }
     out
 }
 
@@ -161,6 +188,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "changes": changes,
         "summary": plan.summary(),
         "notes": plan.notes,
+        "blockers": plan.blockers,
     })
 }
 
@@ -385,6 +413,9 @@ pub fn rollback_text(report: &envctl_engine::RollbackReport) -> String {
                 let _ = writeln!(out, "rolled back: {} {undo}", operation.address);
             }
         }
+    }
+    for (address, why) in &report.kept {
+        let _ = writeln!(out, "kept: {address} was not rolled back: {why}");
     }
     for address in &report.irreversible {
         let _ = writeln!(
@@ -793,6 +824,7 @@ mod tests {
             lock_bucket: desired.lock_bucket.clone(),
             live_fingerprint: "sha256:feedbeef".to_string(),
             live_ids: BTreeMap::new(),
+            blockers: Vec::new(),
             changes: vec![
                 ResourceChange {
                     desired: Some(resource("security_group.app")),
@@ -846,6 +878,32 @@ mod tests {
         assert_eq!(strip(&colored), plan_text(&plan, Palette::PLAIN));
         let notes = Palette::COLORED.prefixes(&notes_text(&plan.notes));
         assert_eq!(strip(&notes), notes_text(&plan.notes));
+    }
+
+    #[test]
+    fn a_blocked_plan_lists_every_blocker_with_its_hint() {
+        let mut plan = sample_plan();
+        plan.blockers.push(envctl_engine::Blocker {
+            address: address("db_cluster.main"),
+            kind: envctl_engine::BlockerKind::ReplacesData,
+            message: "replacing subnet.a would replace db_cluster.main too, and it holds data"
+                .to_string(),
+            hint: Some("revert the change to subnet.a in the spec".to_string()),
+        });
+        let text = plan_text(&plan, Palette::PLAIN);
+        assert!(
+            text.contains("This plan cannot be applied: 1 blocker, so nothing will be changed."),
+            "{text}"
+        );
+        assert!(
+            text.contains("  blocked: db_cluster.main (would replace data): replacing subnet.a"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    hint: revert the change to subnet.a in the spec"),
+            "{text}"
+        );
+        assert_eq!(plan_json(&plan)["blockers"][0]["kind"], "replaces_data");
     }
 
     #[test]

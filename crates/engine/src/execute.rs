@@ -22,7 +22,7 @@ use petgraph::visit::Dfs;
 use crate::graph::{ApplyGraph, Step};
 use crate::live::LiveResource;
 use crate::plan::{Action, Plan};
-use crate::provider::{CloudIds, DeleteOptions, Provider, ProviderError};
+use crate::provider::{CloudIds, DeleteOptions, Progress, Provider, ProviderError};
 
 /// Receives progress as the executor runs; the CLI draws it, tests record it.
 pub trait Reporter: Sync {
@@ -30,6 +30,23 @@ pub trait Reporter: Sync {
     fn on_start(&self, address: &Address, action: Action, step: Step);
     /// An operation finished (or was skipped without starting).
     fn on_finish(&self, report: &OperationReport);
+    /// A running operation is waiting for the cloud: the resource reads `state`.
+    fn on_wait(&self, _address: &Address, _step: Step, _state: &str, _elapsed: Duration) {}
+}
+
+/// The [`Progress`] of one running operation: forwards waits to the reporter with the
+/// operation's address and step.
+struct OperationProgress<'a, R: Reporter + ?Sized> {
+    reporter: &'a R,
+    address: &'a Address,
+    step: Step,
+}
+
+impl<R: Reporter + ?Sized> Progress for OperationProgress<'_, R> {
+    fn waiting(&self, state: &str, elapsed: Duration) {
+        self.reporter
+            .on_wait(self.address, self.step, state, elapsed);
+    }
 }
 
 /// A reporter that shows nothing.
@@ -47,6 +64,9 @@ pub struct ApplyOptions {
     /// Operations in flight at most (at least 1).
     pub parallelism: usize,
     pub delete: DeleteOptions,
+    /// Instances of one group taken down at once by a resize or replacement (default: a
+    /// quarter of the group, rounded up).
+    pub max_unavailable: Option<usize>,
 }
 
 impl Default for ApplyOptions {
@@ -54,6 +74,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             parallelism: 10,
             delete: DeleteOptions::default(),
+            max_unavailable: None,
         }
     }
 }
@@ -162,9 +183,16 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             reporter.on_start(&operation.address, change.action, operation.step);
             let snapshot = ids.clone();
             let step = operation.step;
+            let address = &operation.address;
             running.push(Box::pin(async move {
                 let started = Instant::now();
-                let result = run_step(provider, change, step, &snapshot, options.delete).await;
+                let progress = OperationProgress {
+                    reporter,
+                    address,
+                    step,
+                };
+                let result =
+                    run_step(provider, change, step, &snapshot, options.delete, &progress).await;
                 (node, result, started.elapsed())
             }));
         }
@@ -259,6 +287,7 @@ async fn run_step<P: Provider + ?Sized>(
     step: Step,
     ids: &CloudIds,
     delete: DeleteOptions,
+    progress: &dyn Progress,
 ) -> Result<Option<LiveResource>, ProviderError> {
     let missing = || ProviderError::NotFound {
         what: change.address.to_string(),
@@ -266,19 +295,19 @@ async fn run_step<P: Provider + ?Sized>(
     match step {
         Step::Create => {
             let desired = change.desired.as_ref().ok_or_else(missing)?;
-            provider.create(desired, ids).await.map(Some)
+            provider.create(desired, ids, progress).await.map(Some)
         }
         Step::Update => {
             let desired = change.desired.as_ref().ok_or_else(missing)?;
             let live = change.live.as_ref().ok_or_else(missing)?;
             provider
-                .update(desired, live, &change.fields, ids)
+                .update(desired, live, &change.fields, ids, progress)
                 .await
                 .map(Some)
         }
         Step::Delete => {
             let live = change.live.as_ref().ok_or_else(missing)?;
-            provider.delete(live, delete).await.map(|()| None)
+            provider.delete(live, delete, progress).await.map(|()| None)
         }
     }
 }

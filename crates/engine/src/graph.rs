@@ -7,11 +7,13 @@
 //! replace is two nodes on one address, ordered as the plan says (old copy first unless
 //! the plan says create-before-destroy); operations
 //! on one address are always ordered, never concurrent; the graph is acyclic (building it
-//! fails with the addresses of a cycle otherwise).
+//! fails with the addresses of a cycle otherwise); changes that take instances of one group
+//! down (a resize, a replacement) go in batches of at most `max_unavailable`, each batch
+//! starting only once the previous one is back.
 
 use std::collections::BTreeMap;
 
-use envctl_spec::Address;
+use envctl_spec::{Address, ResourceKind};
 use petgraph::algo::{has_path_connecting, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -60,9 +62,102 @@ pub struct ApplyGraph {
     pub graph: DiGraph<Operation, ()>,
 }
 
+/// How many instances of one group may be down at once by default: a quarter of the group,
+/// rounded up (so one for groups of up to four).
+pub fn default_max_unavailable(group_size: usize) -> usize {
+    group_size.div_ceil(4).max(1)
+}
+
 impl ApplyGraph {
-    /// Builds the graph for `plan`, from the plan alone.
+    /// Builds the graph for `plan`, from the plan alone, with the default batch size for
+    /// changes that take instances down.
     pub fn from_plan(plan: &Plan) -> Result<Self, GraphError> {
+        Self::from_plan_rolling(plan, None)
+    }
+
+    /// Builds the graph for `plan`; changes that take an instance down are rolled through
+    /// each group `max_unavailable` at a time (default: [`default_max_unavailable`]).
+    pub fn from_plan_rolling(
+        plan: &Plan,
+        max_unavailable: Option<usize>,
+    ) -> Result<Self, GraphError> {
+        let mut built = Self::unbatched(plan)?;
+        built.roll_out(plan, max_unavailable);
+        built.check_acyclic()?;
+        Ok(built)
+    }
+
+    /// Orders the disruptive changes of each instance group in batches.
+    fn roll_out(&mut self, plan: &Plan, max_unavailable: Option<usize>) {
+        let graph = &mut self.graph;
+        // (first node, last node) of each disruptive change, by group name and index.
+        let mut groups: BTreeMap<String, Vec<(Option<u32>, NodeIndex, NodeIndex)>> =
+            BTreeMap::new();
+        for (index, change) in plan.changes.iter().enumerate() {
+            if change.kind != ResourceKind::Instance {
+                continue;
+            }
+            let disruptive = match change.action {
+                Action::Replace => true,
+                Action::Update => change.fields.iter().any(|f| f.field == "instance_type"),
+                _ => false,
+            };
+            if !disruptive {
+                continue;
+            }
+            let nodes: Vec<NodeIndex> = graph
+                .node_indices()
+                .filter(|&n| graph[n].change_index == index)
+                .collect();
+            let step_node = |step| nodes.iter().copied().find(|&n| graph[n].step == step);
+            let (first, last) = match (change.action, change.replace_order) {
+                (Action::Update, _) => match step_node(Step::Update) {
+                    Some(n) => (n, n),
+                    None => continue,
+                },
+                (_, Some(ReplaceOrder::CreateBeforeDestroy)) => {
+                    match (step_node(Step::Create), step_node(Step::Delete)) {
+                        (Some(c), Some(d)) => (c, d),
+                        _ => continue,
+                    }
+                }
+                _ => match (step_node(Step::Delete), step_node(Step::Create)) {
+                    (Some(d), Some(c)) => (d, c),
+                    _ => continue,
+                },
+            };
+            groups
+                .entry(change.address.name.clone())
+                .or_default()
+                .push((change.address.index, first, last));
+        }
+        for (name, mut members) in groups {
+            let group_size = plan
+                .live_ids
+                .keys()
+                .filter(|a| a.kind == ResourceKind::Instance && a.name == name)
+                .count()
+                .max(members.len());
+            let batch = max_unavailable
+                .unwrap_or_else(|| default_max_unavailable(group_size))
+                .max(1);
+            members.sort_by_key(|(index, _, _)| *index);
+            let batches: Vec<&[(Option<u32>, NodeIndex, NodeIndex)]> =
+                members.chunks(batch).collect();
+            for pair in batches.windows(2) {
+                for &(_, _, last) in pair[0] {
+                    for &(_, first, _) in pair[1] {
+                        // Never at the price of a cycle: what must happen together does.
+                        if !has_path_connecting(&*graph, first, last, None) {
+                            graph.update_edge(last, first, ());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn unbatched(plan: &Plan) -> Result<Self, GraphError> {
         let mut graph = DiGraph::new();
         // The node that brings each address to its desired state (create or update), and the
         // node that deletes its live copy or copies.

@@ -21,15 +21,17 @@ pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
 pub use execute::{
     ApplyOptions, ApplyReport, OperationReport, Outcome, Reporter, SilentReporter, execute,
 };
-pub use graph::{ApplyGraph, GraphError, Operation, Step};
-pub use live::{LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest, unmanaged_address};
+pub use graph::{ApplyGraph, GraphError, Operation, Step, default_max_unavailable};
+pub use live::{
+    ForeignName, LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest, unmanaged_address,
+};
 pub use parity::{ParityDifference, ParityReport, compare_environments};
 pub use plan::{
-    Action, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy, ResourceChange,
-    make_destroy_plan, make_plan,
+    Action, Blocker, BlockerKind, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy,
+    ResourceChange, is_deletion_protected, make_destroy_plan, make_plan,
 };
 pub use provider::{
-    CloudIds, DeleteOptions, FieldChange, Note, Provider, ProviderError, ReadDepth, ReplaceOrder,
-    ResourceDiff, Scope,
+    CloudIds, DELETION_PROTECTION_FIELD, DeleteOptions, FieldChange, NoProgress, Note, Progress,
+    Provider, ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope,
 };
 pub use rollback::{RollbackReport, rollback};

@@ -51,6 +51,22 @@ pub struct LiveState {
     /// addressed with [`unmanaged_address`].
     #[serde(default)]
     pub unmanaged: Vec<LiveResource>,
+    /// Cloud names (unique ones: RDS identifiers, group names) held by resources envctl does
+    /// not own for this environment, as far as the read saw them.
+    #[serde(default)]
+    pub foreign_names: Vec<ForeignName>,
+}
+
+/// A unique cloud name held by a resource that is not this environment's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignName {
+    pub kind: ResourceKind,
+    pub name: String,
+    /// The holder's cloud id.
+    pub id: String,
+    /// Whose tags it carries (`project/environment`), if envctl's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 impl LiveState {

@@ -9,7 +9,7 @@ use envctl_spec::DesiredState;
 use crate::execute::{ApplyOptions, ApplyReport, Reporter, execute};
 use crate::graph::{ApplyGraph, GraphError};
 use crate::live::LiveState;
-use crate::plan::{Plan, PlanOptions, make_destroy_plan, make_plan};
+use crate::plan::{Blocker, BlockerKind, Plan, PlanOptions, make_destroy_plan, make_plan};
 use crate::provider::{Provider, ProviderError, ReadDepth, Scope};
 
 /// The scope whose ownership tags select `desired`'s live resources.
@@ -34,14 +34,14 @@ pub async fn plan<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
 ) -> Result<Plan, ProviderError> {
-    plan_with(provider, desired, PlanOptions::default()).await
+    plan_with(provider, desired, &PlanOptions::default()).await
 }
 
 /// Reads live state (deeply when unmanaged resources are to be removed) and plans.
 pub async fn plan_with<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
-    options: PlanOptions,
+    options: &PlanOptions,
 ) -> Result<Plan, ProviderError> {
     let depth = if options.remove_unmanaged {
         ReadDepth::OwnedAndUnmanaged
@@ -50,9 +50,38 @@ pub async fn plan_with<P: Provider + ?Sized>(
     };
     let live = read_live(provider, desired, depth).await?;
     log_read(desired, &live);
-    let plan = make_plan(desired, &live, provider, options);
+    let mut plan = make_plan(desired, &live, provider, options);
+    block_if_unorderable(&mut plan);
     log_plan(&plan);
     Ok(plan)
+}
+
+/// A plan whose changes cannot be ordered is blocked, naming the addresses in the cycle.
+fn block_if_unorderable(plan: &mut Plan) {
+    if let Err(GraphError::Cycle { addresses }) = ApplyGraph::from_plan(plan)
+        && let Some(first) = addresses.first()
+    {
+        plan.blockers.push(Blocker {
+            address: first.clone(),
+            kind: BlockerKind::Unorderable,
+            message: GraphError::Cycle {
+                addresses: addresses.clone(),
+            }
+            .to_string(),
+            hint: Some("remove one of the references that close the cycle".to_string()),
+        });
+    }
+}
+
+/// Why [`apply`] refused to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The plan has blockers; nothing was changed.
+    #[error("the plan cannot be carried out: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Blocked { blockers: Vec<Blocker> },
+    /// The changes cannot be ordered; nothing was changed.
+    #[error("cannot order the changes: {0}")]
+    Unorderable(#[from] GraphError),
 }
 
 /// Reads live state and plans deleting all of it.
@@ -62,7 +91,8 @@ pub async fn plan_destroy<P: Provider + ?Sized>(
 ) -> Result<Plan, ProviderError> {
     let live = read_live(provider, desired, ReadDepth::Owned).await?;
     log_read(desired, &live);
-    let plan = make_destroy_plan(desired, &live);
+    let mut plan = make_destroy_plan(desired, &live);
+    block_if_unorderable(&mut plan);
     log_plan(&plan);
     Ok(plan)
 }
@@ -88,14 +118,20 @@ fn log_plan(plan: &Plan) {
     );
 }
 
-/// Builds the apply graph from `plan` and runs it.
+/// Builds the apply graph from `plan` and runs it; a blocked plan is refused whole, before
+/// any change.
 pub async fn apply<P: Provider + ?Sized, R: Reporter + ?Sized>(
     provider: &P,
     plan: &Plan,
     options: ApplyOptions,
     reporter: &R,
-) -> Result<ApplyReport, GraphError> {
-    let graph = ApplyGraph::from_plan(plan)?;
+) -> Result<ApplyReport, ApplyError> {
+    if !plan.blockers.is_empty() {
+        return Err(ApplyError::Blocked {
+            blockers: plan.blockers.clone(),
+        });
+    }
+    let graph = ApplyGraph::from_plan_rolling(plan, options.max_unavailable)?;
     Ok(execute(plan, &graph, provider, options, reporter).await)
 }
 
@@ -104,7 +140,7 @@ pub async fn drift<P: Provider + ?Sized>(
     provider: &P,
     desired: &DesiredState,
 ) -> Result<(Plan, crate::drift::DriftReport), ProviderError> {
-    let plan = plan_with(provider, desired, reconcile_options()).await?;
+    let plan = plan_with(provider, desired, &reconcile_options()).await?;
     let report = crate::drift::drift_of(&plan);
     Ok((plan, report))
 }

@@ -5,15 +5,19 @@
 //! elsewhere); no-op resources are not in `changes`; a plan serialises to JSON and back
 //! unchanged, and carries the fingerprint of the live state it was made from so that a saved
 //! plan can be refused when the cloud moved on; a plan holds no secret (the spec has none).
+//! Every reason the plan cannot be carried out is computed here, as a [`Blocker`], so that
+//! a command refuses before its first change rather than half-way; a resource that holds
+//! data is never replaced unless asked for by name, and replacements re-point what the cloud
+//! can move in place instead of cascading.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use envctl_spec::{Address, DesiredResource, DesiredState, ResourceKind};
+use envctl_spec::{Address, DesiredResource, DesiredState, ResourceKind, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::live::{LiveResource, LiveState, applied_digest};
-use crate::provider::{FieldChange, Note, Provider, ReplaceOrder};
+use crate::provider::{DELETION_PROTECTION_FIELD, FieldChange, Note, Provider, ReplaceOrder};
 
 /// The version of the saved-plan and JSON plan format.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -154,6 +158,9 @@ pub struct Plan {
     /// Differences deliberately left alone (for display only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Every reason the plan cannot be carried out; a plan with any is refused whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<Blocker>,
 }
 
 /// Which matching resources `redeploy` rebuilds instead of leaving or patching them.
@@ -164,17 +171,63 @@ pub enum ReplacePolicy {
     InPlace,
     /// Replace every resource changed outside envctl instead of patching it.
     Drifted,
-    /// Replace every existing resource.
+    /// Replace every existing resource that holds no data and is not deletion-protected.
     All,
 }
 
 /// What a plan covers beyond bringing owned resources to the spec.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Also delete untagged resources found inside the environment's network (`reconcile`;
     /// needs a deep read).
     pub remove_unmanaged: bool,
     pub replace: ReplacePolicy,
+    /// Addresses the user asked to replace by name (`--replace ADDR`): the only way a resource
+    /// that holds data is ever replaced.
+    pub force_replace: BTreeSet<Address>,
+}
+
+/// Why a plan cannot be carried out as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockerKind {
+    /// A delete or replace of a resource whose deletion protection is on.
+    DeletionProtection,
+    /// A resource that holds data would be replaced without being asked for by name.
+    ReplacesData,
+    /// A create would collide with a name held by a resource envctl does not own.
+    NameTaken,
+    /// The promotion source has not converged on this spec.
+    PromotionGate,
+    /// A declared difference the plan relies on has expired.
+    ExpiredDifference,
+    /// The changes cannot be ordered (a dependency cycle).
+    Unorderable,
+}
+
+impl fmt::Display for BlockerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BlockerKind::DeletionProtection => "deletion protection",
+            BlockerKind::ReplacesData => "would replace data",
+            BlockerKind::NameTaken => "name taken",
+            BlockerKind::PromotionGate => "promotion gate",
+            BlockerKind::ExpiredDifference => "expired difference",
+            BlockerKind::Unorderable => "unorderable",
+        })
+    }
+}
+
+/// One reason the plan cannot be carried out; every mutating command refuses a plan that has
+/// any, before its first change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The resource the reason is about.
+    pub address: Address,
+    pub kind: BlockerKind,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Plan {
@@ -196,17 +249,76 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// True when nothing stands in the way of applying the plan.
+    pub fn is_unblocked(&self) -> bool {
+        self.blockers.is_empty()
+    }
 }
 
-/// Diffs `desired` against `live` into a plan. Pure: reads nothing, changes nothing.
+/// Diffs `desired` against `live` into a plan, with every reason it cannot be carried out
+/// listed as a blocker. Pure: reads nothing, changes nothing.
 pub fn make_plan<P: Provider + ?Sized>(
     desired: &DesiredState,
     live: &LiveState,
     provider: &P,
-    options: PlanOptions,
+    options: &PlanOptions,
 ) -> Plan {
+    // Rebuilds that `redeploy` asked for by policy are dropped (and said so) when they would
+    // drag a resource that holds data along; the plan is then made again without them.
+    let mut kept: BTreeMap<Address, String> = BTreeMap::new();
+    loop {
+        let drafted = draft(desired, live, provider, options, &kept);
+        let newly_kept: Vec<(Address, String)> = drafted
+            .data_loss
+            .iter()
+            .filter(|(_, root)| drafted.policy_rebuilds.contains(root) && !kept.contains_key(root))
+            .map(|(data, root)| {
+                (
+                    root.clone(),
+                    format!("rebuilding it would replace {data}, which holds data"),
+                )
+            })
+            .collect();
+        if newly_kept.is_empty() {
+            let Draft {
+                changes,
+                notes,
+                mut blockers,
+                ..
+            } = drafted;
+            blockers.extend(deletion_protection_blockers(&changes));
+            blockers.extend(name_blockers(&changes, live));
+            let mut notes = notes;
+            notes.extend(final_snapshot_notes(&changes));
+            return plan_of(desired, live, changes, notes, blockers);
+        }
+        kept.extend(newly_kept);
+    }
+}
+
+/// A plan in the making.
+struct Draft {
+    changes: Vec<ResourceChange>,
+    notes: Vec<Note>,
+    blockers: Vec<Blocker>,
+    /// Addresses rebuilt only because the replace policy asked for it.
+    policy_rebuilds: BTreeSet<Address>,
+    /// Data-bearing resources that would be replaced without being asked for, each with the
+    /// address whose replacement dragged it along (itself when its own fields force it).
+    data_loss: Vec<(Address, Address)>,
+}
+
+fn draft<P: Provider + ?Sized>(
+    desired: &DesiredState,
+    live: &LiveState,
+    provider: &P,
+    options: &PlanOptions,
+    kept: &BTreeMap<Address, String>,
+) -> Draft {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
+    let mut policy_rebuilds = BTreeSet::new();
     let desired_addresses: BTreeSet<&Address> =
         desired.resources.iter().map(|r| &r.address).collect();
 
@@ -228,21 +340,40 @@ pub fn make_plan<P: Provider + ?Sized>(
         }
         // Keep the copy closest to the spec; any other copy is a duplicate to remove.
         candidates.sort_by_key(|l| (provider.diff(resource, l).changes.len(), l.id.clone()));
-        let Some((&kept, duplicates)) = candidates.split_first() else {
+        let Some((&current, duplicates)) = candidates.split_first() else {
             continue;
         };
         for duplicate in duplicates {
             changes.push(delete_change(duplicate, Cause::Orphan));
         }
-        let diff = provider.diff(resource, kept);
+        let diff = provider.diff(resource, current);
         notes.extend(diff.notes);
         let fields = diff.changes;
-        let cause = cause_of_difference(resource, kept);
-        let rebuild = match options.replace {
+        let cause = cause_of_difference(resource, current);
+        let forced = options.force_replace.contains(&resource.address);
+        let wanted_by_policy = match options.replace {
             ReplacePolicy::InPlace => false,
             ReplacePolicy::Drifted => !fields.is_empty() && cause == Cause::Drift,
             ReplacePolicy::All => true,
         };
+        let mut rebuild = forced;
+        if wanted_by_policy && !forced {
+            if let Some(why) = policy_exemption(resource, current, kept) {
+                notes.push(Note {
+                    address: resource.address.clone(),
+                    message: format!("not rebuilt: {why}"),
+                    hint: resource.kind.holds_data().then(|| {
+                        format!(
+                            "replace it explicitly with `--replace {}`",
+                            resource.address
+                        )
+                    }),
+                });
+            } else {
+                rebuild = true;
+                policy_rebuilds.insert(resource.address.clone());
+            }
+        }
         if fields.is_empty() && !rebuild {
             continue;
         }
@@ -250,6 +381,13 @@ pub fn make_plan<P: Provider + ?Sized>(
             Action::Replace
         } else {
             Action::Update
+        };
+        let reason = if forced {
+            Some("replaced as asked with `--replace`".to_string())
+        } else if rebuild {
+            Some("redeploy rebuilds it from the spec".to_string())
+        } else {
+            None
         };
         changes.push(ResourceChange {
             address: resource.address.clone(),
@@ -262,13 +400,13 @@ pub fn make_plan<P: Provider + ?Sized>(
             },
             fields,
             desired: Some(resource.clone()),
-            live: Some(kept.clone()),
+            live: Some(current.clone()),
             replace_order: (action == Action::Replace)
-                .then(|| provider.replace_order(resource.kind)),
-            reason: rebuild.then(|| "redeploy rebuilds it from the spec".to_string()),
+                .then(|| provider.replace_order(resource, current)),
+            reason,
         });
     }
-    cascade_replacements(&mut changes, desired, live);
+    let roots = cascade_replacements(&mut changes, desired, live, provider);
 
     let mut orphans: Vec<&LiveResource> = live
         .resources
@@ -285,17 +423,179 @@ pub fn make_plan<P: Provider + ?Sized>(
         }
     }
 
-    plan_of(desired, live, changes, notes)
+    // A resource that holds data is replaced only when asked for by name.
+    let mut blockers = Vec::new();
+    let mut data_loss = Vec::new();
+    for change in &changes {
+        if change.action != Action::Replace
+            || !change.kind.holds_data()
+            || options.force_replace.contains(&change.address)
+        {
+            continue;
+        }
+        let root = roots
+            .get(&change.address)
+            .cloned()
+            .unwrap_or_else(|| change.address.clone());
+        let why = if root == change.address {
+            let fields: Vec<&str> = change
+                .fields
+                .iter()
+                .filter(|f| f.forces_replacement)
+                .map(|f| f.field.as_str())
+                .collect();
+            format!(
+                "changing {} needs a new {}, and it holds data",
+                fields
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                change.address
+            )
+        } else {
+            format!(
+                "replacing {root} would replace {} too, and it holds data",
+                change.address
+            )
+        };
+        blockers.push(Blocker {
+            address: change.address.clone(),
+            kind: BlockerKind::ReplacesData,
+            message: why,
+            hint: Some(if root == change.address {
+                format!(
+                    "revert the change in the spec, or replace it deliberately (a final snapshot is kept) with `--replace {}`",
+                    change.address
+                )
+            } else {
+                format!(
+                    "revert the change to {root} in the spec, or replace {} deliberately with `--replace {}`",
+                    change.address, change.address
+                )
+            }),
+        });
+        data_loss.push((change.address.clone(), root));
+    }
+    Draft {
+        changes,
+        notes,
+        blockers,
+        policy_rebuilds,
+        data_loss,
+    }
 }
 
-/// A plan that deletes everything `live` holds (for `destroy`).
+/// Why the replace policy must leave `resource` alone, if it must.
+fn policy_exemption(
+    resource: &DesiredResource,
+    live: &LiveResource,
+    kept: &BTreeMap<Address, String>,
+) -> Option<String> {
+    if resource.kind.holds_data() {
+        return Some("it holds data".to_string());
+    }
+    if is_deletion_protected(live) {
+        return Some("its deletion protection is on".to_string());
+    }
+    kept.get(&resource.address).cloned()
+}
+
+/// Whether the cloud refuses to delete `live` as it stands.
+pub fn is_deletion_protected(live: &LiveResource) -> bool {
+    live.fields.get(DELETION_PROTECTION_FIELD) == Some(&Value::Bool(true))
+}
+
+/// Deletes and replacements of resources whose deletion protection is on.
+fn deletion_protection_blockers(changes: &[ResourceChange]) -> Vec<Blocker> {
+    changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .filter(|c| c.live.as_ref().is_some_and(is_deletion_protected))
+        .map(|c| Blocker {
+            address: c.address.clone(),
+            kind: BlockerKind::DeletionProtection,
+            message: format!(
+                "{} would be {}, but its deletion protection is on",
+                c.address,
+                if c.action == Action::Delete {
+                    "deleted"
+                } else {
+                    "replaced"
+                }
+            ),
+            hint: Some(if c.desired.is_some() {
+                "set `deletion_protection = false` in the spec and apply that alone first".to_string()
+            } else {
+                "it is no longer in the spec: switch its deletion protection off by hand, or remove it with `envctl destroy`".to_string()
+            }),
+        })
+        .collect()
+}
+
+/// Says, for each resource that holds data and goes away, that a final snapshot is kept.
+fn final_snapshot_notes(changes: &[ResourceChange]) -> Vec<Note> {
+    changes
+        .iter()
+        .filter(|c| c.kind.holds_data() && matches!(c.action, Action::Delete | Action::Replace))
+        .filter_map(|c| {
+            let live = c.live.as_ref()?;
+            Some(Note {
+                address: c.address.clone(),
+                message: format!(
+                    "it holds data: a final snapshot `{}-final-<unix time>` is taken before it is deleted",
+                    live.id
+                ),
+                hint: None,
+            })
+        })
+        .collect()
+}
+
+/// Creates whose cloud name is held by a resource envctl does not own.
+fn name_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
+    changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create))
+        .filter_map(|c| {
+            let desired = c.desired.as_ref()?;
+            let holder = live
+                .foreign_names
+                .iter()
+                .find(|f| f.kind == c.kind && f.name == desired.cloud_name)?;
+            Some(Blocker {
+                address: c.address.clone(),
+                kind: BlockerKind::NameTaken,
+                message: format!(
+                    "the name `{}` is taken by {} `{}`, which envctl does not own{}",
+                    desired.cloud_name,
+                    c.kind,
+                    holder.id,
+                    holder
+                        .owner
+                        .as_ref()
+                        .map(|o| format!(" (tagged for {o})"))
+                        .unwrap_or_default()
+                ),
+                hint: Some(
+                    "rename or remove that resource, or adopt it by giving it this address's envctl tags"
+                        .to_string(),
+                ),
+            })
+        })
+        .collect()
+}
+
+/// A plan that deletes everything `live` holds (for `destroy`, which lifts deletion
+/// protection after confirmation, so protection is no blocker here).
 pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
-    let changes = live
+    let changes: Vec<ResourceChange> = live
         .resources
         .iter()
         .map(|r| delete_change(r, Cause::Destroy))
         .collect();
-    plan_of(desired, live, changes, Vec::new())
+    let notes = final_snapshot_notes(&changes);
+    plan_of(desired, live, changes, notes, Vec::new())
 }
 
 /// A plan of `changes` for `desired`, made from `live`.
@@ -304,6 +604,7 @@ fn plan_of(
     live: &LiveState,
     changes: Vec<ResourceChange>,
     notes: Vec<Note>,
+    blockers: Vec<Blocker>,
 ) -> Plan {
     Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -322,6 +623,7 @@ fn plan_of(
             .collect(),
         changes,
         notes,
+        blockers,
     }
 }
 
@@ -339,61 +641,187 @@ fn delete_change(live: &LiveResource, cause: Cause) -> ResourceChange {
     }
 }
 
-/// A resource that must be destroyed before its replacement is created takes everything that
-/// references it along: those cannot keep pointing at something that is going away, so they
-/// are replaced too, old copy first (and the plan says why).
-fn cascade_replacements(
+/// Carries replacements to the resources that reference what is replaced, replacing as little
+/// as possible: a dependent whose reference the cloud can move in place (an instance's or a
+/// cluster's security groups, a rule naming a group) is re-pointed to the new copy by an
+/// update; one that cannot follow is replaced too, old copy first when what it references
+/// must go first. Returns, for every replacement it added, the replacement that caused it.
+fn cascade_replacements<P: Provider + ?Sized>(
     changes: &mut Vec<ResourceChange>,
     desired: &DesiredState,
     live: &LiveState,
-) {
+    provider: &P,
+) -> BTreeMap<Address, Address> {
+    let mut roots: BTreeMap<Address, Address> = BTreeMap::new();
+    let mut repointed: BTreeSet<(Address, Address)> = BTreeSet::new();
     loop {
-        let going: BTreeSet<Address> = changes
+        let replaced: BTreeMap<Address, (ReplaceOrder, String)> = changes
             .iter()
-            .filter(|c| c.replace_order == Some(ReplaceOrder::DestroyBeforeCreate))
-            .map(|c| c.address.clone())
+            .filter(|c| c.action == Action::Replace)
+            .filter_map(|c| {
+                let order = c.replace_order.unwrap_or(ReplaceOrder::DestroyBeforeCreate);
+                Some((c.address.clone(), (order, c.live.as_ref()?.id.clone())))
+            })
             .collect();
         let mut added = false;
         for resource in &desired.resources {
-            let Some(current) = live.at(&resource.address).next() else {
-                continue;
-            };
-            let Some(cause) = current.depends_on.iter().find(|d| going.contains(*d)) else {
-                continue;
-            };
-            let existing = changes
-                .iter_mut()
-                .find(|c| c.address == resource.address && c.action != Action::Delete);
-            let reason = Some(format!(
-                "{cause} is replaced and this resource references it"
-            ));
-            match existing {
-                Some(change) if change.replace_order == Some(ReplaceOrder::DestroyBeforeCreate) => {
+            let Some(index) = changes
+                .iter()
+                .position(|c| c.address == resource.address && c.action != Action::Delete)
+            else {
+                // Unchanged so far: it may still have to follow a replacement.
+                let Some(current) = live.at(&resource.address).next() else {
                     continue;
+                };
+                if let Some(change) = follow(
+                    resource,
+                    current,
+                    &replaced,
+                    provider,
+                    &mut repointed,
+                    &mut roots,
+                ) {
+                    changes.push(change);
+                    added = true;
                 }
-                Some(change) => {
-                    change.action = Action::Replace;
-                    change.replace_order = Some(ReplaceOrder::DestroyBeforeCreate);
-                    change.reason = reason;
+                continue;
+            };
+            let change = &changes[index];
+            if change.action != Action::Update {
+                // Created (nothing to follow) or already replaced.
+                if change.action == Action::Replace
+                    && change.replace_order == Some(ReplaceOrder::CreateBeforeDestroy)
+                {
+                    // A create-before-destroy copy cannot come up before something it
+                    // references that must go first.
+                    let must_wait = change.live.as_ref().is_some_and(|l| {
+                        l.depends_on.iter().any(|d| {
+                            replaced.get(d).map(|(o, _)| *o)
+                                == Some(ReplaceOrder::DestroyBeforeCreate)
+                        })
+                    });
+                    if must_wait {
+                        changes[index].replace_order = Some(ReplaceOrder::DestroyBeforeCreate);
+                        added = true;
+                    }
                 }
-                None => changes.push(ResourceChange {
-                    address: resource.address.clone(),
-                    kind: resource.kind,
-                    action: Action::Replace,
-                    cause: Cause::Spec,
-                    fields: Vec::new(),
-                    desired: Some(resource.clone()),
-                    live: Some(current.clone()),
-                    replace_order: Some(ReplaceOrder::DestroyBeforeCreate),
-                    reason,
-                }),
+                continue;
             }
-            added = true;
+            let Some(current) = change.live.clone() else {
+                continue;
+            };
+            if let Some(followed) = follow(
+                resource,
+                &current,
+                &replaced,
+                provider,
+                &mut repointed,
+                &mut roots,
+            ) {
+                let reason = followed.reason.clone();
+                let existing = &mut changes[index];
+                existing.action = followed.action;
+                existing.replace_order = followed.replace_order;
+                if followed.action == Action::Update {
+                    existing.fields = followed.fields;
+                    existing.live = followed.live;
+                }
+                existing.reason = reason;
+                added = true;
+            }
         }
         if !added {
             break;
         }
     }
+    roots
+}
+
+/// How `resource` (live as `current`, not replaced itself) follows the replacements in
+/// `replaced` it references: re-pointed in place, or replaced too. `None` when it references
+/// none of them or was already re-pointed to all of them.
+fn follow<P: Provider + ?Sized>(
+    resource: &DesiredResource,
+    current: &LiveResource,
+    replaced: &BTreeMap<Address, (ReplaceOrder, String)>,
+    provider: &P,
+    repointed: &mut BTreeSet<(Address, Address)>,
+    roots: &mut BTreeMap<Address, Address>,
+) -> Option<ResourceChange> {
+    let targets: Vec<&Address> = current
+        .depends_on
+        .iter()
+        .filter(|d| replaced.contains_key(*d))
+        .filter(|d| !repointed.contains(&(resource.address.clone(), (*d).clone())))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let mut moved = current.clone();
+    let mut replace_because: Option<(&Address, ReplaceOrder)> = None;
+    for target in &targets {
+        let (order, old_id) = &replaced[*target];
+        let repoint = match order {
+            ReplaceOrder::CreateBeforeDestroy => provider.repoint(&moved, target, old_id),
+            ReplaceOrder::DestroyBeforeCreate => None,
+        };
+        match repoint {
+            Some(next) => moved = next,
+            None => {
+                let order = match order {
+                    ReplaceOrder::DestroyBeforeCreate => ReplaceOrder::DestroyBeforeCreate,
+                    ReplaceOrder::CreateBeforeDestroy => provider.replace_order(resource, current),
+                };
+                replace_because = Some((target, order));
+                break;
+            }
+        }
+    }
+    let root_of = |address: &Address, roots: &BTreeMap<Address, Address>| {
+        roots
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| address.clone())
+    };
+    if let Some((target, order)) = replace_because {
+        let root = root_of(target, roots);
+        roots.insert(resource.address.clone(), root);
+        return Some(ResourceChange {
+            address: resource.address.clone(),
+            kind: resource.kind,
+            action: Action::Replace,
+            cause: Cause::Spec,
+            fields: provider.diff(resource, current).changes,
+            desired: Some(resource.clone()),
+            live: Some(current.clone()),
+            replace_order: Some(order),
+            reason: Some(format!(
+                "{target} is replaced and this resource cannot be moved to the new one in place"
+            )),
+        });
+    }
+    for target in &targets {
+        repointed.insert((resource.address.clone(), (*target).clone()));
+    }
+    Some(ResourceChange {
+        address: resource.address.clone(),
+        kind: resource.kind,
+        action: Action::Update,
+        // Moving to a replacement is the spec's doing, whatever else differs.
+        cause: Cause::Spec,
+        fields: provider.diff(resource, &moved).changes,
+        desired: Some(resource.clone()),
+        live: Some(moved),
+        replace_order: None,
+        reason: Some(format!(
+            "moved in place to the new {}",
+            targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })
 }
 
 /// Drift when the live resource still carries the digest of exactly what the spec asks for

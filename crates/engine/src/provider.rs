@@ -5,13 +5,15 @@
 //! Invariants an implementation keeps: `read` finds resources by ownership tags only (never by
 //! name alone), with a number of calls that does not grow with the number of resources;
 //! `create` tags at creation and adopts a resource that an interrupted earlier run already
-//! made instead of duplicating it; `delete` of something already gone succeeds.
+//! made instead of duplicating it; `delete` of something already gone succeeds, and returns
+//! only once the resource is gone (not while it reads `deleting`); long waits are reported
+//! through the operation's [`Progress`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use envctl_spec::{Address, DesiredResource, ResourceKind, Value};
+use envctl_spec::{Address, DesiredResource, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::live::{LiveResource, LiveState};
@@ -75,6 +77,25 @@ pub enum ReplaceOrder {
     DestroyBeforeCreate,
 }
 
+/// The live field that says a resource refuses to be deleted (`deletion_protection`).
+pub const DELETION_PROTECTION_FIELD: &str = "deletion_protection";
+
+/// Where one running operation reports what it is waiting for; the executor binds one to
+/// each operation and forwards it to the reporter.
+pub trait Progress: Sync {
+    /// The operation is waiting for the cloud: `state` is what the resource reads now
+    /// (`creating`, `stopping`, `deleting`, ...), `elapsed` how long the operation has run.
+    fn waiting(&self, state: &str, elapsed: Duration);
+}
+
+/// A progress sink that drops everything (for rollback of tests and one-off calls).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn waiting(&self, _: &str, _: Duration) {}
+}
+
 /// Cloud ids known so far, by address: those read live plus those created in this run.
 pub type CloudIds = BTreeMap<Address, String>;
 
@@ -109,14 +130,33 @@ pub enum ProviderError {
         request_id: Option<String>,
     },
     /// The resource did not reach the awaited state in time.
-    #[error("timed out after {waited:?} waiting for {what}")]
+    #[error("timed out after {}s waiting for {what}", waited.as_secs())]
     Timeout { what: String, waited: Duration },
+    /// An update made of several calls failed part-way: `done` took effect, `not_done` did not.
+    #[error(
+        "{source} (took effect: {}; not done: {})",
+        list_or_none(done),
+        list_or_none(not_done)
+    )]
+    Partial {
+        done: Vec<String>,
+        not_done: Vec<String>,
+        source: Box<ProviderError>,
+    },
     /// A reference could not be resolved to a cloud id (its target is missing or failed).
     #[error("cannot resolve reference `{address}` to a cloud id")]
     UnresolvedReference { address: String },
     /// Credentials are missing or invalid.
     #[error("no usable credentials: {message}")]
     Credentials { message: String },
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// A cloud that envctl can read and change.
@@ -134,8 +174,17 @@ pub trait Provider: Sync {
     /// Compares one desired resource with its live counterpart; pure and synchronous.
     fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff;
 
-    /// How resources of `kind` are replaced.
-    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder;
+    /// How `live` is swapped for a new copy made from `desired`: create-before-destroy
+    /// wherever the cloud lets both exist at once (a fresh name, a range that does not
+    /// overlap), destroy-before-create otherwise.
+    fn replace_order(&self, desired: &DesiredResource, live: &LiveResource) -> ReplaceOrder;
+
+    /// When `target` (whose cloud id is `old_id`) is replaced create-before-destroy, can
+    /// `live`, which references it, be moved to the new copy in place? If so, returns `live`
+    /// with those references written as the raw `old_id`, so that diffing it against the
+    /// desired resource yields the update that re-points it; `None` means `live` must be
+    /// replaced along with `target`.
+    fn repoint(&self, live: &LiveResource, target: &Address, old_id: &str) -> Option<LiveResource>;
 
     /// Creates `desired` (tagged at creation), waits until it is usable, returns it as read.
     /// If an earlier, interrupted run already created it, adopts that one instead.
@@ -143,6 +192,7 @@ pub trait Provider: Sync {
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
 
     /// Changes `live` in place so that the `changes` (none forcing replacement) match `desired`.
@@ -152,6 +202,7 @@ pub trait Provider: Sync {
         live: &LiveResource,
         changes: &[FieldChange],
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
 
     /// Deletes `live` (owned, or unmanaged and found by a deep read) and waits until it is
@@ -160,5 +211,6 @@ pub trait Provider: Sync {
         &self,
         live: &LiveResource,
         options: DeleteOptions,
+        progress: &dyn Progress,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }

@@ -3,18 +3,21 @@
 //! Owns [`rollback`]. Invariants: operations are undone one at a time in the reverse of the
 //! order they finished, so a resource is undone before what it depends on; a create is undone
 //! by deleting what it created (deletion protection lifted: envctl made it moments ago); an
-//! update by updating back to the values read before the apply; a delete cannot be undone and
+//! update by updating back to the values envctl last applied, and only when the values read
+//! before the apply were exactly those (their applied digest says so): an update that repaired
+//! drift is never undone into the drift, and is listed as kept; a delete cannot be undone and
 //! is reported as such, which is why applies run pure deletes last.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use envctl_spec::DesiredResource;
+use envctl_spec::{DesiredResource, Value};
 
 use crate::execute::{ApplyReport, OperationReport, Outcome, Reporter};
 use crate::graph::Step;
-use crate::live::LiveResource;
-use crate::plan::Plan;
-use crate::provider::{CloudIds, DeleteOptions, FieldChange, Provider, ProviderError};
+use crate::live::{LiveResource, applied_digest};
+use crate::plan::{Cause, Plan, ResourceChange};
+use crate::provider::{CloudIds, DeleteOptions, FieldChange, NoProgress, Provider, ProviderError};
 
 /// What a rollback did, one entry per operation it tried to undo.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,6 +26,8 @@ pub struct RollbackReport {
     pub operations: Vec<OperationReport>,
     /// Deletes that succeeded before the failure and cannot be undone.
     pub irreversible: Vec<String>,
+    /// Updates deliberately not undone, with why (the values before them were drift).
+    pub kept: Vec<(String, String)>,
 }
 
 impl RollbackReport {
@@ -65,6 +70,12 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
                 continue;
             }
         };
+        if operation.step == Step::Update
+            && let Some(why) = change.and_then(not_restorable)
+        {
+            result.kept.push((operation.address.to_string(), why));
+            continue;
+        }
         reporter.on_start(&operation.address, operation.action, undo_step);
         let started = Instant::now();
         let outcome = match (operation.step, &operation.applied, change) {
@@ -74,6 +85,7 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
                     DeleteOptions {
                         lift_deletion_protection: true,
                     },
+                    &NoProgress,
                 )
                 .await
                 .err(),
@@ -99,6 +111,31 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
     result
 }
 
+/// Why an update must not be undone, if it must not: the values before it were not the ones
+/// envctl last applied (drift, or a live state the digest does not vouch for), so restoring
+/// them would re-open what the update closed.
+fn not_restorable(change: &ResourceChange) -> Option<String> {
+    if change.cause == Cause::Drift {
+        return Some(
+            "the update repaired drift; restoring the drifted values would undo the repair".into(),
+        );
+    }
+    let before = change.live.as_ref()?;
+    let desired = change.desired.as_ref()?;
+    let applied: BTreeMap<String, Value> = before
+        .fields
+        .iter()
+        .filter(|(name, _)| desired.fields.contains_key(name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    match before.applied_digest() {
+        Some(digest) if digest == applied_digest(&applied) => None,
+        _ => Some(
+            "its values before the apply were not the ones envctl last applied, so they are not restored; it keeps the spec's values".into(),
+        ),
+    }
+}
+
 fn nothing_to_restore(operation: &OperationReport) -> ProviderError {
     ProviderError::NotFound {
         what: format!("the state of {} before the apply", operation.address),
@@ -122,9 +159,11 @@ async fn restore<P: Provider + ?Sized>(
         fields: before.fields.clone(),
         span: Default::default(),
     };
+    // Only fields the spec sets: the rest (an instance's run state) are not envctl's to restore.
     let changes: Vec<FieldChange> = before
         .fields
         .iter()
+        .filter(|(name, _)| desired.is_none_or(|d| d.fields.contains_key(name.as_str())))
         .filter(|(name, value)| now.fields.get(name.as_str()) != Some(*value))
         .map(|(name, value)| FieldChange {
             field: name.clone(),
@@ -137,7 +176,7 @@ async fn restore<P: Provider + ?Sized>(
         return Ok(());
     }
     provider
-        .update(&previous, now, &changes, ids)
+        .update(&previous, now, &changes, ids, &NoProgress)
         .await
         .map(|_| ())
 }

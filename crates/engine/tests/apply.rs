@@ -295,7 +295,7 @@ async fn drift_sorts_departures_and_reconcile_repairs_all_of_them() {
         remove_unmanaged: true,
         ..PlanOptions::default()
     };
-    let plan = ops::plan_with(&cloud, &desired, options).await.unwrap();
+    let plan = ops::plan_with(&cloud, &desired, &options).await.unwrap();
     let report = drift_of(&plan);
     let seen: Vec<(String, DriftKind, Cause)> = report
         .drift
@@ -330,7 +330,7 @@ async fn drift_sorts_departures_and_reconcile_repairs_all_of_them() {
         .await
         .unwrap();
     assert!(report.is_success(), "{report:?}");
-    let after = ops::plan_with(&cloud, &desired, options).await.unwrap();
+    let after = ops::plan_with(&cloud, &desired, &options).await.unwrap();
     assert!(drift_of(&after).is_clean(), "{:?}", after.changes);
     assert!(cloud.strays.lock().unwrap().is_empty());
 }
@@ -350,7 +350,7 @@ async fn redeploy_replaces_drifted_resources_or_everything_on_request() {
         replace: ReplacePolicy::Drifted,
         ..PlanOptions::default()
     };
-    let plan = ops::plan_with(&cloud, &desired, drifted).await.unwrap();
+    let plan = ops::plan_with(&cloud, &desired, &drifted).await.unwrap();
     let actions: Vec<String> = plan
         .changes
         .iter()
@@ -362,7 +362,7 @@ async fn redeploy_replaces_drifted_resources_or_everything_on_request() {
         replace: ReplacePolicy::All,
         ..PlanOptions::default()
     };
-    let plan = ops::plan_with(&cloud, &desired, all).await.unwrap();
+    let plan = ops::plan_with(&cloud, &desired, &all).await.unwrap();
     assert_eq!(plan.summary().replace, desired.resources.len());
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await

@@ -6,4 +6,4 @@
 pub mod aws;
 
 pub use aws::lock::{EnvironmentLock, LockError, LockInfo};
-pub use aws::{AwsProvider, AwsSettings};
+pub use aws::{AwsProvider, AwsSettings, Timeouts};

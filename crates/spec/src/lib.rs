@@ -85,3 +85,11 @@ pub fn check(source: &SourceFile, today: CivilDate) -> Checked {
     };
     Checked { spec, diagnostics }
 }
+
+/// Whether two IPv4 CIDR blocks share an address; `None` when either is not a CIDR block.
+/// (Providers use it to tell whether a replacement subnet can exist beside the old one.)
+pub fn cidrs_overlap(a: &str, b: &str) -> Option<bool> {
+    let a = net::Cidr::parse(a).ok()?;
+    let b = net::Cidr::parse(b).ok()?;
+    Some(a.overlaps(b))
+}

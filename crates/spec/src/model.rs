@@ -85,6 +85,12 @@ impl ResourceKind {
         }
     }
 
+    /// Whether resources of this kind hold data that a replacement would lose (a DB cluster's
+    /// storage). envctl never replaces one as a side effect of another change.
+    pub fn holds_data(self) -> bool {
+        matches!(self, ResourceKind::DbCluster)
+    }
+
     /// Whether a spec resource of this kind expands to a counted set whose size is scale.
     pub fn is_counted(self) -> bool {
         matches!(self, ResourceKind::Instance | ResourceKind::DbInstance)

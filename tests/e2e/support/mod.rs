@@ -228,14 +228,39 @@ impl Proxy {
     /// Starts a proxy to `emulator` that faults `fault_rate` of the requests (throttling and
     /// 503 answers) and delays each by `latency_ms`.
     pub fn start(emulator: &Emulator, fault_rate: f64, latency_ms: u64) -> Proxy {
+        Proxy::start_with(
+            emulator,
+            &[
+                "--fault-rate",
+                &fault_rate.to_string(),
+                "--latency-ms",
+                &latency_ms.to_string(),
+                "--faults",
+                "throttle,503",
+                "--seed",
+                "7",
+            ],
+        )
+    }
+
+    /// A proxy that answers like AWS where the emulator is lenient (`--strict`) and makes
+    /// every transition (`pending`, `stopping`, `creating`, `deleting`...) last
+    /// `slow_describes` describes of the resource.
+    pub fn strict(emulator: &Emulator, slow_describes: u32) -> Proxy {
+        Proxy::start_with(
+            emulator,
+            &["--strict", "--slow-describes", &slow_describes.to_string()],
+        )
+    }
+
+    /// Starts a proxy to `emulator` with these command-line settings.
+    pub fn start_with(emulator: &Emulator, args: &[&str]) -> Proxy {
         use std::io::BufRead;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/aws_proxy.py");
         let mut child = Command::new(python())
             .arg(script)
             .args(["--upstream", &emulator.endpoint])
-            .args(["--fault-rate", &fault_rate.to_string()])
-            .args(["--latency-ms", &latency_ms.to_string()])
-            .args(["--faults", "throttle,503", "--seed", "7"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -258,18 +283,63 @@ impl Proxy {
 
     /// The proxy's counters.
     pub fn stats(&self) -> Value {
+        self.control("GET", "/__proxy/stats", "")
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&self) {
+        self.control("POST", "/__proxy/reset", "");
+    }
+
+    /// Changes settings (`{"fail_actions": {...}}`, `{"strict": true}`, ...).
+    pub fn configure(&self, settings: Value) -> Value {
+        let answer = self.control("POST", "/__proxy/config", &settings.to_string());
+        assert!(
+            answer.get("error").is_none(),
+            "proxy config refused: {answer}"
+        );
+        answer
+    }
+
+    /// The calls counted since the last reset that change something in EC2 or RDS (every
+    /// action but `Describe*`, `List*` and `Get*`; S3 requests, such as the lock's, are
+    /// counted by method and path and never match).
+    pub fn mutating_calls(&self) -> Vec<String> {
+        let stats = self.stats();
+        let mut calls: Vec<String> = stats["by_action"]
+            .as_object()
+            .map(|actions| {
+                actions
+                    .keys()
+                    .filter(|a| {
+                        a.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                            && !a.contains(' ')
+                            && !["Describe", "List", "Get"]
+                                .iter()
+                                .any(|prefix| a.starts_with(prefix))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        calls.sort();
+        calls
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> Value {
         let address = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("proxy reachable");
         use std::io::{Read, Write};
         write!(
             stream,
-            "GET /__proxy/stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
         .expect("request sent");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("response read");
         let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-        serde_json::from_str(body).expect("stats are JSON")
+        serde_json::from_str(body).expect("proxy answers are JSON")
     }
 }
 
@@ -310,6 +380,9 @@ impl Project {
             .env_remove("ENVCTL_SPEC")
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
+            // Waits poll every 100 ms instead of AWS-sized pauses (the emulator is fast, and
+            // the strict proxy's slow transitions last a number of describes, not seconds).
+            .env("ENVCTL_POLL_INTERVAL", "100ms")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

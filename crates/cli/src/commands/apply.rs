@@ -20,6 +20,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
     let ApplyArgs {
         environment,
         plan: plan_file,
+        replace,
         execution,
         gate,
     } = args;
@@ -52,6 +53,10 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
             let mut desired = expand(&loaded, &environment)?;
+            let options = envctl_engine::PlanOptions {
+                force_replace: crate::commands::replace_targets(&desired, &replace)?,
+                ..envctl_engine::PlanOptions::default()
+            };
             let provider = connect(global, loaded.spec.region()).await;
             crate::lock::locked(
                 &provider,
@@ -61,12 +66,14 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 execution.lock_timeout,
                 async {
                     crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-                    let plan = ops::plan(&provider, &desired).await.map_err(|e| {
-                        cloud_error(
-                            e,
-                            format!("failed to read the live state of `{environment}`"),
-                        )
-                    })?;
+                    let plan = ops::plan_with(&provider, &desired, &options)
+                        .await
+                        .map_err(|e| {
+                            cloud_error(
+                                e,
+                                format!("failed to read the live state of `{environment}`"),
+                            )
+                        })?;
                     execute_plan(
                         global,
                         &provider,
@@ -194,17 +201,24 @@ pub async fn execute_plan(
         parallelism,
         rollback,
         lock_timeout: _,
+        max_unavailable,
     } = execution;
     crate::commands::print_notes(&plan.notes);
     let text = match show {
-        ShowPlan::Full => render::plan_text(plan, Palette::stdout()),
+        // (Blockers go to stderr with the refusal below.)
+        ShowPlan::Full => {
+            let mut blockless = plan.clone();
+            blockless.blockers.clear();
+            render::plan_text(&blockless, Palette::stdout())
+        }
         ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
     };
     std::io::stdout().write_all(text.as_bytes())?;
+    // Every refusal that can be known is made before anyone is asked to confirm anything.
+    crate::commands::refuse_if_blocked(plan)?;
     if plan.is_empty() {
         return Ok(Outcome::Success);
     }
-    // An unorderable plan is refused before anyone is asked to confirm it.
     envctl_engine::ApplyGraph::from_plan(plan)
         .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
     let summary = plan.summary();
@@ -232,11 +246,12 @@ pub async fn execute_plan(
         delete: envctl_engine::DeleteOptions {
             lift_deletion_protection: verb == "Destroy",
         },
+        max_unavailable: max_unavailable.map(usize::from),
     };
     let reporter = ProgressReporter::new(bars_wanted(global.no_progress));
     let report = ops::apply(provider, plan, options, &reporter)
         .await
-        .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
+        .map_err(|e| anyhow::Error::new(e).context("refusing to apply the plan"))?;
     style::eprint(&render::report_text(verb, &report));
     if report.is_success() {
         return Ok(Outcome::Success);

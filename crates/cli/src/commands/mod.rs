@@ -73,3 +73,64 @@ pub fn write_stdout(data: &[u8]) -> std::io::Result<()> {
     stdout.write_all(data)?;
     stdout.flush()
 }
+
+/// The addresses of `--replace`, each checked against what `desired` expands to.
+pub fn replace_targets(
+    desired: &envctl_spec::DesiredState,
+    named: &[String],
+) -> anyhow::Result<std::collections::BTreeSet<envctl_spec::Address>> {
+    let mut targets = std::collections::BTreeSet::new();
+    for text in named {
+        let known = desired
+            .resources
+            .iter()
+            .find(|r| r.address.to_string() == *text);
+        match known {
+            Some(resource) => {
+                targets.insert(resource.address.clone());
+            }
+            None => {
+                let candidates: Vec<String> = desired
+                    .resources
+                    .iter()
+                    .map(|r| r.address.to_string())
+                    .filter(|a| {
+                        a.split(['.', '['])
+                            .nth(1)
+                            .is_some_and(|name| text.contains(name))
+                    })
+                    .take(5)
+                    .collect();
+                let hint = if candidates.is_empty() {
+                    format!("`envctl show {}` lists the addresses", desired.environment)
+                } else {
+                    format!("did you mean {}?", candidates.join(", "))
+                };
+                return Err(UserError::new(format!(
+                    "`--replace {text}`: `{}` has no resource with that address",
+                    desired.environment
+                ))
+                .hint(hint)
+                .into());
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// Refuses a plan with blockers, listing every one; nothing has been changed when this
+/// refuses.
+pub fn refuse_if_blocked(plan: &envctl_engine::Plan) -> anyhow::Result<()> {
+    if plan.blockers.is_empty() {
+        return Ok(());
+    }
+    crate::style::eprint(&crate::render::blockers_text(plan));
+    Err(UserError::new(format!(
+        "refusing to change `{}`: the plan has {} blocker{}; nothing was changed",
+        plan.environment,
+        plan.blockers.len(),
+        if plan.blockers.len() == 1 { "" } else { "s" }
+    ))
+    .hint("each blocker above says how to clear it; `envctl plan` shows them too")
+    .into())
+}

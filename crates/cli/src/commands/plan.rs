@@ -17,16 +17,23 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         out,
         output,
         detailed_exitcode,
+        replace,
     } = args;
     let loaded = load_spec(&global.spec)?;
     let desired = expand(&loaded, &environment)?;
+    let options = envctl_engine::PlanOptions {
+        force_replace: crate::commands::replace_targets(&desired, &replace)?,
+        ..envctl_engine::PlanOptions::default()
+    };
     let provider = connect(global, loaded.spec.region()).await;
-    let plan = ops::plan(&provider, &desired).await.map_err(|e| {
-        cloud_error(
-            e,
-            format!("failed to read the live state of `{environment}`"),
-        )
-    })?;
+    let plan = ops::plan_with(&provider, &desired, &options)
+        .await
+        .map_err(|e| {
+            cloud_error(
+                e,
+                format!("failed to read the live state of `{environment}`"),
+            )
+        })?;
     if let Some(path) = &out {
         write_file(path, &serde_json::to_string_pretty(&plan)?)?;
         eprintln!(
@@ -45,6 +52,10 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         ),
     };
     std::io::stdout().write_all(text.as_bytes())?;
+    if !plan.blockers.is_empty() {
+        // The plan is shown in full (with its blockers); applying it would be refused.
+        return Err(crate::errors::Reported { code: 1 }.into());
+    }
     Ok(if detailed_exitcode && !plan.is_empty() {
         Outcome::ChangesPending
     } else {

@@ -15,6 +15,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         r#ref: revision,
         replace_drifted,
         replace_all,
+        replace,
         execution,
         gate,
     } = args;
@@ -26,8 +27,10 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         eprintln!("using the spec as of git revision `{revision}`");
     }
     let mut desired = expand(&loaded, &environment)?;
+    let force_replace = crate::commands::replace_targets(&desired, &replace)?;
     let provider = connect(global, loaded.spec.region()).await;
     let options = PlanOptions {
+        force_replace,
         remove_unmanaged: true,
         replace: if replace_all {
             ReplacePolicy::All
@@ -45,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         execution.lock_timeout,
         async {
             crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-            let plan = ops::plan_with(&provider, &desired, options)
+            let plan = ops::plan_with(&provider, &desired, &options)
                 .await
                 .map_err(|e| {
                     cloud_error(

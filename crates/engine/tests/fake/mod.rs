@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Provider, ProviderError,
-    ReadDepth, ReplaceOrder, ResourceDiff, Scope, Step, applied_digest, diff_fields, plain_diff,
-    unmanaged_address,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Progress, Provider,
+    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope, Step, applied_digest, diff_fields,
+    plain_diff, unmanaged_address,
 };
 use envctl_spec::{
     Address, DesiredResource, DesiredState, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST,
@@ -29,6 +29,9 @@ pub struct FakeCloud {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub delay: Duration,
+    /// The cloud ids each resource (by id) references, as resolved when it was last created
+    /// or updated: deletes check these, like AWS, not addresses.
+    references: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl FakeCloud {
@@ -123,6 +126,14 @@ impl FakeCloud {
     }
 }
 
+fn referenced_ids(desired: &DesiredResource, ids: &CloudIds) -> Vec<String> {
+    desired
+        .depends_on
+        .iter()
+        .filter_map(|d| ids.get(d).cloned())
+        .collect()
+}
+
 fn resolve(desired: &DesiredResource, ids: &CloudIds) -> Result<(), ProviderError> {
     for dependency in &desired.depends_on {
         if !ids.contains_key(dependency) {
@@ -155,6 +166,7 @@ impl Provider for FakeCloud {
         Ok(LiveState {
             resources,
             unmanaged,
+            foreign_names: Vec::new(),
         })
     }
 
@@ -163,22 +175,42 @@ impl Provider for FakeCloud {
             ResourceKind::Instance => &["ami", "subnet"],
             ResourceKind::Subnet => &["cidr", "vpc", "zone"],
             ResourceKind::Vpc => &["cidr"],
+            ResourceKind::DbCluster => &["storage_encrypted", "subnet"],
             _ => &[],
         };
         plain_diff(diff_fields(desired, live, replace))
     }
 
-    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
-        match kind {
-            ResourceKind::Instance => ReplaceOrder::CreateBeforeDestroy,
+    fn replace_order(&self, desired: &DesiredResource, _: &LiveResource) -> ReplaceOrder {
+        match desired.kind {
+            ResourceKind::Instance | ResourceKind::SecurityGroup => {
+                ReplaceOrder::CreateBeforeDestroy
+            }
             _ => ReplaceOrder::DestroyBeforeCreate,
         }
+    }
+
+    fn repoint(&self, live: &LiveResource, target: &Address, old_id: &str) -> Option<LiveResource> {
+        // Like AWS: an instance's groups move in place; nothing else does here.
+        if live.kind != ResourceKind::Instance || target.kind != ResourceKind::SecurityGroup {
+            return None;
+        }
+        let mut moved = live.clone();
+        if let Some(Value::List(groups)) = moved.fields.get_mut("security_groups") {
+            for group in groups.iter_mut() {
+                if group.as_str() == Some(target.to_string().as_str()) {
+                    *group = Value::Str(old_id.to_string());
+                }
+            }
+        }
+        Some(moved)
     }
 
     async fn create(
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        _: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
         self.enter(&desired.address, Step::Create).await?;
         resolve(desired, ids)?;
@@ -189,6 +221,10 @@ impl Provider for FakeCloud {
         );
         let mut tags = desired.tags.clone();
         tags.insert(TAG_APPLIED_DIGEST.into(), applied_digest(&desired.fields));
+        self.references
+            .lock()
+            .unwrap()
+            .insert(id.clone(), referenced_ids(desired, ids));
         let live = LiveResource {
             address: desired.address.clone(),
             kind: desired.kind,
@@ -207,6 +243,7 @@ impl Provider for FakeCloud {
         live: &LiveResource,
         _changes: &[FieldChange],
         ids: &CloudIds,
+        _: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
         self.enter(&desired.address, Step::Update).await?;
         resolve(desired, ids)?;
@@ -219,6 +256,10 @@ impl Provider for FakeCloud {
             })?;
         target.fields = desired.fields.clone();
         target.depends_on = desired.depends_on.clone();
+        self.references
+            .lock()
+            .unwrap()
+            .insert(live.id.clone(), referenced_ids(desired, ids));
         target.tags.extend(desired.tags.clone());
         target
             .tags
@@ -226,12 +267,22 @@ impl Provider for FakeCloud {
         Ok(target.clone())
     }
 
-    async fn delete(&self, live: &LiveResource, _: DeleteOptions) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        live: &LiveResource,
+        _: DeleteOptions,
+        _: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         self.enter(&live.address, Step::Delete).await?;
         let mut resources = self.resources.lock().unwrap();
-        let still_referenced = resources
-            .iter()
-            .any(|r| r.id != live.id && r.depends_on.contains(&live.address));
+        let references = self.references.lock().unwrap();
+        let still_referenced = resources.iter().any(|r| {
+            r.id != live.id
+                && references
+                    .get(&r.id)
+                    .is_some_and(|targets| targets.contains(&live.id))
+        });
+        drop(references);
         if still_referenced {
             return Err(ProviderError::Rejected {
                 code: "DependencyViolation".into(),
@@ -243,6 +294,35 @@ impl Provider for FakeCloud {
         self.strays.lock().unwrap().retain(|r| r.id != live.id);
         Ok(())
     }
+}
+
+/// Adds a DB cluster in `subnet.a`, guarded by the app group, to `state`.
+pub fn with_database(mut state: DesiredState, deletion_protection: bool) -> DesiredState {
+    let environment = state.environment.clone();
+    let address = Address::new(ResourceKind::DbCluster, "main");
+    let subnet = Address::new(ResourceKind::Subnet, "a");
+    let tags = BTreeMap::from([
+        (TAG_PROJECT.to_string(), "app".to_string()),
+        (TAG_ENVIRONMENT.to_string(), environment.clone()),
+        (TAG_ADDRESS.to_string(), address.to_string()),
+    ]);
+    state.resources.push(DesiredResource {
+        kind: address.kind,
+        cloud_name: format!("app-{environment}-main"),
+        address,
+        tags,
+        depends_on: vec![subnet.clone()],
+        fields: BTreeMap::from([
+            ("subnet".to_string(), Value::Str(subnet.to_string())),
+            ("storage_encrypted".to_string(), Value::Bool(true)),
+            (
+                "deletion_protection".to_string(),
+                Value::Bool(deletion_protection),
+            ),
+        ]),
+        span: Default::default(),
+    });
+    state
 }
 
 /// A small environment built by hand: a VPC, two subnets, a group, `instances` instances

@@ -14,19 +14,25 @@ use aws_sdk_ec2::types::{
     AttributeValue, Filter, InstanceStateName, InstanceType, IpPermission, ResourceType,
     RunInstancesMonitoringEnabled, Tag, TagSpecification,
 };
-use envctl_engine::{CloudIds, FieldChange, LiveResource, ProviderError, Scope, unmanaged_address};
+use envctl_engine::{
+    CloudIds, FieldChange, LiveResource, Progress, ProviderError, Scope, unmanaged_address,
+};
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::classify;
 use super::rules::{Rule, rules_from_permissions};
-use super::wait::wait_until;
+use super::wait::{Poll, wait_until};
 use super::{
     AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
 };
 
 /// Instance states that count as existing (terminated ones stay listed for a while).
 const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
+
+/// The live field holding an instance's run state (`running`, `stopped`, ...). The spec never
+/// sets it: every instance it describes is meant to run.
+pub(super) const STATE_FIELD: &str = "state";
 
 fn ownership_filters(scope: &Scope) -> Vec<Filter> {
     vec![
@@ -221,6 +227,10 @@ impl AwsProvider {
                     ),
                 ),
                 ("monitoring", Value::Bool(monitoring)),
+                (
+                    STATE_FIELD,
+                    text(instance.state().and_then(|s| s.name()).map(|n| n.as_str())),
+                ),
             ];
             if let Some(size) = volume_sizes.get(&id) {
                 fields.push(("volume_size", Value::Int(i64::from(*size))));
@@ -441,10 +451,20 @@ impl AwsProvider {
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
         let vpc_id = field_id(desired, "vpc", ids)?;
+        // A group being replaced still holds the plain name until its dependents have moved
+        // to the new one: the new copy then takes a fresh, deterministic name.
+        let old_copy = ids.get(&desired.address).cloned();
+        let mut name = desired.cloud_name.clone();
+        if let Some(old_id) = &old_copy
+            && self.group_id_named(&name, &vpc_id, &what).await?.as_ref() == Some(old_id)
+        {
+            let digest = envctl_engine::applied_digest(&desired.fields);
+            name = format!("{}-{}", desired.cloud_name, &digest[..8.min(digest.len())]);
+        }
         let created = self
             .ec2
             .create_security_group()
-            .group_name(&desired.cloud_name)
+            .group_name(&name)
             .description(field_str(desired, "description")?)
             .vpc_id(&vpc_id)
             .tag_specifications(tag_specification(
@@ -465,7 +485,7 @@ impl AwsProvider {
             }
             // An interrupted earlier run created it: adopt it if it is ours.
             Err(ProviderError::AlreadyExists { .. }) => {
-                self.adopt_group(desired, &vpc_id, ids).await?
+                self.adopt_group(desired, &name, &vpc_id, ids).await?
             }
             Err(other) => return Err(other),
         };
@@ -483,10 +503,33 @@ impl AwsProvider {
         Ok(group_id)
     }
 
+    /// The id of the group called `name` in `vpc_id`, if there is one.
+    async fn group_id_named(
+        &self,
+        name: &str,
+        vpc_id: &str,
+        what: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("group-name").values(name).build())
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(out
+            .security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string))
+    }
+
     /// Finds the group an earlier run created under this name; refuses one that is not ours.
     async fn adopt_group(
         &self,
         desired: &DesiredResource,
+        name: &str,
         vpc_id: &str,
         ids: &CloudIds,
     ) -> Result<(String, Vec<String>, Vec<String>), ProviderError> {
@@ -494,12 +537,7 @@ impl AwsProvider {
         let out = self
             .ec2
             .describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name("group-name")
-                    .values(&desired.cloud_name)
-                    .build(),
-            )
+            .filters(Filter::builder().name("group-name").values(name).build())
             .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
             .send()
             .await
@@ -516,16 +554,19 @@ impl AwsProvider {
                 .any(|(k, v)| (k == TAG_PROJECT || k == TAG_ENVIRONMENT) && tags.get(k) != Some(v))
         {
             return Err(ProviderError::AlreadyExists {
-                what: format!(
-                    "security group `{}` (not created by envctl for {what})",
-                    desired.cloud_name
-                ),
+                what: format!("security group `{name}` (not created by envctl for {what})"),
             });
         }
         let id = group
             .group_id()
             .map(str::to_string)
             .ok_or_else(|| no_id(&what))?;
+        if ids.get(&desired.address) == Some(&id) {
+            // That is the copy being replaced, never the replacement.
+            return Err(ProviderError::AlreadyExists {
+                what: format!("security group `{name}` (the copy {what} replaces)"),
+            });
+        }
         // Rules naming owned groups must render with their addresses, as desired rules do.
         let mut group_addresses: BTreeMap<String, Address> = ids
             .iter()
@@ -673,6 +714,7 @@ impl AwsProvider {
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
         let ami = field_str(desired, "ami")?;
@@ -735,7 +777,7 @@ impl AwsProvider {
             .and_then(|i| i.instance_id())
             .map(str::to_string)
             .ok_or_else(|| no_id(&what))?;
-        self.wait_for_instance(&id, &[InstanceStateName::Running], &what)
+        self.wait_for_instance(&id, &[InstanceStateName::Running], &what, progress)
             .await?;
         Ok(id)
     }
@@ -770,6 +812,7 @@ impl AwsProvider {
         id: &str,
         states: &[InstanceStateName],
         what: &str,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let label = format!(
             "{what} to be {}",
@@ -779,26 +822,123 @@ impl AwsProvider {
                 .collect::<Vec<_>>()
                 .join(" or ")
         );
-        wait_until(&label, self.wait_timeout, || async {
-            let out = self.ec2.describe_instances().instance_ids(id).send().await;
-            let out = match out.map_err(|e| classify(e, what)) {
-                Ok(out) => out,
-                Err(ProviderError::NotFound { .. }) => {
-                    return Ok(states.contains(&InstanceStateName::Terminated));
-                }
-                Err(other) => return Err(other),
-            };
-            let state = out
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .find_map(|i| i.state().and_then(|s| s.name()).cloned());
+        let timeout = self.waits.of(ResourceKind::Instance);
+        wait_until(&label, timeout, self.waits.first_poll, progress, || async {
+            let state = self.instance_state(id, what).await?;
             Ok(match state {
-                Some(state) => states.contains(&state),
-                None => states.contains(&InstanceStateName::Terminated),
+                Some(state) => Poll::from(states.contains(&state), state.as_str()),
+                None => Poll::from(states.contains(&InstanceStateName::Terminated), "gone"),
             })
         })
         .await
+    }
+
+    /// The instance's run state; `None` when it is gone.
+    async fn instance_state(
+        &self,
+        id: &str,
+        what: &str,
+    ) -> Result<Option<InstanceStateName>, ProviderError> {
+        let out = self.ec2.describe_instances().instance_ids(id).send().await;
+        let out = match out.map_err(|e| classify(e, what)) {
+            Ok(out) => out,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| i.state().and_then(|s| s.name()).cloned()))
+    }
+
+    /// Starts a stopped instance (waiting out `stopping` first) and waits until it runs.
+    async fn start_instance(
+        &self,
+        id: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        match self.instance_state(id, what).await? {
+            Some(InstanceStateName::Running) => return Ok(()),
+            Some(InstanceStateName::Pending) => {}
+            Some(InstanceStateName::Stopping) => {
+                self.wait_for_instance(id, &[InstanceStateName::Stopped], what, progress)
+                    .await?;
+                self.send_start(id, what).await?;
+            }
+            _ => self.send_start(id, what).await?,
+        }
+        self.wait_for_instance(id, &[InstanceStateName::Running], what, progress)
+            .await
+    }
+
+    async fn send_start(&self, id: &str, what: &str) -> Result<(), ProviderError> {
+        self.ec2
+            .start_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, what))
+    }
+
+    /// Stops the instance (unless it is stopped already) and waits until it is.
+    async fn stop_instance(
+        &self,
+        id: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        if self.instance_state(id, what).await? != Some(InstanceStateName::Stopped) {
+            self.ec2
+                .stop_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| classify(e, what))?;
+        }
+        self.wait_for_instance(id, &[InstanceStateName::Stopped], what, progress)
+            .await
+    }
+
+    /// A type change needs a stopped instance: stop, modify, start. When the modify fails
+    /// the instance is started again with its old type before the error is returned, so a
+    /// failed resize never leaves it down.
+    async fn resize_instance(
+        &self,
+        id: &str,
+        instance_type: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        self.stop_instance(id, what, progress).await?;
+        let modified = self
+            .ec2
+            .modify_instance_attribute()
+            .instance_id(id)
+            .instance_type(AttributeValue::builder().value(instance_type).build())
+            .send()
+            .await
+            .map_err(|e| classify(e, what));
+        let started = self.start_instance(id, what, progress).await;
+        match (modified, started) {
+            (Ok(_), started) => started,
+            (Err(error), Ok(())) => Err(ProviderError::Rejected {
+                code: "ResizeFailed".into(),
+                message: format!(
+                    "{what} could not change to {instance_type} and was started again with its old type: {error}"
+                ),
+                request_id: None,
+            }),
+            (Err(error), Err(start_error)) => Err(ProviderError::Rejected {
+                code: "ResizeFailed".into(),
+                message: format!(
+                    "{what} could not change to {instance_type} ({error}) and did not start again ({start_error}): it is not running"
+                ),
+                request_id: None,
+            }),
+        }
     }
 
     pub(super) async fn update_instance(
@@ -807,45 +947,43 @@ impl AwsProvider {
         live: &LiveResource,
         changes: &[FieldChange],
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = desired.address.to_string();
-        for change in changes {
-            match change.field.as_str() {
-                "instance_type" => {
-                    let instance_type = field_str(desired, "instance_type")?;
-                    self.ec2
-                        .stop_instances()
-                        .instance_ids(&live.id)
-                        .send()
-                        .await
-                        .map_err(|e| classify(e, &what))?;
-                    self.wait_for_instance(&live.id, &[InstanceStateName::Stopped], &what)
-                        .await?;
-                    self.ec2
+        // The resize starts the instance again, so a separate start is only needed without one.
+        let resizing = changes.iter().any(|c| c.field == "instance_type");
+        let parts: Vec<&FieldChange> = changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.field.as_str(),
+                    "instance_type" | "security_groups" | "monitoring" | "volume_size"
+                ) || (c.field == STATE_FIELD && !resizing)
+            })
+            .collect();
+        let mut done: Vec<String> = Vec::new();
+        for (index, change) in parts.iter().enumerate() {
+            let result = match change.field.as_str() {
+                "instance_type" => match field_str(desired, "instance_type") {
+                    Ok(instance_type) => {
+                        self.resize_instance(&live.id, instance_type, &what, progress)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                },
+                STATE_FIELD => self.start_instance(&live.id, &what, progress).await,
+                "security_groups" => match field_ids(desired, "security_groups", ids) {
+                    Ok(groups) => self
+                        .ec2
                         .modify_instance_attribute()
                         .instance_id(&live.id)
-                        .instance_type(AttributeValue::builder().value(instance_type).build())
+                        .set_groups(Some(groups))
                         .send()
                         .await
-                        .map_err(|e| classify(e, &what))?;
-                    self.ec2
-                        .start_instances()
-                        .instance_ids(&live.id)
-                        .send()
-                        .await
-                        .map_err(|e| classify(e, &what))?;
-                    self.wait_for_instance(&live.id, &[InstanceStateName::Running], &what)
-                        .await?;
-                }
-                "security_groups" => {
-                    self.ec2
-                        .modify_instance_attribute()
-                        .instance_id(&live.id)
-                        .set_groups(Some(field_ids(desired, "security_groups", ids)?))
-                        .send()
-                        .await
-                        .map_err(|e| classify(e, &what))?;
-                }
+                        .map(|_| ())
+                        .map_err(|e| classify(e, &what)),
+                    Err(error) => Err(error),
+                },
                 "monitoring" => {
                     let enable = desired
                         .field("monitoring")
@@ -857,18 +995,30 @@ impl AwsProvider {
                             .instance_ids(&live.id)
                             .send()
                             .await
-                            .map_err(|e| classify(e, &what))?;
+                            .map(|_| ())
+                            .map_err(|e| classify(e, &what))
                     } else {
                         self.ec2
                             .unmonitor_instances()
                             .instance_ids(&live.id)
                             .send()
                             .await
-                            .map_err(|e| classify(e, &what))?;
+                            .map(|_| ())
+                            .map_err(|e| classify(e, &what))
                     }
                 }
-                "volume_size" => self.grow_root_volume(desired, live, &what).await?,
-                _ => {}
+                _ => self.grow_root_volume(desired, live, &what).await,
+            };
+            match result {
+                Ok(()) => done.push(change.field.clone()),
+                Err(error) if done.is_empty() && index + 1 == parts.len() => return Err(error),
+                Err(error) => {
+                    return Err(ProviderError::Partial {
+                        done,
+                        not_done: parts[index..].iter().map(|c| c.field.clone()).collect(),
+                        source: Box::new(error),
+                    });
+                }
             }
         }
         Ok(())
@@ -932,7 +1082,11 @@ impl AwsProvider {
         Ok(())
     }
 
-    pub(super) async fn delete_instance(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_instance(
+        &self,
+        live: &LiveResource,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
         self.ec2
             .terminate_instances()
@@ -940,16 +1094,17 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
-        self.wait_for_instance(&live.id, &[InstanceStateName::Terminated], &what)
+        self.wait_for_instance(&live.id, &[InstanceStateName::Terminated], &what, progress)
             .await
     }
 
     pub(super) async fn delete_security_group(
         &self,
         live: &LiveResource,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        self.retry_while_in_use(&what, || async {
+        self.retry_while_in_use(&what, progress, || async {
             self.ec2
                 .delete_security_group()
                 .group_id(&live.id)
@@ -961,9 +1116,13 @@ impl AwsProvider {
         .await
     }
 
-    pub(super) async fn delete_subnet(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_subnet(
+        &self,
+        live: &LiveResource,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        self.retry_while_in_use(&what, || async {
+        self.retry_while_in_use(&what, progress, || async {
             self.ec2
                 .delete_subnet()
                 .subnet_id(&live.id)
@@ -975,9 +1134,13 @@ impl AwsProvider {
         .await
     }
 
-    pub(super) async fn delete_vpc(&self, live: &LiveResource) -> Result<(), ProviderError> {
+    pub(super) async fn delete_vpc(
+        &self,
+        live: &LiveResource,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        self.retry_while_in_use(&what, || async {
+        self.retry_while_in_use(&what, progress, || async {
             self.ec2
                 .delete_vpc()
                 .vpc_id(&live.id)
@@ -994,13 +1157,16 @@ impl AwsProvider {
     async fn retry_while_in_use<F, Fut>(
         &self,
         what: &str,
+        progress: &dyn Progress,
         mut attempt: F,
     ) -> Result<(), ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), ProviderError>>,
     {
-        let deadline = Instant::now() + self.wait_timeout.min(Duration::from_secs(5 * 60));
+        let started = Instant::now();
+        let deadline = started + self.waits.ec2.min(Duration::from_secs(5 * 60));
+        let mut pause = self.waits.first_poll;
         loop {
             match attempt().await {
                 Err(ProviderError::Rejected {
@@ -1015,7 +1181,9 @@ impl AwsProvider {
                             request_id,
                         });
                     }
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    progress.waiting("in use", started.elapsed());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 3 / 2).min(Duration::from_secs(5));
                 }
                 other => return other,
             }

@@ -94,7 +94,11 @@ pub(crate) fn classify_code(
 ) -> ProviderError {
     if THROTTLING_CODES.contains(&code.as_str()) {
         ProviderError::Throttled { code }
-    } else if code.contains("AlreadyExists") || code.ends_with(".Duplicate") {
+    } else if (code.contains("AlreadyExists") && !code.contains("Snapshot"))
+        || code.ends_with(".Duplicate")
+    {
+        // (A snapshot name that is taken is not the resource existing: that stays a rejection
+        // with its own code and message.)
         ProviderError::AlreadyExists {
             what: what.to_string(),
         }

@@ -17,6 +17,8 @@ mod rules;
 mod trace;
 mod wait;
 
+pub use wait::Timeouts;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -24,8 +26,8 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Note, Provider, ProviderError,
-    ReadDepth, ReplaceOrder, ResourceDiff, Scope, diff_fields,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Note, Progress, Provider,
+    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope, diff_fields,
 };
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value};
 
@@ -43,15 +45,15 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// Backoff before the first retry; doubles (with jitter) for each further one.
     pub initial_backoff: Duration,
-    /// How long to wait for a resource to become usable or go away.
-    pub wait_timeout: Duration,
+    /// How long to wait for a resource to become usable or go away, by kind.
+    pub waits: Timeouts,
     /// Requests per second at most, per service (EC2, RDS, S3 each), retries included.
     pub max_requests_per_second: Option<f64>,
 }
 
 impl AwsSettings {
     /// AWS's defaults for `region`: 10 attempts (so that a heavily throttled account still
-    /// converges), 1 s initial backoff, 30 minutes of waiting.
+    /// converges), 1 s initial backoff, waits sized per kind ([`Timeouts::default`]).
     pub fn new(region: impl Into<String>) -> Self {
         AwsSettings {
             region: region.into(),
@@ -59,7 +61,7 @@ impl AwsSettings {
             endpoint_url: None,
             max_attempts: 10,
             initial_backoff: Duration::from_secs(1),
-            wait_timeout: Duration::from_secs(30 * 60),
+            waits: Timeouts::default(),
             max_requests_per_second: None,
         }
     }
@@ -72,7 +74,7 @@ pub struct AwsProvider {
     rds: aws_sdk_rds::Client,
     s3: aws_sdk_s3::Client,
     region: String,
-    wait_timeout: Duration,
+    waits: Timeouts,
     /// Distinguishes this run's idempotency tokens from earlier runs', so a token never
     /// resurrects what an earlier run made and someone deleted since.
     run_nonce: String,
@@ -140,7 +142,7 @@ impl AwsProvider {
             rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             region: settings.region.clone(),
-            wait_timeout: settings.wait_timeout,
+            waits: settings.waits,
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
         }
     }
@@ -168,7 +170,8 @@ impl Provider for AwsProvider {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         let (ec2, rds) = tokio::join!(self.read_ec2(scope), self.read_rds(scope));
         let mut resources = ec2?;
-        resources.extend(rds?);
+        let (rds, foreign_names) = rds?;
+        resources.extend(rds);
         let mut unmanaged = match depth {
             ReadDepth::Owned => Vec::new(),
             ReadDepth::OwnedAndUnmanaged => self.read_unmanaged_ec2(&resources).await?,
@@ -180,12 +183,26 @@ impl Provider for AwsProvider {
         Ok(LiveState {
             resources,
             unmanaged,
+            foreign_names,
         })
     }
 
     fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let mut changes = diff_fields(desired, live, fields_forcing_replacement(desired.kind));
         let mut notes = Vec::new();
+        // An instance the spec wants is meant to run: one stopped by hand, or left stopped
+        // by an interrupted resize, is drift that apply and reconcile start again.
+        if desired.kind == ResourceKind::Instance
+            && let Some(Value::Str(state)) = live.fields.get(ec2::STATE_FIELD)
+            && matches!(state.as_str(), "stopped" | "stopping")
+        {
+            changes.push(FieldChange {
+                field: ec2::STATE_FIELD.to_string(),
+                live: Some(Value::Str(state.clone())),
+                desired: Some(Value::Str("running".to_string())),
+                forces_replacement: false,
+            });
+        }
         // AWS upgrades minor engine versions by itself: never plan a downgrade.
         changes.retain(|change| {
             let (Some(Value::Str(live_version)), Some(Value::Str(spec_version))) =
@@ -210,28 +227,84 @@ impl Provider for AwsProvider {
         ResourceDiff { changes, notes }
     }
 
-    fn replace_order(&self, kind: ResourceKind) -> ReplaceOrder {
-        match kind {
-            // Instances have no unique name: bring the new one up before the old one goes.
-            ResourceKind::Instance => ReplaceOrder::CreateBeforeDestroy,
-            // Group names, CIDR ranges and RDS identifiers are unique.
-            _ => ReplaceOrder::DestroyBeforeCreate,
+    fn replace_order(&self, desired: &DesiredResource, live: &LiveResource) -> ReplaceOrder {
+        use ReplaceOrder::{CreateBeforeDestroy, DestroyBeforeCreate};
+        match desired.kind {
+            // No unique name: bring the new one up before the old one goes. A replaced
+            // security group is created under a fresh name (see `create_security_group`).
+            ResourceKind::Vpc | ResourceKind::Instance | ResourceKind::SecurityGroup => {
+                CreateBeforeDestroy
+            }
+            // Two subnets of one VPC cannot overlap: the old one must go first unless the new
+            // range is clear of it (or in another VPC).
+            ResourceKind::Subnet => {
+                let same_vpc = desired.field("vpc") == live.fields.get("vpc");
+                let overlap = match (
+                    desired.field("cidr").and_then(Value::as_str),
+                    live.fields.get("cidr").and_then(Value::as_str),
+                ) {
+                    (Some(new), Some(old)) => envctl_spec::cidrs_overlap(new, old).unwrap_or(true),
+                    _ => true,
+                };
+                if same_vpc && overlap {
+                    DestroyBeforeCreate
+                } else {
+                    CreateBeforeDestroy
+                }
+            }
+            // RDS identifiers are unique.
+            ResourceKind::DbSubnetGroup | ResourceKind::DbCluster | ResourceKind::DbInstance => {
+                DestroyBeforeCreate
+            }
         }
+    }
+
+    fn repoint(&self, live: &LiveResource, target: &Address, old_id: &str) -> Option<LiveResource> {
+        // AWS moves these references in place: ModifyInstanceAttribute Groups,
+        // ModifyDBCluster VpcSecurityGroupIds, and a rule revoked and authorized again.
+        let fields: &[&str] = match (live.kind, target.kind) {
+            (ResourceKind::Instance | ResourceKind::DbCluster, ResourceKind::SecurityGroup) => {
+                &["security_groups"]
+            }
+            (ResourceKind::SecurityGroup, ResourceKind::SecurityGroup) => &["ingress", "egress"],
+            _ => return None,
+        };
+        let address = target.to_string();
+        let rule_source = format!("group={address}");
+        let mut moved = live.clone();
+        for field in fields {
+            let Some(Value::List(items)) = moved.fields.get(*field) else {
+                continue;
+            };
+            let rewritten = items.iter().filter_map(Value::as_str).map(|item| {
+                if item == address {
+                    old_id.to_string()
+                } else if let Some(rule) = item.strip_suffix(&rule_source) {
+                    format!("{rule}group={old_id}")
+                } else {
+                    item.to_string()
+                }
+            });
+            let rewritten = Value::string_set(rewritten.collect::<Vec<_>>());
+            moved.fields.insert((*field).to_string(), rewritten);
+        }
+        Some(moved)
     }
 
     async fn create(
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
         let id = match desired.kind {
             ResourceKind::Vpc => self.create_vpc(desired).await?,
             ResourceKind::Subnet => self.create_subnet(desired, ids).await?,
             ResourceKind::SecurityGroup => self.create_security_group(desired, ids).await?,
-            ResourceKind::Instance => self.create_instance(desired, ids).await?,
+            ResourceKind::Instance => self.create_instance(desired, ids, progress).await?,
             ResourceKind::DbSubnetGroup => self.create_db_subnet_group(desired, ids).await?,
-            ResourceKind::DbCluster => self.create_db_cluster(desired, ids).await?,
-            ResourceKind::DbInstance => self.create_db_instance(desired, ids).await?,
+            ResourceKind::DbCluster => self.create_db_cluster(desired, ids, progress).await?,
+            ResourceKind::DbInstance => self.create_db_instance(desired, ids, progress).await?,
         };
         Ok(applied(desired, id))
     }
@@ -242,6 +315,7 @@ impl Provider for AwsProvider {
         live: &LiveResource,
         changes: &[FieldChange],
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
         match desired.kind {
             ResourceKind::Vpc | ResourceKind::Subnet => {}
@@ -249,10 +323,19 @@ impl Provider for AwsProvider {
                 self.update_security_group(desired, live, changes, ids)
                     .await?
             }
-            ResourceKind::Instance => self.update_instance(desired, live, changes, ids).await?,
+            ResourceKind::Instance => {
+                self.update_instance(desired, live, changes, ids, progress)
+                    .await?
+            }
             ResourceKind::DbSubnetGroup => self.update_db_subnet_group(desired, live, ids).await?,
-            ResourceKind::DbCluster => self.update_db_cluster(desired, live, changes, ids).await?,
-            ResourceKind::DbInstance => self.update_db_instance(desired, live, changes).await?,
+            ResourceKind::DbCluster => {
+                self.update_db_cluster(desired, live, changes, ids, progress)
+                    .await?
+            }
+            ResourceKind::DbInstance => {
+                self.update_db_instance(desired, live, changes, progress)
+                    .await?
+            }
         }
         // Tags go last: the applied digest must only claim what was actually applied.
         match desired.kind {
@@ -268,15 +351,16 @@ impl Provider for AwsProvider {
         &self,
         live: &LiveResource,
         options: DeleteOptions,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let result = match live.kind {
-            ResourceKind::Vpc => self.delete_vpc(live).await,
-            ResourceKind::Subnet => self.delete_subnet(live).await,
-            ResourceKind::SecurityGroup => self.delete_security_group(live).await,
-            ResourceKind::Instance => self.delete_instance(live).await,
-            ResourceKind::DbSubnetGroup => self.delete_db_subnet_group(live).await,
-            ResourceKind::DbCluster => self.delete_db_cluster(live, options).await,
-            ResourceKind::DbInstance => self.delete_db_instance(live).await,
+            ResourceKind::Vpc => self.delete_vpc(live, progress).await,
+            ResourceKind::Subnet => self.delete_subnet(live, progress).await,
+            ResourceKind::SecurityGroup => self.delete_security_group(live, progress).await,
+            ResourceKind::Instance => self.delete_instance(live, progress).await,
+            ResourceKind::DbSubnetGroup => self.delete_db_subnet_group(live, progress).await,
+            ResourceKind::DbCluster => self.delete_db_cluster(live, options, progress).await,
+            ResourceKind::DbInstance => self.delete_db_instance(live, progress).await,
         };
         match result {
             Err(ProviderError::NotFound { .. }) => Ok(()),
@@ -407,15 +491,18 @@ fn resolve_references(resources: &mut [LiveResource]) {
     }
 }
 
-/// Resolves one address to its cloud id.
+/// Resolves one address to its cloud id. A value that is no address is a cloud id already
+/// (a reference to a resource envctl does not own, or to the old copy of one being replaced).
 fn id_of(ids: &CloudIds, address: &str) -> Result<String, ProviderError> {
-    address
-        .parse::<Address>()
-        .ok()
-        .and_then(|a| ids.get(&a).cloned())
-        .ok_or_else(|| ProviderError::UnresolvedReference {
-            address: address.to_string(),
-        })
+    match address.parse::<Address>() {
+        Ok(parsed) => ids
+            .get(&parsed)
+            .cloned()
+            .ok_or_else(|| ProviderError::UnresolvedReference {
+                address: address.to_string(),
+            }),
+        Err(_) => Ok(address.to_string()),
+    }
 }
 
 /// Resolves a desired reference field (one address) to a cloud id.

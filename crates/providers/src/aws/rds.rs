@@ -6,17 +6,22 @@
 //! checks whether the identifier exists (the emulator silently overwrites a cluster created
 //! twice) and adopts it only when its ownership tags say it is ours; the master password is
 //! never seen by envctl (`ManageMasterUserPassword`: RDS generates and keeps it); deletion
-//! protection is lifted only when the delete options say so; a deleted cluster leaves a final
-//! snapshot.
+//! protection is lifted only when the delete options say so, and switched back on when the
+//! delete then fails; a deleted cluster leaves a final snapshot; a delete is done when RDS
+//! no longer knows the identifier (a cluster reads `deleting` for minutes and keeps its
+//! subnet group and security groups in use meanwhile), and a create whose identifier is still
+//! held by a copy on its way out waits for it to go.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use envctl_engine::{CloudIds, DeleteOptions, FieldChange, LiveResource, ProviderError, Scope};
+use envctl_engine::{
+    CloudIds, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress, ProviderError, Scope,
+};
 use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 
 use super::error::classify;
-use super::wait::wait_until;
+use super::wait::{Poll, Prefixed, wait_until};
 use super::{
     AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
 };
@@ -60,8 +65,12 @@ fn is_going(status: Option<&str>) -> bool {
 }
 
 impl AwsProvider {
-    /// Reads every owned DB subnet group, cluster and DB instance.
-    pub(super) async fn read_rds(&self, scope: &Scope) -> Result<Vec<LiveResource>, ProviderError> {
+    /// Reads every owned DB subnet group, cluster and DB instance, and the identifiers of this
+    /// environment's naming that belong to someone else.
+    pub(super) async fn read_rds(
+        &self,
+        scope: &Scope,
+    ) -> Result<(Vec<LiveResource>, Vec<ForeignName>), ProviderError> {
         let (groups, clusters, instances) = tokio::try_join!(
             async {
                 self.rds
@@ -96,7 +105,23 @@ impl AwsProvider {
         )?;
 
         let mut resources = Vec::new();
+        let mut foreign = Vec::new();
         let prefix = format!("{}-{}-", scope.project, scope.environment);
+        let mut note_foreign = |kind, name: &str, tags: &BTreeMap<String, String>| {
+            if name.starts_with(&prefix) {
+                foreign.push(ForeignName {
+                    kind,
+                    name: name.to_string(),
+                    id: name.to_string(),
+                    owner: tags.get(TAG_PROJECT).map(|p| {
+                        format!(
+                            "{p}/{}",
+                            tags.get(TAG_ENVIRONMENT).map_or("?", String::as_str)
+                        )
+                    }),
+                });
+            }
+        };
         for group in groups {
             let name = group.db_subnet_group_name().unwrap_or_default();
             if !name.starts_with(&prefix) {
@@ -107,6 +132,7 @@ impl AwsProvider {
             };
             let tags = self.rds_tags_of(arn, name).await?;
             if !owned_by(&tags, scope) {
+                note_foreign(ResourceKind::DbSubnetGroup, name, &tags);
                 continue;
             }
             let Some(address) = address_from_tags(&tags, ResourceKind::DbSubnetGroup) else {
@@ -132,7 +158,12 @@ impl AwsProvider {
         }
         for cluster in clusters {
             let tags = tag_map(cluster.tag_list());
-            if !owned_by(&tags, scope) || is_going(cluster.status()) {
+            if !owned_by(&tags, scope) {
+                let name = cluster.db_cluster_identifier().unwrap_or_default();
+                note_foreign(ResourceKind::DbCluster, name, &tags);
+                continue;
+            }
+            if is_going(cluster.status()) {
                 continue;
             }
             let Some(address) = address_from_tags(&tags, ResourceKind::DbCluster) else {
@@ -182,7 +213,12 @@ impl AwsProvider {
         }
         for instance in instances {
             let tags = tag_map(instance.tag_list());
-            if !owned_by(&tags, scope) || is_going(instance.db_instance_status()) {
+            if !owned_by(&tags, scope) {
+                let name = instance.db_instance_identifier().unwrap_or_default();
+                note_foreign(ResourceKind::DbInstance, name, &tags);
+                continue;
+            }
+            if is_going(instance.db_instance_status()) {
                 continue;
             }
             let Some(address) = address_from_tags(&tags, ResourceKind::DbInstance) else {
@@ -202,7 +238,7 @@ impl AwsProvider {
                 ],
             ));
         }
-        Ok(resources)
+        Ok((resources, foreign))
     }
 
     async fn rds_tags_of(
@@ -300,8 +336,9 @@ impl AwsProvider {
         Ok(())
     }
 
-    /// The cluster with this identifier, if any (deleted ones count as absent).
-    async fn find_cluster(
+    /// The cluster with this identifier in whatever state, `deleting` included; `None` only
+    /// once RDS no longer knows it.
+    async fn cluster_named(
         &self,
         identifier: &str,
         what: &str,
@@ -314,18 +351,15 @@ impl AwsProvider {
             .await
             .map_err(|e| classify(e, what));
         match out {
-            Ok(out) => Ok(out
-                .db_clusters()
-                .first()
-                .filter(|c| !is_going(c.status()))
-                .cloned()),
+            Ok(out) => Ok(out.db_clusters().first().cloned()),
             Err(ProviderError::NotFound { .. }) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
-    /// The DB instance with this identifier, if any (deleted ones count as absent).
-    async fn find_db_instance(
+    /// The DB instance with this identifier in whatever state; `None` once RDS no longer
+    /// knows it.
+    async fn db_instance_named(
         &self,
         identifier: &str,
         what: &str,
@@ -338,25 +372,81 @@ impl AwsProvider {
             .await
             .map_err(|e| classify(e, what));
         match out {
-            Ok(out) => Ok(out
-                .db_instances()
-                .first()
-                .filter(|i| !is_going(i.db_instance_status()))
-                .cloned()),
+            Ok(out) => Ok(out.db_instances().first().cloned()),
             Err(ProviderError::NotFound { .. }) => Ok(None),
             Err(other) => Err(other),
         }
+    }
+
+    /// Waits until RDS no longer knows the cluster `identifier`.
+    async fn wait_cluster_gone(
+        &self,
+        identifier: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        let timeout = self.waits.of(ResourceKind::DbCluster);
+        wait_until(
+            &format!("{what} to be deleted"),
+            timeout,
+            self.waits.first_poll,
+            progress,
+            || async {
+                Ok(match self.cluster_named(identifier, what).await? {
+                    None => Poll::Ready,
+                    Some(c) => Poll::Waiting(c.status().unwrap_or("deleting").to_string()),
+                })
+            },
+        )
+        .await
+    }
+
+    /// Waits until RDS no longer knows the DB instance `identifier`.
+    async fn wait_db_instance_gone(
+        &self,
+        identifier: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        let timeout = self.waits.of(ResourceKind::DbInstance);
+        wait_until(
+            &format!("{what} to be deleted"),
+            timeout,
+            self.waits.first_poll,
+            progress,
+            || async {
+                Ok(match self.db_instance_named(identifier, what).await? {
+                    None => Poll::Ready,
+                    Some(i) => {
+                        Poll::Waiting(i.db_instance_status().unwrap_or("deleting").to_string())
+                    }
+                })
+            },
+        )
+        .await
     }
 
     pub(super) async fn create_db_cluster(
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
         let identifier = desired.cloud_name.clone();
-        // Look before creating: an existing cluster is adopted if ours, refused otherwise.
-        if let Some(existing) = self.find_cluster(&identifier, &what).await? {
+        // Look before creating: an existing cluster is adopted if ours, refused otherwise; one
+        // still on its way out (an earlier destroy or replacement) is waited for.
+        let mut existing = self.cluster_named(&identifier, &what).await?;
+        if existing.as_ref().is_some_and(|c| is_going(c.status())) {
+            let previous = Prefixed {
+                inner: progress,
+                prefix: "waiting for the previous copy:",
+            };
+            self.wait_cluster_gone(&identifier, &what, &previous)
+                .await?;
+            existing = None;
+        }
+        if let Some(existing) = existing {
             Self::check_ours(desired, &tag_map(existing.tag_list()), "DB cluster")?;
         } else {
             let int = |field: &str| desired.field(field).and_then(Value::as_int);
@@ -386,19 +476,29 @@ impl AwsProvider {
                 .await
                 .map_err(|e| classify(e, &what))?;
         }
-        self.wait_for_cluster(&identifier, &what).await?;
+        self.wait_for_cluster(&identifier, &what, progress).await?;
         Ok(identifier)
     }
 
-    async fn wait_for_cluster(&self, identifier: &str, what: &str) -> Result<(), ProviderError> {
+    async fn wait_for_cluster(
+        &self,
+        identifier: &str,
+        what: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         wait_until(
             &format!("{what} to be available"),
-            self.wait_timeout,
+            self.waits.of(ResourceKind::DbCluster),
+            self.waits.first_poll,
+            progress,
             || async {
-                Ok(self
-                    .find_cluster(identifier, what)
-                    .await?
-                    .is_some_and(|c| c.status() == Some("available")))
+                Ok(match self.cluster_named(identifier, what).await? {
+                    Some(c) => {
+                        let status = c.status().unwrap_or("unknown");
+                        Poll::from(status == "available", status)
+                    }
+                    None => Poll::Waiting("not visible yet".to_string()),
+                })
             },
         )
         .await
@@ -408,15 +508,21 @@ impl AwsProvider {
         &self,
         identifier: &str,
         what: &str,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         wait_until(
             &format!("{what} to be available"),
-            self.wait_timeout,
+            self.waits.of(ResourceKind::DbInstance),
+            self.waits.first_poll,
+            progress,
             || async {
-                Ok(self
-                    .find_db_instance(identifier, what)
-                    .await?
-                    .is_some_and(|i| i.db_instance_status() == Some("available")))
+                Ok(match self.db_instance_named(identifier, what).await? {
+                    Some(i) => {
+                        let status = i.db_instance_status().unwrap_or("unknown");
+                        Poll::from(status == "available", status)
+                    }
+                    None => Poll::Waiting("not visible yet".to_string()),
+                })
             },
         )
         .await
@@ -428,6 +534,7 @@ impl AwsProvider {
         live: &LiveResource,
         changes: &[FieldChange],
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = desired.address.to_string();
         let mut request = self
@@ -471,7 +578,7 @@ impl AwsProvider {
         }
         if any {
             request.send().await.map_err(|e| classify(e, &what))?;
-            self.wait_for_cluster(&live.id, &what).await?;
+            self.wait_for_cluster(&live.id, &what, progress).await?;
         }
         Ok(())
     }
@@ -480,10 +587,24 @@ impl AwsProvider {
         &self,
         desired: &DesiredResource,
         ids: &CloudIds,
+        progress: &dyn Progress,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
         let identifier = desired.cloud_name.clone();
-        if let Some(existing) = self.find_db_instance(&identifier, &what).await? {
+        let mut existing = self.db_instance_named(&identifier, &what).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|i| is_going(i.db_instance_status()))
+        {
+            let previous = Prefixed {
+                inner: progress,
+                prefix: "waiting for the previous copy:",
+            };
+            self.wait_db_instance_gone(&identifier, &what, &previous)
+                .await?;
+            existing = None;
+        }
+        if let Some(existing) = existing {
             Self::check_ours(desired, &tag_map(existing.tag_list()), "DB instance")?;
         } else {
             self.rds
@@ -497,7 +618,8 @@ impl AwsProvider {
                 .await
                 .map_err(|e| classify(e, &what))?;
         }
-        self.wait_for_db_instance(&identifier, &what).await?;
+        self.wait_for_db_instance(&identifier, &what, progress)
+            .await?;
         Ok(identifier)
     }
 
@@ -506,6 +628,7 @@ impl AwsProvider {
         desired: &DesiredResource,
         live: &LiveResource,
         changes: &[FieldChange],
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = desired.address.to_string();
         if changes.iter().any(|c| c.field == "instance_class") {
@@ -517,7 +640,7 @@ impl AwsProvider {
                 .send()
                 .await
                 .map_err(|e| classify(e, &what))?;
-            self.wait_for_db_instance(&live.id, &what).await?;
+            self.wait_for_db_instance(&live.id, &what, progress).await?;
         }
         Ok(())
     }
@@ -531,11 +654,11 @@ impl AwsProvider {
         let what = desired.address.to_string();
         let arn = match live.kind {
             ResourceKind::DbCluster => self
-                .find_cluster(&live.id, &what)
+                .cluster_named(&live.id, &what)
                 .await?
                 .and_then(|c| c.db_cluster_arn().map(str::to_string)),
             ResourceKind::DbInstance => self
-                .find_db_instance(&live.id, &what)
+                .db_instance_named(&live.id, &what)
                 .await?
                 .and_then(|i| i.db_instance_arn().map(str::to_string)),
             _ => self
@@ -563,34 +686,40 @@ impl AwsProvider {
     pub(super) async fn delete_db_instance(
         &self,
         live: &LiveResource,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        self.rds
-            .delete_db_instance()
-            .db_instance_identifier(&live.id)
-            .skip_final_snapshot(true)
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))?;
-        wait_until(
-            &format!("{what} to be deleted"),
-            self.wait_timeout,
-            || async { Ok(self.find_db_instance(&live.id, &what).await?.is_none()) },
-        )
-        .await
+        let already_going = self
+            .db_instance_named(&live.id, &what)
+            .await?
+            .is_some_and(|i| is_going(i.db_instance_status()));
+        if !already_going {
+            self.rds
+                .delete_db_instance()
+                .db_instance_identifier(&live.id)
+                .skip_final_snapshot(true)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?;
+        }
+        self.wait_db_instance_gone(&live.id, &what, progress).await
     }
 
     pub(super) async fn delete_db_cluster(
         &self,
         live: &LiveResource,
         options: DeleteOptions,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        let protected = live
-            .fields
-            .get("deletion_protection")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let current = self.cluster_named(&live.id, &what).await?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        if is_going(current.status()) {
+            return self.wait_cluster_gone(&live.id, &what, progress).await;
+        }
+        let protected = current.deletion_protection().unwrap_or(false);
         if protected {
             if !options.lift_deletion_protection {
                 return Err(ProviderError::Rejected {
@@ -601,46 +730,96 @@ impl AwsProvider {
                     request_id: None,
                 });
             }
-            self.rds
-                .modify_db_cluster()
-                .db_cluster_identifier(&live.id)
-                .deletion_protection(false)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(|e| classify(e, &what))?;
+            self.set_deletion_protection(&live.id, false, &what).await?;
         }
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        self.rds
+        let deleted = self
+            .rds
             .delete_db_cluster()
             .db_cluster_identifier(&live.id)
             .final_db_snapshot_identifier(format!("{}-final-{stamp}", live.id))
             .send()
             .await
-            .map_err(|e| classify(e, &what))?;
-        wait_until(
-            &format!("{what} to be deleted"),
-            self.wait_timeout,
-            || async { Ok(self.find_cluster(&live.id, &what).await?.is_none()) },
-        )
-        .await
+            .map_err(|e| classify(e, &what));
+        if let Err(error) = deleted {
+            if !protected {
+                return Err(error);
+            }
+            // Never leave a cluster unprotected because its delete failed.
+            return Err(
+                match self.set_deletion_protection(&live.id, true, &what).await {
+                    Ok(()) => ProviderError::Rejected {
+                        code: "DeleteFailed".into(),
+                        message: format!("{error}; its deletion protection was switched back on"),
+                        request_id: None,
+                    },
+                    Err(restore) => ProviderError::Rejected {
+                        code: "DeleteFailed".into(),
+                        message: format!(
+                            "{error}; switching its deletion protection back on failed too ({restore}): it is unprotected"
+                        ),
+                        request_id: None,
+                    },
+                },
+            );
+        }
+        self.wait_cluster_gone(&live.id, &what, progress).await
+    }
+
+    async fn set_deletion_protection(
+        &self,
+        identifier: &str,
+        on: bool,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        self.rds
+            .modify_db_cluster()
+            .db_cluster_identifier(identifier)
+            .deletion_protection(on)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, what))
     }
 
     pub(super) async fn delete_db_subnet_group(
         &self,
         live: &LiveResource,
+        progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        self.rds
-            .delete_db_subnet_group()
-            .db_subnet_group_name(&live.id)
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))?;
-        Ok(())
+        // A group stays in use while a cluster that used it is still deleting.
+        let timeout = self.waits.of(ResourceKind::DbSubnetGroup);
+        wait_until(
+            &format!("{what} to be free of DB clusters"),
+            timeout,
+            self.waits.first_poll,
+            progress,
+            || async {
+                let result = self
+                    .rds
+                    .delete_db_subnet_group()
+                    .db_subnet_group_name(&live.id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, &what));
+                match result {
+                    Err(ProviderError::Rejected { code, .. })
+                        if code == "InvalidDBSubnetGroupStateFault" =>
+                    {
+                        Ok(Poll::Waiting("in use".to_string()))
+                    }
+                    Err(ProviderError::NotFound { .. }) | Ok(()) => Ok(Poll::Ready),
+                    Err(error) => Err(error),
+                }
+            },
+        )
+        .await
     }
 }
 
