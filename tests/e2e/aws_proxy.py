@@ -10,13 +10,14 @@ Opt-in, it also answers the way real AWS does where the emulator (moto) is lenie
 request is forwarded as described here.
 
 usage: aws_proxy.py --upstream http://127.0.0.1:PORT [--listen-port 0] [--fault-rate 0.0]
-                    [--faults throttle,503] [--latency-ms 0] [--seed N] [--verbose]
-                    [--strict] [--slow-describes N] [--fail-action SPEC ...]
+                    [--faults throttle,503] [--fault-actions A,B,...] [--latency-ms 0]
+                    [--seed N] [--verbose] [--strict] [--slow-describes N]
+                    [--fail-action SPEC ...]
 
 Once listening on 127.0.0.1 it prints exactly one line, `ready <port>`, on stdout (port 0 picks
 a free port), then runs until killed. Nothing else is ever written to stdout; `--verbose` logs
-one line per request on stderr (and one per strict-mode refusal, deferred delete or scripted
-failure); a deferred delete the upstream refuses is always logged on stderr.
+one line per request on stderr (and one per strict-mode refusal, deferred delete, scripted
+failure or lost answer); a deferred delete the upstream refuses is always logged on stderr.
 
 Counting: every request is counted by its AWS action: the `Action=` parameter of a
 form-encoded body or of the query string (EC2 and RDS use the query protocol), else the
@@ -26,15 +27,31 @@ but never counted, delayed nor faulted (`POST /moto-api/reset` also drops every 
 transition and deferred delete in flight, without forwarding them); `/__proxy/` is the proxy's
 own control API.
 
-Faults: with probability `fault_rate` (a seeded RNG, `--seed`) a request is not forwarded and
-is answered with an error instead, of a kind drawn uniformly from `--faults`:
-- `throttle`: what the service answers when throttling. EC2 (credential scope service `ec2`,
-  or `Version=2016-11-15`): HTTP 503 `RequestLimitExceeded` in EC2's `<Response><Errors>` shape.
-  RDS (scope `rds`): HTTP 400 `Throttling` in the query protocol's `<ErrorResponse>` shape.
-  Anything else: HTTP 503 `SlowDown` (S3's shape).
-- `503`: HTTP 503 with the plain-text body `Service Unavailable`.
+Faults: with probability `fault_rate` (a seeded RNG, `--seed`) a request is faulted, with a
+kind drawn uniformly from `--faults` (default `throttle,503`):
+- `throttle`: the request is not forwarded; the client gets what the service answers when
+  throttling. EC2 (credential scope service `ec2`, or `Version=2016-11-15`): HTTP 503
+  `RequestLimitExceeded` in EC2's `<Response><Errors>` shape. RDS (scope `rds`): HTTP 400
+  `Throttling` in the query protocol's `<ErrorResponse>` shape. Anything else: HTTP 503
+  `SlowDown` (S3's shape).
+- `503`: the request is not forwarded; the client gets HTTP 503 with the plain-text body
+  `Service Unavailable`.
+- `lost`: the request IS forwarded (the call happens upstream), then the answer is thrown
+  away and the client gets the `503` answer instead (HTTP 503, plain-text `Service
+  Unavailable`), so it cannot tell whether the call happened. Everything else goes as without
+  the fault: strict mode's checks come first, and a request they refuse gets its refusal (it
+  is not lost, nor counted as a fault); with slow transitions the upstream's answer still
+  starts transitions and due deferred deletes, and a deferred delete is deferred, the proxy's
+  own answer to it being the one lost. A request the upstream cannot be reached for gets the
+  usual HTTP 502 (not lost). Counted in `faulted`, `faulted_by_action` and `lost_by_action`,
+  and, having reached the upstream, in `forwarded` (see the stats).
 The service is read from the `Authorization` header's credential scope
 (`Credential=AKID/20261128/us-east-1/ec2/aws4_request`).
+Random faults (every kind) are only drawn for the actions in `--fault-actions A,B,C` (or
+`{"fault_actions": [..]}`), action names as counted (e.g. `CreateVpc`, `PUT /bucket/key`);
+empty, the default, is every action. A request of an action not listed is never randomly
+faulted and draws nothing from the RNG, so a seeded run's faults on the listed actions do not
+depend on how many other calls are made. Scripted failures ignore the filter.
 
 Scripted failures (`--fail-action SPEC`, repeatable, or `{"fail_actions": {...}}`): per
 action, as counted (e.g. `ModifyInstanceAttribute`, `DeleteDBCluster`, `StartInstances`, or
@@ -146,10 +163,12 @@ Control API (never counted, delayed nor faulted):
 - `GET  /__proxy/stats`  -> `{"total": n, "forwarded": n, "faulted": n, "upstream_errors": n,
   "by_action": {"DescribeVpcs": 3, ...}, "faulted_by_action": {...}, "first_request_at": t,
   "last_response_at": t, "strict": {"refused": {"IncorrectInstanceState": n, ...},
-  "deferred_deletes": n}, "scripted_failures": {"ModifyInstanceAttribute": n, ...}}`.
+  "deferred_deletes": n}, "scripted_failures": {"ModifyInstanceAttribute": n, ...},
+  "lost_by_action": {"CreateVpc": n, ...}}`.
   `total` counts every request the proxy answered except control and `/moto-api/` ones,
-  `faulted` the injected faults among them (scripted failures included), `forwarded` the rest
-  less those the proxy answered itself (strict-mode refusals and deferred deletes),
+  `faulted` the injected faults among them (scripted failures and lost answers included),
+  `forwarded` the rest less those the proxy answered itself (strict-mode refusals and deferred
+  deletes), plus the lost answers (their requests were forwarded, or deferred),
   `upstream_errors` those the upstream could not answer (the client got HTTP 502; they count
   as forwarded),
   `by_action` every counted request (forwarded, faulted or answered by the proxy) by action,
@@ -159,14 +178,18 @@ Control API (never counted, delayed nor faulted):
   `strict.refused` counts the requests the proxy refused (strict-mode rules and refused
   deferrals) by error code, `strict.deferred_deletes` the deletes it answered and deferred;
   both are always present (`{}` and 0 when unused). `scripted_failures` counts, by action, the
-  requests answered with a scripted failure (always present, `{}` when unused). The proxy's
-  own lookups and deferred deletes are never counted anywhere.
+  requests answered with a scripted failure (always present, `{}` when unused),
+  `lost_by_action` by action the requests whose answer was lost (`lost` faults; always
+  present, `{}` when unused). The proxy's own lookups and deferred deletes are never counted
+  anywhere.
 - `POST /__proxy/reset`  -> zeroes the counters (the settings, the scripted failures' progress,
   transitions and deferred deletes stay).
 - `GET  /__proxy/config` -> the current settings (`fail_actions` with every script's five keys
   filled in).
 - `POST /__proxy/config` with a JSON object of any of `fault_rate` (0..1), `latency_ms` (>= 0),
-  `faults` (list or comma-separated string of `throttle`, `503`), `seed` (re-seeds the RNG),
+  `faults` (list or comma-separated string of `throttle`, `503`, `lost`), `fault_actions`
+  (list of non-empty action names, or a comma-separated string of them; `[]` or `""`: every
+  action; see "Faults"), `seed` (re-seeds the RNG),
   `strict` (true/false), `slow_describes` (integer >= 0), `fail_actions` (see "Scripted
   failures") -> the new settings; HTTP 400 with `{"error": ...}` on a bad value (an unknown
   key in a script, a non-integer or negative skip/times, a status outside 400..599, ...), in
@@ -188,7 +211,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
-FAULT_KINDS = ("throttle", "503")
+FAULT_KINDS = ("throttle", "503", "lost")
 EC2_API_VERSION = "2016-11-15"
 RDS_API_VERSION = "2014-10-31"
 API_VERSIONS = {"ec2": EC2_API_VERSION, "rds": RDS_API_VERSION, "sts": "2011-06-15"}
@@ -212,11 +235,12 @@ class State:
     """The proxy's settings and counters, shared by every handler thread."""
 
     def __init__(self, upstream, fault_rate, faults, latency_ms, seed, verbose,
-                 strict=False, slow_describes=0, fail_actions=None):
+                 strict=False, slow_describes=0, fail_actions=None, fault_actions=None):
         self.upstream = upstream
         self.link = Upstream(upstream)
         self.fault_rate = fault_rate
         self.faults = faults
+        self.fault_actions = fault_actions or []  # random faults only for these; [] = all
         self.latency_ms = latency_ms
         self.seed = seed
         self.verbose = verbose
@@ -241,13 +265,16 @@ class State:
             self.refused = {}
             self.deferred_deletes = 0
             self.scripted_failures = {}
+            self.lost_by_action = {}
 
     def stats(self):
         with self.lock:
             answered_here = sum(self.refused.values()) + self.deferred_deletes
             return {
                 "total": self.total,
-                "forwarded": self.total - self.faulted - answered_here,
+                # A lost answer's request was forwarded (or deferred: answered here).
+                "forwarded": (self.total - self.faulted + sum(self.lost_by_action.values())
+                              - answered_here),
                 "faulted": self.faulted,
                 "upstream_errors": self.upstream_errors,
                 "by_action": dict(sorted(self.by_action.items())),
@@ -257,12 +284,14 @@ class State:
                 "strict": {"refused": dict(sorted(self.refused.items())),
                            "deferred_deletes": self.deferred_deletes},
                 "scripted_failures": dict(sorted(self.scripted_failures.items())),
+                "lost_by_action": dict(sorted(self.lost_by_action.items())),
             }
 
     def config(self):
         with self.lock:
             return {"upstream": self.upstream, "fault_rate": self.fault_rate,
-                    "faults": list(self.faults), "latency_ms": self.latency_ms,
+                    "faults": list(self.faults), "fault_actions": list(self.fault_actions),
+                    "latency_ms": self.latency_ms,
                     "seed": self.seed, "strict": self.strict,
                     "slow_describes": self.slow_describes,
                     "fail_actions": {action: script._asdict() for action, script
@@ -272,8 +301,8 @@ class State:
         """Validates every change first, then applies them all at once."""
         if not isinstance(changes, dict):
             raise ValueError("expected a JSON object")
-        unknown = set(changes) - {"fault_rate", "latency_ms", "faults", "seed", "strict",
-                                  "slow_describes", "fail_actions"}
+        unknown = set(changes) - {"fault_rate", "latency_ms", "faults", "fault_actions", "seed",
+                                  "strict", "slow_describes", "fail_actions"}
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
         new = {}
@@ -283,6 +312,8 @@ class State:
             new["latency_ms"] = parse_latency(changes["latency_ms"])
         if "faults" in changes:
             new["faults"] = parse_faults(changes["faults"])
+        if "fault_actions" in changes:
+            new["fault_actions"] = parse_fault_actions(changes["fault_actions"])
         if "seed" in changes:
             if changes["seed"] is not None and not isinstance(changes["seed"], int):
                 raise ValueError("seed must be an integer or null")
@@ -317,14 +348,17 @@ class State:
 
     def decide(self, action):
         """Counts one request; returns the fault to inject (a fault kind, or the FailScript
-        whose error to answer), or None to forward it."""
+        whose error to answer), or None to forward it. A `lost` fault is not counted here but
+        by `count_lost`, once the answer it throws away is there."""
         with self.lock:
             if self.first_request_at is None:
                 self.first_request_at = time.time()
             self.total += 1
             self.by_action[action] = self.by_action.get(action, 0) + 1
             fault = None
-            if self.fault_rate > 0 and self.rng.random() < self.fault_rate:
+            if (self.fault_rate > 0
+                    and (not self.fault_actions or action in self.fault_actions)
+                    and self.rng.random() < self.fault_rate):
                 fault = self.faults[self.rng.randrange(len(self.faults))]
             script = self.fail_actions.get(action)
             if script is not None:
@@ -333,10 +367,17 @@ class State:
                 if script.skip <= seen < script.skip + script.times:
                     fault = script  # wins over a random fault drawn for the same request
                     self.scripted_failures[action] = self.scripted_failures.get(action, 0) + 1
-            if fault is not None:
+            if fault is not None and fault != "lost":
                 self.faulted += 1
                 self.faulted_by_action[action] = self.faulted_by_action.get(action, 0) + 1
             return fault, self.latency_ms
+
+    def count_lost(self, action):
+        """Counts a `lost` fault whose answer was thrown away."""
+        with self.lock:
+            self.faulted += 1
+            self.faulted_by_action[action] = self.faulted_by_action.get(action, 0) + 1
+            self.lost_by_action[action] = self.lost_by_action.get(action, 0) + 1
 
     def answered(self):
         """Notes the time a counted request was answered."""
@@ -381,6 +422,21 @@ def parse_faults(value):
     if bad or not kinds:
         raise ValueError(f"faults must be some of {list(FAULT_KINDS)}, got {items!r}")
     return kinds
+
+
+def parse_fault_actions(value):
+    """The `fault_actions` setting (a list of action names, or a comma-separated string of
+    them; empty: every action) -> a list without duplicates."""
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",") if item.strip()]
+    elif isinstance(value, list):
+        if not all(isinstance(item, str) and item.strip() for item in value):
+            raise ValueError(f"fault_actions must be non-empty action names, got {value!r}")
+        items = [item.strip() for item in value]
+    else:
+        raise ValueError("fault_actions must be a list or a comma-separated string of action "
+                         "names")
+    return list(dict.fromkeys(items))
 
 
 def parse_slow_describes(value):
@@ -1065,7 +1121,8 @@ class Emulation:
         return account
 
     def before(self, call):
-        """A refusal or the proxy's own answer, or None to forward the request."""
+        """`(answer, refused)`: a refusal (refused true) or the proxy's own answer, or
+        `(None, False)` to forward the request."""
         strict, slow = self.state.modes()
         answer = None
         try:
@@ -1079,12 +1136,12 @@ class Emulation:
                 answer = handler(call, self, slow) if handler else None
         except LookupFailed as error:
             self.state.log(f"{call.action}: check skipped: {error}")
-            return None
+            return None, False
         if isinstance(answer, Refusal):
             self.state.count_refusal(answer.code)
             self.state.log(f"refused {call.action}: {answer.code}: {answer.message}")
-            return answer.answer()
-        return answer
+            return answer.answer(), True
+        return answer, False
 
     def after(self, call, status, payload):
         """The upstream's answer, as the client gets it (slow transitions)."""
@@ -1551,26 +1608,32 @@ class Handler(BaseHTTPRequestHandler):
             fault, latency_ms = self.state.decide(action)
             if latency_ms:
                 time.sleep(latency_ms / 1000.0)
+            lost = None
+            if fault == "lost":  # forwarded like any request, then its answer is lost
+                fault, lost = None, action
             if fault is not None:
                 self.inject(fault, params, action)
             elif self.state.emulating():
-                self.emulate(target, body, params)
+                self.emulate(target, body, params, lost)
             else:
-                self.forward(target, body)
+                self.forward(target, body, lost=lost)
             self.state.answered()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def emulate(self, target, body, params):
-        """Strict mode and slow transitions around forwarding one request."""
+    def emulate(self, target, body, params, lost=None):
+        """Strict mode and slow transitions around forwarding one request (`lost`: its action,
+        if the answer is to be lost)."""
         action = (params.get("Action") or [None])[0]
         try:
             call = self.state.emulation.call_for(self.command, self.headers, params, action,
                                                  target, body)
-            answer = self.state.emulation.before(call) if call else None
+            answer, refused = self.state.emulation.before(call) if call else (None, False)
         except UpstreamError as error:
             return self.upstream_error(str(error))
         if answer is not None:
+            if lost is not None and not refused:  # the proxy's own answer (a deferred delete)
+                return self.lose(lost, answer.status)
             return self.reply(answer.status, answer.body, answer.content_type, answer.headers)
         rewrite = None
         if call is not None:
@@ -1580,7 +1643,7 @@ class Handler(BaseHTTPRequestHandler):
                 except (UpstreamError, LookupFailed) as error:
                     self.state.log(f"{call.action}: {error}", always=True)
                     return payload
-        self.forward(target, body, rewrite)
+        self.forward(target, body, rewrite, lost)
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -1652,9 +1715,15 @@ class Handler(BaseHTTPRequestHandler):
             answer = error_answer(service, code, message, status)
         self.reply(answer.status, answer.body, answer.content_type, answer.headers)
 
-    def forward(self, target, body, rewrite=None):
+    def lose(self, action, status):
+        """A `lost` fault: the answer (HTTP `status`) is thrown away, the client gets a 503."""
+        self.state.count_lost(action)
+        self.state.log(f"lost the answer to {action}: HTTP {status}")
+        self.reply(503, b"Service Unavailable", "text/plain")
+
+    def forward(self, target, body, rewrite=None, lost=None):
         """Sends the request upstream and relays the answer (`rewrite(status, payload)` may
-        change its body first)."""
+        change its body first), or with `lost` (the action) throws it away (see `lose`)."""
         headers = [(k, v) for k, v in self.headers.items()
                    if k.lower() not in HOP_BY_HOP
                    and k.lower() not in ("host", "content-length", "expect")]
@@ -1668,6 +1737,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.upstream_error(str(error))
         if rewrite is not None:
             payload = rewrite(status, payload)
+        if lost is not None:
+            return self.lose(lost, status)
         self.send_response(status, reason)
         content_length = None
         for name, value in response_headers:
@@ -1707,7 +1778,10 @@ def main(argv=None):
     parser.add_argument("--listen-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--faults", default="throttle,503",
-                        help="comma-separated fault kinds: throttle, 503")
+                        help="comma-separated fault kinds: throttle, 503, lost")
+    parser.add_argument("--fault-actions", default="", metavar="A,B,...",
+                        help="comma-separated actions random faults are drawn for "
+                             "(default: every action)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--verbose", action="store_true", help="log each request on stderr")
@@ -1729,7 +1803,7 @@ def main(argv=None):
         state = State(args.upstream.rstrip("/"), parse_rate(args.fault_rate),
                       parse_faults(args.faults), parse_latency(args.latency_ms), args.seed,
                       args.verbose, args.strict, parse_slow_describes(args.slow_describes),
-                      parse_fail_actions(scripts))
+                      parse_fail_actions(scripts), parse_fault_actions(args.fault_actions))
     except ValueError as error:
         parser.error(str(error))
     if urllib.parse.urlsplit(state.upstream).scheme != "http":

@@ -1,5 +1,5 @@
-"""Self-test of aws_proxy.py's strict mode, slow transitions and scripted failures, against a
-real moto_server.
+"""Self-test of aws_proxy.py's strict mode, slow transitions, scripted failures and random
+faults (lost answers, the action filter), against a real moto_server.
 
 usage: .venv/bin/python tests/e2e/test_aws_proxy.py [-v]
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import boto3
 import botocore.config
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -298,6 +299,8 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(control(self.plain, "/__proxy/config")[1]["strict"], False)
         self.assertEqual(control(self.plain, "/__proxy/config")[1]["slow_describes"], 0)
         self.assertEqual(control(self.plain, "/__proxy/config")[1]["fail_actions"], {})
+        self.assertEqual(stats["lost_by_action"], {})
+        self.assertEqual(control(self.plain, "/__proxy/config")[1]["fault_actions"], [])
 
     # RDS
 
@@ -604,6 +607,158 @@ class ProxyTest(unittest.TestCase):
                                  "DescribeVpcs:1"], capture_output=True, text=True, timeout=20)
         self.assertEqual(result.returncode, 2)
         self.assertIn("scripted twice", result.stderr)
+
+    # Random faults: lost answers, the action filter
+
+    def assertLost(self, call, *args, **kwargs):
+        """The call fails the way a `lost` (or `503`) fault answers: HTTP 503, plain-text
+        `Service Unavailable` (botocore's EC2 and RDS parsers cannot read it: a
+        ResponseParserError)."""
+        with self.assertRaises((ClientError, ResponseParserError)) as caught:
+            call(*args, **kwargs)
+        error = caught.exception
+        if isinstance(error, ClientError):
+            self.assertEqual(error.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        else:
+            self.assertIn("Service Unavailable", str(error))
+
+    def tagged_vpcs(self, ec2, tag):
+        return ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [tag]}])["Vpcs"]
+
+    def test_lost_answer_the_call_still_happens(self):
+        proxy, _, _ = self.own_proxy("--faults", "lost", "--fault-rate", "1",
+                                     "--fault-actions", "CreateVpc")
+        ec2, _ = clients(proxy, {"max_attempts": 1})  # as asked; parse errors are not retried
+        tag = name("lost")
+        self.assertLost(ec2.create_vpc, CidrBlock="10.0.0.0/16", TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": tag}]}])
+        # The VPC exists, created once; DescribeVpcs (not listed) is never faulted.
+        vpcs = self.tagged_vpcs(ec2, tag)
+        self.assertEqual(len(vpcs), 1)
+        for _ in range(5):
+            self.assertEqual(ec2.describe_vpcs(VpcIds=[vpcs[0]["VpcId"]])["Vpcs"][0]["VpcId"],
+                             vpcs[0]["VpcId"])
+
+        # On the wire: exactly the `503` kind's answer.
+        raw_tag = name("lost")
+        create = ("Action=CreateVpc&Version=2016-11-15&CidrBlock=10.1.0.0/16&"
+                  "TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name&"
+                  f"TagSpecification.1.Tag.1.Value={raw_tag}").encode()
+        status, headers, text = raw(proxy, "POST", "/", create, "ec2")
+        lost_answer = (status, headers["Content-Type"], headers["Content-Length"], text)
+        self.assertEqual(lost_answer, (503, "text/plain", "19", "Service Unavailable"))
+        self.assertEqual(len(self.tagged_vpcs(self.raw_ec2, raw_tag)), 1)
+
+        stats = control(proxy, "/__proxy/stats")[1]
+        self.assertEqual(stats["lost_by_action"], {"CreateVpc": 2})
+        self.assertEqual(stats["faulted_by_action"], {"CreateVpc": 2})
+        self.assertEqual(stats["by_action"], {"CreateVpc": 2, "DescribeVpcs": 6})
+        self.assertEqual((stats["total"], stats["faulted"], stats["forwarded"]), (8, 2, 8))
+        self.assertEqual(stats["scripted_failures"], {})
+        config = control(proxy, "/__proxy/config")[1]
+        self.assertEqual((config["faults"], config["fault_actions"]), (["lost"], ["CreateVpc"]))
+
+        # A `503` fault answers the same, but the call does not happen.
+        self.assertEqual(control(proxy, "/__proxy/config", {"faults": "503"})[0], 200)
+        other_tag = name("not-sent")
+        status, headers, text = raw(proxy, "POST", "/", create.replace(
+            raw_tag.encode(), other_tag.encode()), "ec2")
+        self.assertEqual((status, headers["Content-Type"], headers["Content-Length"], text),
+                         lost_answer)
+        self.assertEqual(self.tagged_vpcs(self.raw_ec2, other_tag), [])
+        stats = control(proxy, "/__proxy/stats")[1]
+        self.assertEqual((stats["lost_by_action"], stats["faulted"], stats["forwarded"]),
+                         ({"CreateVpc": 2}, 3, 8))
+        # A reset zeroes it.
+        self.assertEqual(control(proxy, "/__proxy/reset", {})[1]["lost_by_action"], {})
+
+    def test_lost_answers_in_strict_mode_and_deferred_deletes(self):
+        proxy, ec2, rds = self.own_proxy("--strict", "--slow-describes", "1", "--faults", "lost",
+                                         "--fault-rate", "1",
+                                         "--fault-actions", "DeleteVpc,DeleteDBCluster")
+        vpc, subnets, group = self.network(self.raw_ec2)
+        # Strict mode checks first: a refused request is refused, not lost.
+        self.assertRefused("DependencyViolation", ec2.delete_vpc, VpcId=vpc)
+        for subnet in subnets:
+            self.raw_ec2.delete_subnet(SubnetId=subnet)
+        self.raw_ec2.delete_security_group(GroupId=group)
+        self.assertLost(ec2.delete_vpc, VpcId=vpc)
+        self.assertRefused("InvalidVpcID.NotFound", self.raw_ec2.describe_vpcs, VpcIds=[vpc])
+
+        # A deferred delete is deferred; the proxy's own answer is the one lost.
+        cluster = name("db")
+        self.raw_rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql",
+                                       EngineVersion="15.4", MasterUsername="app",
+                                       ManageMasterUserPassword=True)
+        self.assertLost(rds.delete_db_cluster, DBClusterIdentifier=cluster,
+                        SkipFinalSnapshot=True)
+        self.assertEqual(rds.describe_db_clusters(DBClusterIdentifier=cluster)
+                         ["DBClusters"][0]["Status"], "deleting")
+        self.assertRefused("DBClusterNotFoundFault", self.raw_rds.describe_db_clusters,
+                           DBClusterIdentifier=cluster)
+
+        stats = control(proxy, "/__proxy/stats")[1]
+        self.assertEqual(stats["strict"], {"refused": {"DependencyViolation": 1},
+                                           "deferred_deletes": 1})
+        self.assertEqual(stats["lost_by_action"], {"DeleteDBCluster": 1, "DeleteVpc": 1})
+        self.assertEqual(stats["faulted_by_action"], {"DeleteDBCluster": 1, "DeleteVpc": 1})
+        self.assertEqual(stats["by_action"], {"DeleteDBCluster": 1, "DeleteVpc": 2,
+                                              "DescribeDBClusters": 1})
+        # Forwarded: the lost DeleteVpc and the describe (the delete was deferred).
+        self.assertEqual((stats["total"], stats["faulted"], stats["forwarded"]), (4, 2, 2))
+
+    def test_fault_actions_draw_only_for_listed_actions(self):
+        def faults(fault_actions, actions):
+            state = aws_proxy.State("http://127.0.0.1:9", 0.5, ["throttle", "503", "lost"], 0.0,
+                                    42, False, fault_actions=fault_actions)
+            return [state.decide(action)[0] for action in actions]
+        alone = faults(["CreateVpc"], ["CreateVpc"] * 40)
+        self.assertTrue({"throttle", "503", "lost", None} <= set(alone), alone)
+        mixed_actions = [action for _ in range(40)
+                         for action in ("DescribeVpcs", "CreateVpc", "DescribeSubnets")]
+        mixed = faults(["CreateVpc"], mixed_actions)
+        self.assertEqual([f for f, a in zip(mixed, mixed_actions) if a == "CreateVpc"], alone)
+        self.assertEqual({f for f, a in zip(mixed, mixed_actions) if a != "CreateVpc"}, {None})
+        # Without a filter (or with one listing every action) the draws are as before.
+        unfiltered = faults(None, mixed_actions)
+        self.assertEqual(faults([], mixed_actions), unfiltered)
+        self.assertEqual(faults(["CreateVpc", "DescribeVpcs", "DescribeSubnets"], mixed_actions),
+                         unfiltered)
+        self.assertNotEqual([f for f, a in zip(unfiltered, mixed_actions) if a == "CreateVpc"],
+                            alone)
+
+    def test_config_validates_fault_actions(self):
+        proxy, _, _ = self.own_proxy()
+        self.assertEqual(control(proxy, "/__proxy/config")[1]["fault_actions"], [])
+        for bad in (1, True, None, {"CreateVpc": 1}, [1], [""], [" "], ["CreateVpc", None]):
+            status, answer = control(proxy, "/__proxy/config", {"fault_actions": bad})
+            self.assertEqual(status, 400, bad)
+            self.assertIsInstance(answer.get("error"), str, bad)
+        self.assertEqual(control(proxy, "/__proxy/config", {"faults": "lost,lose"})[0], 400)
+        # A bad value changes nothing, not even the other settings of the same request.
+        self.assertEqual(control(proxy, "/__proxy/config",
+                                 {"fault_rate": 1, "fault_actions": [2]})[0], 400)
+        config = control(proxy, "/__proxy/config")[1]
+        self.assertEqual((config["fault_rate"], config["fault_actions"]), (0.0, []))
+        for good, expected in (("CreateVpc, DescribeVpcs,,CreateVpc", ["CreateVpc",
+                                                                        "DescribeVpcs"]),
+                               (["PUT /bucket/key", "DeleteVpc"], ["PUT /bucket/key",
+                                                                    "DeleteVpc"]),
+                               ([], []), ("", [])):
+            status, config = control(proxy, "/__proxy/config", {"fault_actions": good})
+            self.assertEqual((status, config["fault_actions"]), (200, expected), good)
+        status, config = control(proxy, "/__proxy/config", {"faults": ["lost", "503"]})
+        self.assertEqual((status, config["faults"]), (200, ["lost", "503"]))
+        # The flags.
+        proxy, _, _ = self.own_proxy("--faults", "throttle,lost",
+                                     "--fault-actions", "CreateVpc,DeleteVpc")
+        config = control(proxy, "/__proxy/config")[1]
+        self.assertEqual((config["faults"], config["fault_actions"]),
+                         (["throttle", "lost"], ["CreateVpc", "DeleteVpc"]))
+        result = subprocess.run([sys.executable, str(PROXY), "--upstream", self.upstream,
+                                 "--faults", "lose"], capture_output=True, text=True, timeout=20)
+        self.assertEqual((result.returncode, result.stdout), (2, ""))
+        self.assertIn("faults", result.stderr)
 
     # Control API and parts
 
