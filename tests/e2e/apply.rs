@@ -284,7 +284,6 @@ fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     project
         .envctl(&emulator, &["plan", "staging", "--out", "grow.plan"])
         .expect_code(0);
-    project.write_spec(&[]);
     let id = emulator
         .inventory()
         .by_address("instances", "staging", "instance.app[0]")["id"]

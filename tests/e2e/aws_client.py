@@ -81,6 +81,14 @@ def main():
         ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
         ec2.start_instances(InstanceIds=[instance_id])
         result = {"ok": True}
+    elif command == "duplicate-subnet":
+        subnet_id, cidr = args
+        original = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+        copy = ec2.create_subnet(
+            VpcId=original["VpcId"], CidrBlock=cidr,
+            AvailabilityZone=original["AvailabilityZone"],
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": original.get("Tags", [])}])
+        result = {"id": copy["Subnet"]["SubnetId"]}
     elif command == "stop-instance":
         ec2.stop_instances(InstanceIds=args)
         result = {"ok": True}

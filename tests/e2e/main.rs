@@ -12,3 +12,4 @@ mod misuse;
 mod parity;
 mod safety;
 mod strict;
+mod trust;

@@ -149,6 +149,14 @@ pub fn expand(loaded: &LoadedSpec, environment: &str) -> anyhow::Result<DesiredS
     })
 }
 
+/// The region this run works in: `--region`, else the spec's.
+pub fn region(global: &GlobalArgs, loaded: &LoadedSpec) -> String {
+    global
+        .region
+        .clone()
+        .unwrap_or_else(|| loaded.spec.region().to_string())
+}
+
 /// Provider settings from the global flags, defaulting the region to the spec's.
 pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
     let mut settings = AwsSettings::new(

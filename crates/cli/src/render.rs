@@ -125,8 +125,14 @@ pub fn blockers_text(plan: &Plan) -> String {
     for blocker in &plan.blockers {
         let _ = writeln!(
             out,
-            "  blocked: {} ({}): {}",
-            blocker.address, blocker.kind, blocker.message
+            "  blocked: {}({}): {}",
+            blocker
+                .address
+                .as_ref()
+                .map(|a| format!("{a} "))
+                .unwrap_or_default(),
+            blocker.kind,
+            blocker.message
         );
         if let Some(hint) = &blocker.hint {
             let _ = writeln!(out, "    hint: {hint}");
@@ -197,6 +203,7 @@ fn cause_text(cause: Cause) -> &'static str {
         Cause::Drift => "changed outside envctl",
         Cause::Spec => "the spec changed since the last apply",
         Cause::Orphan => "tagged for this environment but not in the spec",
+        Cause::Duplicate => "a second copy of the address that nothing uses",
         Cause::Unmanaged => "not created by envctl, inside the environment's network",
         Cause::Destroy | Cause::Redeploy => "",
     }
@@ -823,6 +830,8 @@ mod tests {
             promote_from: None,
             lock_bucket: desired.lock_bucket.clone(),
             live_fingerprint: "sha256:feedbeef".to_string(),
+            desired_digest: "sha256:d1e5".to_string(),
+            force_replace: Vec::new(),
             live_ids: BTreeMap::new(),
             blockers: Vec::new(),
             changes: vec![
@@ -884,7 +893,7 @@ mod tests {
     fn a_blocked_plan_lists_every_blocker_with_its_hint() {
         let mut plan = sample_plan();
         plan.blockers.push(envctl_engine::Blocker {
-            address: address("db_cluster.main"),
+            address: Some(address("db_cluster.main")),
             kind: envctl_engine::BlockerKind::ReplacesData,
             message: "replacing subnet.a would replace db_cluster.main too, and it holds data"
                 .to_string(),

@@ -55,6 +55,10 @@ pub struct LiveState {
     /// not own for this environment, as far as the read saw them.
     #[serde(default)]
     pub foreign_names: Vec<ForeignName>,
+    /// Cloud ids that some live resource references (a subnet an instance runs in, a group a
+    /// rule names): of two copies of one address, the one in use is never the one removed.
+    #[serde(default)]
+    pub referenced: std::collections::BTreeSet<String>,
 }
 
 /// A unique cloud name held by a resource that is not this environment's.

@@ -62,7 +62,7 @@ fn block_if_unorderable(plan: &mut Plan) {
         && let Some(first) = addresses.first()
     {
         plan.blockers.push(Blocker {
-            address: first.clone(),
+            address: Some(first.clone()),
             kind: BlockerKind::Unorderable,
             message: GraphError::Cycle {
                 addresses: addresses.clone(),

@@ -20,7 +20,7 @@ use crate::live::{LiveResource, LiveState, applied_digest};
 use crate::provider::{DELETION_PROTECTION_FIELD, FieldChange, Note, Provider, ReplaceOrder};
 
 /// The version of the saved-plan and JSON plan format.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What happens to one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,9 +70,11 @@ pub enum Cause {
     /// The resource was changed outside envctl: its live values differ from what envctl last
     /// applied, and the spec did not change.
     Drift,
-    /// The resource is tagged for this environment but the spec no longer has it, or it is a
-    /// duplicate left by an interrupted run.
+    /// The resource is tagged for this environment but the spec no longer has it.
     Orphan,
+    /// A second live copy of an address (left by an interrupted run or a lost answer) that
+    /// nothing uses.
+    Duplicate,
     /// `destroy` removes everything the environment owns.
     Destroy,
     /// An untagged resource someone added inside the environment's network; only `reconcile`
@@ -88,6 +90,7 @@ impl fmt::Display for Cause {
             Cause::Spec => "spec",
             Cause::Drift => "drift",
             Cause::Orphan => "orphan",
+            Cause::Duplicate => "duplicate",
             Cause::Destroy => "destroy",
             Cause::Unmanaged => "unmanaged",
             Cause::Redeploy => "redeploy",
@@ -151,6 +154,13 @@ pub struct Plan {
     pub lock_bucket: Option<String>,
     /// [`LiveState::fingerprint`] of the state the plan was made from.
     pub live_fingerprint: String,
+    /// [`desired_digest`] of the desired state the plan was made from: a saved plan is applied
+    /// only while the spec still expands to exactly that.
+    pub desired_digest: String,
+    /// The addresses the plan was asked to replace (`--replace`), so that it can be made again
+    /// the same way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub force_replace: Vec<Address>,
     /// Cloud ids of every live resource the plan was made from (references of creates resolve
     /// against these).
     pub live_ids: BTreeMap<Address, String>,
@@ -222,8 +232,9 @@ impl fmt::Display for BlockerKind {
 /// any, before its first change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    /// The resource the reason is about.
-    pub address: Address,
+    /// The resource the reason is about; `None` for reasons about the whole environment
+    /// (the promotion gate).
+    pub address: Option<Address>,
     pub kind: BlockerKind,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,7 +302,9 @@ pub fn make_plan<P: Provider + ?Sized>(
             blockers.extend(name_blockers(&changes, live));
             let mut notes = notes;
             notes.extend(final_snapshot_notes(&changes));
-            return plan_of(desired, live, changes, notes, blockers);
+            let mut plan = plan_of(desired, live, changes, notes, blockers);
+            plan.force_replace = options.force_replace.iter().cloned().collect();
+            return plan;
         }
         kept.extend(newly_kept);
     }
@@ -338,13 +351,39 @@ fn draft<P: Provider + ?Sized>(
             });
             continue;
         }
-        // Keep the copy closest to the spec; any other copy is a duplicate to remove.
-        candidates.sort_by_key(|l| (provider.diff(resource, l).changes.len(), l.id.clone()));
+        // Keep the copy in use (then the one closest to the spec); another copy is removed
+        // only when nothing uses it.
+        candidates.sort_by_key(|l| {
+            (
+                !live.referenced.contains(&l.id),
+                provider.diff(resource, l).changes.len(),
+                l.id.clone(),
+            )
+        });
         let Some((&current, duplicates)) = candidates.split_first() else {
             continue;
         };
         for duplicate in duplicates {
-            changes.push(delete_change(duplicate, Cause::Orphan));
+            if live.referenced.contains(&duplicate.id) {
+                notes.push(Note {
+                    address: resource.address.clone(),
+                    message: format!(
+                        "duplicate: two copies claim this address, {} (kept) and {}, and both are in use; neither is removed",
+                        current.id, duplicate.id
+                    ),
+                    hint: Some(format!(
+                        "move what uses {} to {}, then `envctl reconcile` removes the unused copy",
+                        duplicate.id, current.id
+                    )),
+                });
+                continue;
+            }
+            let mut change = delete_change(duplicate, Cause::Duplicate);
+            change.reason = Some(format!(
+                "a second copy of {} ({} is kept); nothing uses this one",
+                resource.address, current.id
+            ));
+            changes.push(change);
         }
         let diff = provider.diff(resource, current);
         notes.extend(diff.notes);
@@ -460,7 +499,7 @@ fn draft<P: Provider + ?Sized>(
             )
         };
         blockers.push(Blocker {
-            address: change.address.clone(),
+            address: Some(change.address.clone()),
             kind: BlockerKind::ReplacesData,
             message: why,
             hint: Some(if root == change.address {
@@ -513,7 +552,7 @@ fn deletion_protection_blockers(changes: &[ResourceChange]) -> Vec<Blocker> {
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .filter(|c| c.live.as_ref().is_some_and(is_deletion_protected))
         .map(|c| Blocker {
-            address: c.address.clone(),
+            address: Some(c.address.clone()),
             kind: BlockerKind::DeletionProtection,
             message: format!(
                 "{} would be {}, but its deletion protection is on",
@@ -564,7 +603,7 @@ fn name_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
                 .iter()
                 .find(|f| f.kind == c.kind && f.name == desired.cloud_name)?;
             Some(Blocker {
-                address: c.address.clone(),
+                address: Some(c.address.clone()),
                 kind: BlockerKind::NameTaken,
                 message: format!(
                     "the name `{}` is taken by {} `{}`, which envctl does not own{}",
@@ -584,6 +623,14 @@ fn name_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
             })
         })
         .collect()
+}
+
+/// A digest of everything `desired` asks for (every resource with its fields, tags and
+/// references, and the environment's settings).
+pub fn desired_digest(desired: &DesiredState) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(desired).unwrap_or_default();
+    format!("sha256:{:x}", Sha256::digest(text.as_bytes()))
 }
 
 /// A plan that deletes everything `live` holds (for `destroy`, which lifts deletion
@@ -616,6 +663,8 @@ fn plan_of(
         promote_from: desired.promote_from.clone(),
         lock_bucket: desired.lock_bucket.clone(),
         live_fingerprint: live.fingerprint(),
+        desired_digest: desired_digest(desired),
+        force_replace: Vec::new(),
         live_ids: live
             .resources
             .iter()

@@ -214,7 +214,7 @@ async fn duplicates_left_by_an_interrupted_run_are_removed() {
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].action, Action::Delete);
-    assert_eq!(plan.changes[0].cause, Cause::Orphan);
+    assert_eq!(plan.changes[0].cause, Cause::Duplicate);
     apply_env(&cloud, &desired).await;
     assert_eq!(cloud.ids_of("instance.app[1]").len(), 1);
     assert!(ops::plan(&cloud, &desired).await.unwrap().is_empty());

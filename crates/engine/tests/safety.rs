@@ -59,7 +59,7 @@ async fn a_subnet_change_that_would_replace_the_database_is_a_blocker_and_change
     let blockers: Vec<(String, BlockerKind)> = plan
         .blockers
         .iter()
-        .map(|b| (b.address.to_string(), b.kind))
+        .map(|b| (b.address.as_ref().unwrap().to_string(), b.kind))
         .collect();
     assert_eq!(
         blockers,
@@ -344,4 +344,31 @@ async fn rollback_never_restores_values_that_were_drift() {
             .iter()
             .all(|c| c.action == Action::Update || c.action == Action::Create)
     );
+}
+
+#[tokio::test]
+async fn of_two_copies_of_an_address_the_one_in_use_is_kept() {
+    let cloud = FakeCloud::default();
+    let desired = environment("staging", 2, "t3.small");
+    apply_env(&cloud, &desired).await;
+    // A lost CreateSubnet answer left a second subnet.a; the instances use the first.
+    let used = cloud.ids_of("subnet.a");
+    cloud.duplicate("subnet.a");
+    let copy = cloud
+        .ids_of("subnet.a")
+        .into_iter()
+        .find(|id| !used.contains(id))
+        .unwrap();
+    // Both copies match the spec and the copy's id (`dup-…`) sorts first: being in use
+    // must decide which one stays.
+    let plan = ops::plan(&cloud, &desired).await.unwrap();
+    let deletes: Vec<(String, Cause)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| (c.live.as_ref().unwrap().id.clone(), c.cause))
+        .collect();
+    assert_eq!(deletes, [(copy.clone(), Cause::Duplicate)]);
+    apply_env(&cloud, &desired).await;
+    assert_eq!(cloud.ids_of("subnet.a"), used);
 }

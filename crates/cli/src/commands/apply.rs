@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use envctl_engine::{ApplyOptions, Plan, Scope, ops, plan::PLAN_FORMAT_VERSION};
+use envctl_engine::{ApplyOptions, Plan, ops, plan::PLAN_FORMAT_VERSION};
 use envctl_providers::AwsProvider;
 
 use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
@@ -25,34 +25,11 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         gate,
     } = args;
     match (plan_file, environment) {
-        (Some(path), _) => {
-            let plan = read_plan_file(&path)?;
-            let provider = connect(global, &plan.region).await;
-            crate::lock::locked(
-                &provider,
-                plan.lock_bucket.clone(),
-                &plan.project.clone(),
-                &plan.environment,
-                execution.lock_timeout,
-                async {
-                    check_fresh(&provider, &plan, &path).await?;
-                    gate_saved_plan(global, &provider, &plan, &gate).await?;
-                    execute_plan(
-                        global,
-                        &provider,
-                        &plan,
-                        &execution,
-                        "Apply",
-                        ShowPlan::Full,
-                    )
-                    .await
-                },
-            )
-            .await
-        }
+        (Some(path), _) => apply_saved(global, &path, &execution, &gate).await,
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
             let mut desired = expand(&loaded, &environment)?;
+            desired.region = crate::context::region(global, &loaded);
             let options = envctl_engine::PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..envctl_engine::PlanOptions::default()
@@ -93,33 +70,109 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
     }
 }
 
-/// A saved plan of a promoted environment passes the gate against the current spec, which must
-/// be the spec the plan was made from.
-async fn gate_saved_plan(
+/// Applies a saved plan, bound to the current spec and cloud: protection, the promotion gate
+/// and confirmation come from the current spec, never from the file; the plan is made again
+/// from the current spec and live state under the lock and must come out exactly as saved.
+async fn apply_saved(
     global: &GlobalArgs,
-    provider: &AwsProvider,
-    plan: &Plan,
+    path: &Path,
+    execution: &ExecutionArgs,
     gate: &crate::args::GateArgs,
-) -> anyhow::Result<()> {
-    if plan.promote_from.is_none() {
-        return Ok(());
-    }
+) -> anyhow::Result<Outcome> {
+    let saved = read_plan_file(path)?;
     if gate.skip_promotion_gate {
         return Err(UserError::new("`--skip-promotion-gate` cannot be used with a saved plan")
             .hint("make the plan with the override instead: `envctl apply ENV --skip-promotion-gate --reason TEXT`")
             .into());
     }
+    let remake = || {
+        format!(
+            "make a new plan with `envctl plan {} --out {}`",
+            saved.environment,
+            path.display()
+        )
+    };
     let loaded = load_spec(&global.spec)?;
-    if loaded.spec.parity_digest() != plan.parity_digest {
+    let mut desired = expand(&loaded, &saved.environment)?;
+    desired.region = crate::context::region(global, &loaded);
+    if desired.project != saved.project || desired.region != saved.region {
         return Err(UserError::new(format!(
-            "the saved plan was made from another version of the spec than `{}`",
-            loaded.source.path
+            "the saved plan `{}` is for `{}` in {}, but this run would change `{}` in {}",
+            path.display(),
+            saved.project,
+            saved.region,
+            desired.project,
+            desired.region
         ))
-        .hint("the promotion gate needs the plan's own spec: pass it with `--spec`, or make a new plan")
+        .hint(remake())
         .into());
     }
-    let mut desired = expand(&loaded, &plan.environment)?;
-    crate::commands::gate::enforce(&loaded, &mut desired, provider, gate).await
+    if envctl_engine::plan::desired_digest(&desired) != saved.desired_digest {
+        return Err(UserError::new(format!(
+            "the saved plan `{}` was made from another version of the spec than `{}`",
+            path.display(),
+            loaded.source.path
+        ))
+        .hint(format!(
+            "pass the plan's own spec with `--spec`, or {}",
+            remake()
+        ))
+        .into());
+    }
+    let provider = connect(global, loaded.spec.region()).await;
+    let options = envctl_engine::PlanOptions {
+        force_replace: saved.force_replace.iter().cloned().collect(),
+        ..envctl_engine::PlanOptions::default()
+    };
+    crate::lock::locked(
+        &provider,
+        desired.lock_bucket.clone(),
+        &desired.project.clone(),
+        &desired.environment.clone(),
+        execution.lock_timeout,
+        async {
+            crate::commands::gate::enforce(&loaded, &mut desired, &provider, gate).await?;
+            let current = ops::plan_with(&provider, &desired, &options)
+                .await
+                .map_err(|e| {
+                    cloud_error(
+                        e,
+                        format!("failed to read the live state of `{}`", saved.environment),
+                    )
+                })?;
+            if current.live_fingerprint != saved.live_fingerprint {
+                return Err(UserError::new(format!(
+                    "the saved plan `{}` is stale: `{}` changed since the plan was made",
+                    path.display(),
+                    saved.environment
+                ))
+                .hint(remake())
+                .into());
+            }
+            // (Compared as written: what a file holds is all that can be compared.)
+            let as_saved = |plan: &Plan| serde_json::to_value(&plan.changes).ok();
+            if as_saved(&current) != as_saved(&saved) {
+                return Err(UserError::new(format!(
+                    "the saved plan `{}` does not match what the spec and the cloud give now: it was edited",
+                    path.display()
+                ))
+                .hint(remake())
+                .into());
+            }
+            // What runs is the plan made now: its protection, blockers and notes are the
+            // current spec's.
+            execute_plan(
+                global,
+                &provider,
+                &current,
+                execution,
+                "Apply",
+                ShowPlan::Full,
+            )
+            .await
+        },
+    )
+    .await
 }
 
 /// Reads a saved plan file.
@@ -145,36 +198,6 @@ fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
         .into());
     }
     Ok(plan)
-}
-
-/// Refuses a saved plan when the cloud changed since it was made.
-async fn check_fresh(provider: &AwsProvider, plan: &Plan, path: &Path) -> anyhow::Result<()> {
-    let scope = Scope {
-        project: plan.project.clone(),
-        environment: plan.environment.clone(),
-    };
-    let live = envctl_engine::Provider::read(provider, &scope, envctl_engine::ReadDepth::Owned)
-        .await
-        .map_err(|e| {
-            cloud_error(
-                e,
-                format!("failed to read the live state of `{}`", plan.environment),
-            )
-        })?;
-    if live.fingerprint() != plan.live_fingerprint {
-        return Err(UserError::new(format!(
-            "the saved plan `{}` is stale: `{}` changed since the plan was made",
-            path.display(),
-            plan.environment
-        ))
-        .hint(format!(
-            "make a new plan with `envctl plan {} --out {}`",
-            plan.environment,
-            path.display()
-        ))
-        .into());
-    }
-    Ok(())
 }
 
 /// How much of the plan `execute_plan` prints before asking.

@@ -44,6 +44,36 @@ pub async fn enforce(
         }
         return Ok(());
     }
+    match state(loaded, desired, provider).await? {
+        GateState::Unconverged(blocker) => Err(UserError::new(blocker.message)
+            .hint(blocker.hint.unwrap_or_default())
+            .into()),
+        GateState::NotPromoted | GateState::Converged => Ok(()),
+    }
+}
+
+/// Where the promotion gate of an environment stands.
+#[derive(Debug)]
+pub enum GateState {
+    /// The environment has no `promote_from`.
+    NotPromoted,
+    /// Its upstream environment has converged on this spec.
+    Converged,
+    /// Its upstream has not: the blocker says what is unconverged and how to get past it.
+    Unconverged(envctl_engine::Blocker),
+}
+
+/// Reads the upstream environment of `desired` (read-only) and says whether the promotion
+/// gate would let a change through; `plan` shows it, the mutating commands enforce it.
+pub async fn state(
+    loaded: &LoadedSpec,
+    desired: &DesiredState,
+    provider: &AwsProvider,
+) -> anyhow::Result<GateState> {
+    let Some(upstream) = desired.promote_from.clone() else {
+        return Ok(GateState::NotPromoted);
+    };
+    let environment = desired.environment.clone();
     let upstream_desired = expand(loaded, &upstream)?;
     let (_, report) = ops::drift(provider, &upstream_desired)
         .await
@@ -53,7 +83,7 @@ pub async fn enforce(
             "promotion gate: `{upstream}` has converged on this spec (parity digest {})",
             desired.parity_digest
         );
-        return Ok(());
+        return Ok(GateState::Converged);
     }
     let mut message = format!(
         "refusing to change `{environment}`: it is promoted from `{upstream}`, which has not converged on this spec ({} departure{}):",
@@ -75,11 +105,14 @@ pub async fn enforce(
     if report.drift.len() > 10 {
         message.push_str(&format!("\n  ... and {} more", report.drift.len() - 10));
     }
-    Err(UserError::new(message)
-        .hint(format!(
+    Ok(GateState::Unconverged(envctl_engine::Blocker {
+        address: None,
+        kind: envctl_engine::BlockerKind::PromotionGate,
+        message,
+        hint: Some(format!(
             "bring `{upstream}` to this spec first (`envctl apply {upstream}` or `envctl reconcile {upstream}`), or pass `--skip-promotion-gate --reason TEXT`"
-        ))
-        .into())
+        )),
+    }))
 }
 
 /// A tag value AWS accepts everywhere: letters, digits, spaces and `_ . : / = + - @`, at most

@@ -20,13 +20,14 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         replace,
     } = args;
     let loaded = load_spec(&global.spec)?;
-    let desired = expand(&loaded, &environment)?;
+    let mut desired = expand(&loaded, &environment)?;
+    desired.region = crate::context::region(global, &loaded);
     let options = envctl_engine::PlanOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         ..envctl_engine::PlanOptions::default()
     };
     let provider = connect(global, loaded.spec.region()).await;
-    let plan = ops::plan_with(&provider, &desired, &options)
+    let mut plan = ops::plan_with(&provider, &desired, &options)
         .await
         .map_err(|e| {
             cloud_error(
@@ -34,6 +35,12 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
                 format!("failed to read the live state of `{environment}`"),
             )
         })?;
+    // A plan a pull request shows is not green when the apply after merge would be refused.
+    if let crate::commands::gate::GateState::Unconverged(blocker) =
+        crate::commands::gate::state(&loaded, &desired, &provider).await?
+    {
+        plan.blockers.push(blocker);
+    }
     if let Some(path) = &out {
         write_file(path, &serde_json::to_string_pretty(&plan)?)?;
         eprintln!(

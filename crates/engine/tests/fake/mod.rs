@@ -163,10 +163,19 @@ impl Provider for FakeCloud {
             ReadDepth::Owned => Vec::new(),
             ReadDepth::OwnedAndUnmanaged => self.strays.lock().unwrap().clone(),
         };
+        let referenced = self
+            .references
+            .lock()
+            .unwrap()
+            .values()
+            .flatten()
+            .cloned()
+            .collect();
         Ok(LiveState {
             resources,
             unmanaged,
             foreign_names: Vec::new(),
+            referenced,
         })
     }
 

@@ -21,6 +21,7 @@ use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_P
 use sha2::{Digest, Sha256};
 
 use super::error::classify;
+use super::once::ec2_no_retry;
 use super::rules::{Rule, rules_from_permissions};
 use super::wait::{Poll, wait_until};
 use super::{
@@ -397,26 +398,118 @@ impl AwsProvider {
             .collect())
     }
 
+    /// The id of a resource of `desired`'s kind carrying exactly its ownership tags, other
+    /// than `exclude` (the copy being replaced): what an earlier attempt whose answer was
+    /// lost may have made.
+    async fn find_tagged(
+        &self,
+        desired: &DesiredResource,
+        exclude: Option<&str>,
+    ) -> Result<Option<String>, ProviderError> {
+        let what = desired.address.to_string();
+        let filters: Vec<Filter> = [TAG_PROJECT, TAG_ENVIRONMENT, envctl_spec::TAG_ADDRESS]
+            .iter()
+            .filter_map(|key| {
+                let value = desired.tags.get(*key)?;
+                Some(
+                    Filter::builder()
+                        .name(format!("tag:{key}"))
+                        .values(value)
+                        .build(),
+                )
+            })
+            .collect();
+        let ids: Vec<String> = match desired.kind {
+            ResourceKind::Vpc => self
+                .ec2
+                .describe_vpcs()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?
+                .vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id().map(str::to_string))
+                .collect(),
+            ResourceKind::Subnet => self
+                .ec2
+                .describe_subnets()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?
+                .subnets()
+                .iter()
+                .filter_map(|v| v.subnet_id().map(str::to_string))
+                .collect(),
+            ResourceKind::SecurityGroup => self
+                .ec2
+                .describe_security_groups()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(|e| classify(e, &what))?
+                .security_groups()
+                .iter()
+                .filter_map(|v| v.group_id().map(str::to_string))
+                .collect(),
+            ResourceKind::Instance => {
+                let mut filters = filters;
+                filters.push(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .set_values(Some(
+                            LIVE_INSTANCE_STATES.iter().map(|s| s.to_string()).collect(),
+                        ))
+                        .build(),
+                );
+                self.ec2
+                    .describe_instances()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &what))?
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(|i| i.instance_id().map(str::to_string))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(ids.into_iter().find(|id| Some(id.as_str()) != exclude))
+    }
+
     pub(super) async fn create_vpc(
         &self,
         desired: &DesiredResource,
+        ids: &CloudIds,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
-        let out = self
-            .ec2
-            .create_vpc()
-            .cidr_block(field_str(desired, "cidr")?)
-            .tag_specifications(tag_specification(
-                ResourceType::Vpc,
-                &tags_to_apply(desired),
-            ))
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))?;
-        out.vpc()
-            .and_then(|v| v.vpc_id())
-            .map(str::to_string)
-            .ok_or_else(|| no_id(&what))
+        let cidr = field_str(desired, "cidr")?;
+        let tags = tags_to_apply(desired);
+        let old_copy = ids.get(&desired.address).map(String::as_str);
+        self.create_once(
+            &what,
+            || async {
+                let out = self
+                    .ec2
+                    .create_vpc()
+                    .cidr_block(cidr)
+                    .tag_specifications(tag_specification(ResourceType::Vpc, &tags))
+                    .customize()
+                    .config_override(ec2_no_retry())
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                out.vpc()
+                    .and_then(|v| v.vpc_id())
+                    .map(str::to_string)
+                    .ok_or_else(|| no_id(&what))
+            },
+            || self.find_tagged(desired, old_copy),
+        )
+        .await
     }
 
     pub(super) async fn create_subnet(
@@ -425,23 +518,34 @@ impl AwsProvider {
         ids: &CloudIds,
     ) -> Result<String, ProviderError> {
         let what = desired.address.to_string();
-        let out = self
-            .ec2
-            .create_subnet()
-            .vpc_id(field_id(desired, "vpc", ids)?)
-            .cidr_block(field_str(desired, "cidr")?)
-            .availability_zone(field_str(desired, "zone")?)
-            .tag_specifications(tag_specification(
-                ResourceType::Subnet,
-                &tags_to_apply(desired),
-            ))
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))?;
-        out.subnet()
-            .and_then(|s| s.subnet_id())
-            .map(str::to_string)
-            .ok_or_else(|| no_id(&what))
+        let vpc = field_id(desired, "vpc", ids)?;
+        let cidr = field_str(desired, "cidr")?;
+        let zone = field_str(desired, "zone")?;
+        let tags = tags_to_apply(desired);
+        let old_copy = ids.get(&desired.address).map(String::as_str);
+        self.create_once(
+            &what,
+            || async {
+                let out = self
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(cidr)
+                    .availability_zone(zone)
+                    .tag_specifications(tag_specification(ResourceType::Subnet, &tags))
+                    .customize()
+                    .config_override(ec2_no_retry())
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                out.subnet()
+                    .and_then(|s| s.subnet_id())
+                    .map(str::to_string)
+                    .ok_or_else(|| no_id(&what))
+            },
+            || self.find_tagged(desired, old_copy),
+        )
+        .await
     }
 
     pub(super) async fn create_security_group(
@@ -461,28 +565,43 @@ impl AwsProvider {
             let digest = envctl_engine::applied_digest(&desired.fields);
             name = format!("{}-{}", desired.cloud_name, &digest[..8.min(digest.len())]);
         }
+        let description = field_str(desired, "description")?;
+        let tags = tags_to_apply(desired);
         let created = self
-            .ec2
-            .create_security_group()
-            .group_name(&name)
-            .description(field_str(desired, "description")?)
-            .vpc_id(&vpc_id)
-            .tag_specifications(tag_specification(
-                ResourceType::SecurityGroup,
-                &tags_to_apply(desired),
-            ))
-            .send()
-            .await
-            .map_err(|e| classify(e, &what));
+            .create_once(
+                &what,
+                || async {
+                    let out = self
+                        .ec2
+                        .create_security_group()
+                        .group_name(&name)
+                        .description(description)
+                        .vpc_id(&vpc_id)
+                        .tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags))
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    let id = out
+                        .group_id()
+                        .map(str::to_string)
+                        .ok_or_else(|| no_id(&what))?;
+                    // A new group in a VPC has AWS's default egress rule and no ingress.
+                    Ok((id, Vec::new(), vec!["all:all:cidr=0.0.0.0/0".to_string()]))
+                },
+                // A lost answer: the group may exist under its name already.
+                || async {
+                    match self.adopt_group(desired, &name, &vpc_id, ids).await {
+                        Ok(found) => Ok(Some(found)),
+                        Err(ProviderError::NotFound { .. }) => Ok(None),
+                        Err(other) => Err(other),
+                    }
+                },
+            )
+            .await;
         let (group_id, ingress, egress) = match created {
-            Ok(out) => {
-                let id = out
-                    .group_id()
-                    .map(str::to_string)
-                    .ok_or_else(|| no_id(&what))?;
-                // A new group in a VPC has AWS's default egress rule and no ingress.
-                (id, Vec::new(), vec!["all:all:cidr=0.0.0.0/0".to_string()])
-            }
+            Ok(made) => made,
             // An interrupted earlier run created it: adopt it if it is ours.
             Err(ProviderError::AlreadyExists { .. }) => {
                 self.adopt_group(desired, &name, &vpc_id, ids).await?
@@ -770,13 +889,27 @@ impl AwsProvider {
                     .build(),
             );
         }
-        let out = request.send().await.map_err(|e| classify(e, &what))?;
-        let id = out
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .map(str::to_string)
-            .ok_or_else(|| no_id(&what))?;
+        let old_copy = ids.get(&desired.address).map(String::as_str);
+        let id = self
+            .create_once(
+                &what,
+                || async {
+                    let out = request
+                        .clone()
+                        .customize()
+                        .config_override(ec2_no_retry())
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    out.instances()
+                        .first()
+                        .and_then(|i| i.instance_id())
+                        .map(str::to_string)
+                        .ok_or_else(|| no_id(&what))
+                },
+                || self.find_tagged(desired, old_copy),
+            )
+            .await?;
         self.wait_for_instance(&id, &[InstanceStateName::Running], &what, progress)
             .await?;
         Ok(id)

@@ -12,6 +12,7 @@ mod budget;
 mod ec2;
 mod error;
 pub mod lock;
+mod once;
 mod rds;
 mod rules;
 mod trace;
@@ -67,6 +68,13 @@ impl AwsSettings {
     }
 }
 
+/// Attempts per call (first included) and the backoff before the first retry.
+#[derive(Debug, Clone, Copy)]
+struct Retries {
+    max_attempts: u32,
+    initial_backoff: Duration,
+}
+
 /// The AWS implementation of the engine's provider trait.
 #[derive(Debug, Clone)]
 pub struct AwsProvider {
@@ -75,6 +83,8 @@ pub struct AwsProvider {
     s3: aws_sdk_s3::Client,
     region: String,
     waits: Timeouts,
+    /// Attempts and backoff for the calls whose retries envctl owns (creates).
+    retries: Retries,
     /// Distinguishes this run's idempotency tokens from earlier runs', so a token never
     /// resurrects what an earlier run made and someone deleted since.
     run_nonce: String,
@@ -143,6 +153,10 @@ impl AwsProvider {
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             region: settings.region.clone(),
             waits: settings.waits,
+            retries: Retries {
+                max_attempts: settings.max_attempts,
+                initial_backoff: settings.initial_backoff,
+            },
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
         }
     }
@@ -178,12 +192,13 @@ impl Provider for AwsProvider {
         };
         let owned = resources.len();
         resources.append(&mut unmanaged);
-        resolve_references(&mut resources);
+        let referenced = resolve_references(&mut resources);
         let unmanaged = resources.split_off(owned);
         Ok(LiveState {
             resources,
             unmanaged,
             foreign_names,
+            referenced,
         })
     }
 
@@ -298,7 +313,7 @@ impl Provider for AwsProvider {
         progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
         let id = match desired.kind {
-            ResourceKind::Vpc => self.create_vpc(desired).await?,
+            ResourceKind::Vpc => self.create_vpc(desired, ids).await?,
             ResourceKind::Subnet => self.create_subnet(desired, ids).await?,
             ResourceKind::SecurityGroup => self.create_security_group(desired, ids).await?,
             ResourceKind::Instance => self.create_instance(desired, ids, progress).await?,
@@ -453,8 +468,10 @@ fn reference_fields(kind: ResourceKind) -> &'static [(&'static str, ResourceKind
 /// Replaces cloud ids in reference fields by the addresses of the owned resources they name,
 /// and records those addresses as dependencies. Ids of resources envctl does not own stay as
 /// they are, so they show up as differences. Ids are looked up per kind: RDS identifiers of a
-/// cluster and of its subnet group may be the same text.
-fn resolve_references(resources: &mut [LiveResource]) {
+/// cluster and of its subnet group may be the same text. Returns every id referenced (which
+/// of two copies of an address is in use).
+fn resolve_references(resources: &mut [LiveResource]) -> std::collections::BTreeSet<String> {
+    let mut referenced = std::collections::BTreeSet::new();
     let by_id: BTreeMap<(ResourceKind, String), Address> = resources
         .iter()
         .map(|r| ((r.kind, r.id.clone()), r.address.clone()))
@@ -467,6 +484,7 @@ fn resolve_references(resources: &mut [LiveResource]) {
             };
             let mut resolve = |id: &str| match by_id.get(&(*target, id.to_string())) {
                 Some(address) => {
+                    referenced.insert(id.to_string());
                     depends_on.push(address.clone());
                     address.to_string()
                 }
@@ -489,6 +507,7 @@ fn resolve_references(resources: &mut [LiveResource]) {
         depends_on.dedup();
         resource.depends_on = depends_on;
     }
+    referenced
 }
 
 /// Resolves one address to its cloud id. A value that is no address is a cloud id already

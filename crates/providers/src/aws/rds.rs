@@ -21,6 +21,7 @@ use envctl_engine::{
 use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 
 use super::error::classify;
+use super::once::rds_no_retry;
 use super::wait::{Poll, Prefixed, wait_until};
 use super::{
     AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
@@ -307,15 +308,52 @@ impl AwsProvider {
                 .await?;
             return Ok(desired.cloud_name.clone());
         }
-        self.rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(&desired.cloud_name)
-            .db_subnet_group_description(field_str(desired, "description")?)
-            .set_subnet_ids(Some(field_ids(desired, "subnets", ids)?))
-            .set_tags(Some(rds_tags(&tags_to_apply(desired))))
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))?;
+        let description = field_str(desired, "description")?;
+        let subnets = field_ids(desired, "subnets", ids)?;
+        let tags = rds_tags(&tags_to_apply(desired));
+        self.create_once(
+            &what,
+            || async {
+                self.rds
+                    .create_db_subnet_group()
+                    .db_subnet_group_name(&desired.cloud_name)
+                    .db_subnet_group_description(description)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .set_tags(Some(tags.clone()))
+                    .customize()
+                    .config_override(rds_no_retry())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, &what))
+            },
+            || async {
+                let found = self
+                    .rds
+                    .describe_db_subnet_groups()
+                    .db_subnet_group_name(&desired.cloud_name)
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, &what));
+                let arn = match found {
+                    Ok(out) => out
+                        .db_subnet_groups()
+                        .first()
+                        .and_then(|g| g.db_subnet_group_arn())
+                        .map(str::to_string),
+                    Err(ProviderError::NotFound { .. }) => None,
+                    Err(other) => return Err(other),
+                };
+                match arn {
+                    Some(arn) => {
+                        let tags = self.rds_tags_of(&arn, &what).await?;
+                        Self::check_ours(desired, &tags, "DB subnet group").map(Some)
+                    }
+                    None => Ok(None),
+                }
+            },
+        )
+        .await?;
         Ok(desired.cloud_name.clone())
     }
 
@@ -451,30 +489,55 @@ impl AwsProvider {
         } else {
             let int = |field: &str| desired.field(field).and_then(Value::as_int);
             let flag = |field: &str| desired.field(field).and_then(Value::as_bool);
-            self.rds
-                .create_db_cluster()
-                .db_cluster_identifier(&identifier)
-                .engine(field_str(desired, "engine")?)
-                .engine_version(field_str(desired, "engine_version")?)
-                .db_subnet_group_name(field_id(desired, "subnet_group", ids)?)
-                .set_vpc_security_group_ids(Some(field_ids(desired, "security_groups", ids)?))
-                .set_backup_retention_period(
-                    int("backup_retention_days").and_then(|d| i32::try_from(d).ok()),
-                )
-                .set_preferred_backup_window(
-                    desired
-                        .field("backup_window")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                )
-                .set_deletion_protection(flag("deletion_protection"))
-                .set_storage_encrypted(flag("storage_encrypted"))
-                .master_username(field_str(desired, "master_username")?)
-                .manage_master_user_password(true)
-                .set_tags(Some(rds_tags(&tags_to_apply(desired))))
-                .send()
-                .await
-                .map_err(|e| classify(e, &what))?;
+            let engine = field_str(desired, "engine")?;
+            let version = field_str(desired, "engine_version")?;
+            let subnet_group = field_id(desired, "subnet_group", ids)?;
+            let groups = field_ids(desired, "security_groups", ids)?;
+            let username = field_str(desired, "master_username")?;
+            let tags = rds_tags(&tags_to_apply(desired));
+            self.create_once(
+                &what,
+                || async {
+                    self.rds
+                        .create_db_cluster()
+                        .db_cluster_identifier(&identifier)
+                        .engine(engine)
+                        .engine_version(version)
+                        .db_subnet_group_name(&subnet_group)
+                        .set_vpc_security_group_ids(Some(groups.clone()))
+                        .set_backup_retention_period(
+                            int("backup_retention_days").and_then(|d| i32::try_from(d).ok()),
+                        )
+                        .set_preferred_backup_window(
+                            desired
+                                .field("backup_window")
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                        )
+                        .set_deletion_protection(flag("deletion_protection"))
+                        .set_storage_encrypted(flag("storage_encrypted"))
+                        .master_username(username)
+                        .manage_master_user_password(true)
+                        .set_tags(Some(tags.clone()))
+                        .customize()
+                        .config_override(rds_no_retry())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify(e, &what))
+                },
+                // A lost answer: the cluster may exist; adopted only when it is ours.
+                || async {
+                    match self.cluster_named(&identifier, &what).await? {
+                        Some(found) => {
+                            Self::check_ours(desired, &tag_map(found.tag_list()), "DB cluster")
+                                .map(Some)
+                        }
+                        None => Ok(None),
+                    }
+                },
+            )
+            .await?;
         }
         self.wait_for_cluster(&identifier, &what, progress).await?;
         Ok(identifier)
@@ -607,16 +670,38 @@ impl AwsProvider {
         if let Some(existing) = existing {
             Self::check_ours(desired, &tag_map(existing.tag_list()), "DB instance")?;
         } else {
-            self.rds
-                .create_db_instance()
-                .db_instance_identifier(&identifier)
-                .db_cluster_identifier(field_id(desired, "cluster", ids)?)
-                .engine(field_str(desired, "engine")?)
-                .db_instance_class(field_str(desired, "instance_class")?)
-                .set_tags(Some(rds_tags(&tags_to_apply(desired))))
-                .send()
-                .await
-                .map_err(|e| classify(e, &what))?;
+            let cluster = field_id(desired, "cluster", ids)?;
+            let engine = field_str(desired, "engine")?;
+            let class = field_str(desired, "instance_class")?;
+            let tags = rds_tags(&tags_to_apply(desired));
+            self.create_once(
+                &what,
+                || async {
+                    self.rds
+                        .create_db_instance()
+                        .db_instance_identifier(&identifier)
+                        .db_cluster_identifier(&cluster)
+                        .engine(engine)
+                        .db_instance_class(class)
+                        .set_tags(Some(tags.clone()))
+                        .customize()
+                        .config_override(rds_no_retry())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify(e, &what))
+                },
+                || async {
+                    match self.db_instance_named(&identifier, &what).await? {
+                        Some(found) => {
+                            Self::check_ours(desired, &tag_map(found.tag_list()), "DB instance")
+                                .map(Some)
+                        }
+                        None => Ok(None),
+                    }
+                },
+            )
+            .await?;
         }
         self.wait_for_db_instance(&identifier, &what, progress)
             .await?;
