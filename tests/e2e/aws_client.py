@@ -154,7 +154,7 @@ def main():
                           aws_access_key_id="testing", aws_secret_access_key="testing")
         try:
             result = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except s3.exceptions.NoSuchKey:
+        except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
             result = None
     elif command == "run-instance":
         subnet_id, tag_json = args

@@ -283,3 +283,96 @@ fn a_second_copy_of_a_subnet_is_reported_as_a_duplicate_and_only_the_unused_one_
         .collect();
     assert_eq!(subnets, [original]);
 }
+
+const LOCK_KEY: &str = "envctl-locks/webapp/staging.json";
+const INTERRUPT_TRIALS: [u64; 3] = [1200, 2500, 4000];
+
+#[test]
+fn sigint_during_apply_in_3_trials_stops_cleanly_releases_the_lock_and_the_next_run_finishes() {
+    let emulator = Emulator::start();
+    let mut interrupted = 0;
+    for (trial, delay_ms) in INTERRUPT_TRIALS.iter().enumerate() {
+        emulator.reset();
+        // Slow answers, so that the signal lands while changes are in flight.
+        let proxy = crate::support::Proxy::start(&emulator, 0.0, 40);
+        let project = Project::new(&format!("trust-sigint-{trial}"), &[]);
+        let child = project
+            .command_via(&proxy.endpoint, &["apply", "staging", "--yes"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(*delay_ms));
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(130) | Some(0)),
+            "trial {trial}: exit {code:?}\n{stderr}"
+        );
+        if code == Some(130) {
+            interrupted += 1;
+            assert!(
+                stderr.contains("interrupted: no further change to `staging` starts")
+                    && (stderr.contains("Apply incomplete")
+                        || stderr.contains("interrupted before its first change")),
+                "trial {trial}: {stderr}"
+            );
+        }
+        assert_eq!(
+            emulator.client(&["get-lock", "webapp-envctl-locks", LOCK_KEY]),
+            Value::Null,
+            "trial {trial}: the lock was released\n{stderr}"
+        );
+        let run = project
+            .envctl(&emulator, &["apply", "staging", "--yes"])
+            .expect_code(0);
+        assert!(run.stderr.contains("Apply complete") || run.stdout.contains("No changes"));
+        project
+            .envctl(&emulator, &["plan", "staging", "--detailed-exitcode"])
+            .expect_code(0);
+        let owned = emulator.inventory().owned_addresses("staging");
+        let mut unique = owned.clone();
+        unique.dedup();
+        assert_eq!(owned, unique, "trial {trial}: nothing duplicated");
+    }
+    assert!(
+        interrupted >= 1,
+        "at least one trial was interrupted mid-apply"
+    );
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_cancels_and_leaves_no_lock() {
+    let emulator = Emulator::start();
+    let project = Project::new("trust-prompt-ctrl-c", &[]);
+    let run = project.envctl_on_terminal(
+        &emulator,
+        &["apply", "staging"],
+        &[("Apply these changes", "\u{3}")],
+        false,
+    );
+    assert_eq!(run.code, 130, "{}", run.output);
+    assert!(
+        run.output.contains("cancelled: nothing was changed"),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.ends_with("\u{1b}[?25h") || run.output.contains("\u{1b}[?25h"),
+        "the cursor is given back: {:?}",
+        run.output
+    );
+    assert_eq!(
+        emulator.client(&["get-lock", "webapp-envctl-locks", LOCK_KEY]),
+        Value::Null,
+        "no lock is held while a person decides\n{}",
+        run.output
+    );
+    assert_eq!(
+        emulator.inventory().owned_addresses("staging"),
+        Vec::<String>::new()
+    );
+}

@@ -4,6 +4,7 @@
 //! a spec without `lock_bucket` runs unlocked with a warning, never silently; a lock that
 //! cannot be released is reported, not ignored.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use envctl_providers::{AwsProvider, EnvironmentLock, LockError, LockInfo};
@@ -60,6 +61,21 @@ async fn release(lock: Option<EnvironmentLock>) {
     }
 }
 
+/// The lock this process holds now, as `(environment, lock id)`, for messages that must say how
+/// to release it when the process cannot.
+static HELD: Mutex<Option<(String, String)>> = Mutex::new(None);
+
+/// The environment and id of the lock this process holds, if any.
+pub fn held() -> Option<(String, String)> {
+    HELD.lock().ok().and_then(|held| held.clone())
+}
+
+fn note_held(held: Option<(String, String)>) {
+    if let Ok(mut slot) = HELD.lock() {
+        *slot = held;
+    }
+}
+
 /// Runs `work` while holding the lock of `environment` (see [`acquire`]); the lock is released
 /// whether `work` succeeds or fails.
 pub async fn locked<T>(
@@ -71,7 +87,12 @@ pub async fn locked<T>(
     work: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     let lock = acquire(provider, bucket.as_deref(), project, environment, timeout).await?;
+    note_held(
+        lock.as_ref()
+            .map(|l| (environment.to_string(), l.info.id.clone())),
+    );
     let result = work.await;
     release(lock).await;
+    note_held(None);
     result
 }

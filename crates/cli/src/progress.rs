@@ -153,6 +153,11 @@ impl Reporter for ProgressReporter {
                 report.step.verb(),
                 report.address
             ),
+            Outcome::NotStarted => format!(
+                "not started: {} {} (interrupted)",
+                report.step.verb(),
+                report.address
+            ),
         };
         self.line(text);
     }

@@ -383,6 +383,13 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
                     operation.address
                 );
             }
+            Outcome::NotStarted => {
+                let _ = writeln!(
+                    out,
+                    "not started: {step} {} (the run was interrupted)",
+                    operation.address
+                );
+            }
         }
     }
     let status = if report.is_success() {
@@ -390,13 +397,17 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
     } else {
         "incomplete"
     };
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{verb} {status}: {} succeeded, {} failed, {} skipped.",
+        "{verb} {status}: {} succeeded, {} failed, {} skipped",
         report.succeeded(),
         report.failed(),
         report.skipped()
     );
+    if report.not_started() > 0 {
+        let _ = write!(out, ", {} not started", report.not_started());
+    }
+    let _ = writeln!(out, ".");
     out
 }
 

@@ -4,7 +4,9 @@
 //! [`ApplyReport`]. Invariants: an operation starts only after every operation it depends on
 //! succeeded; at most `parallelism` operations are in flight; when one fails, everything that
 //! depends on it (transitively) is skipped and reported once as skipped, naming the failure,
-//! while independent work goes on; the report lists every operation exactly once; each start
+//! while independent work goes on; once the run is interrupted no operation starts, those in
+//! flight finish, and the rest are reported as not started; the report lists every operation
+//! exactly once; each start
 //! and end is also a `tracing` event (info level), which the CLI shows with `-v`.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -58,8 +60,30 @@ impl Reporter for SilentReporter {
     fn on_finish(&self, _: &OperationReport) {}
 }
 
+/// A flag that stops an apply from starting more operations (Ctrl-C, SIGTERM); the ones in
+/// flight finish. Cloning shares the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    /// A flag not yet raised.
+    pub fn new() -> Self {
+        Interrupt::default()
+    }
+
+    /// Raises the flag: no further operation starts.
+    pub fn trigger(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the flag was raised.
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// How an apply runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Operations in flight at most (at least 1).
     pub parallelism: usize,
@@ -67,6 +91,8 @@ pub struct ApplyOptions {
     /// Instances of one group taken down at once by a resize or replacement (default: a
     /// quarter of the group, rounded up).
     pub max_unavailable: Option<usize>,
+    /// Raised to stop starting operations.
+    pub interrupt: Interrupt,
 }
 
 impl Default for ApplyOptions {
@@ -75,6 +101,7 @@ impl Default for ApplyOptions {
             parallelism: 10,
             delete: DeleteOptions::default(),
             max_unavailable: None,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -88,6 +115,8 @@ pub enum Outcome {
     Skipped {
         because: Address,
     },
+    /// Not started because the run was interrupted.
+    NotStarted,
 }
 
 /// One operation of an apply and how it ended.
@@ -122,9 +151,13 @@ impl ApplyReport {
     pub fn skipped(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Skipped { .. }))
     }
+    /// Operations not started because the run was interrupted.
+    pub fn not_started(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::NotStarted))
+    }
     /// True when every operation succeeded.
     pub fn is_success(&self) -> bool {
-        self.failed() == 0 && self.skipped() == 0
+        self.failed() == 0 && self.skipped() == 0 && self.not_started() == 0
     }
     fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.operations.iter().filter(|o| f(&o.outcome)).count()
@@ -154,6 +187,8 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
 ) -> ApplyReport {
     let g = &graph.graph;
     let parallelism = options.parallelism.max(1);
+    let delete = options.delete;
+    let interrupt = &options.interrupt;
     let mut ids: CloudIds = plan.live_ids.clone();
     let mut waiting_on: Vec<usize> = g
         .node_indices()
@@ -168,7 +203,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
     let mut report = ApplyReport::default();
 
     loop {
-        while running.len() < parallelism {
+        while running.len() < parallelism && !interrupt.is_triggered() {
             let Some(node) = ready.pop_front() else { break };
             let operation = &g[node];
             let Some(change) = plan.changes.get(operation.change_index) else {
@@ -191,12 +226,14 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                     address,
                     step,
                 };
-                let result =
-                    run_step(provider, change, step, &snapshot, options.delete, &progress).await;
+                let result = run_step(provider, change, step, &snapshot, delete, &progress).await;
                 (node, result, started.elapsed())
             }));
         }
         let Some((node, result, elapsed)) = running.next().await else {
+            if interrupt.is_triggered() {
+                report_not_started(plan, g, &mut report, reporter);
+            }
             break;
         };
         let operation = &g[node];
@@ -279,6 +316,39 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
         report.operations.push(finished);
     }
     report
+}
+
+/// Reports every operation that neither ran nor was skipped as not started.
+fn report_not_started<R: Reporter + ?Sized>(
+    plan: &Plan,
+    g: &petgraph::graph::DiGraph<crate::graph::Operation, ()>,
+    report: &mut ApplyReport,
+    reporter: &R,
+) {
+    let reported: BTreeSet<(Address, Step)> = report
+        .operations
+        .iter()
+        .map(|o| (o.address.clone(), o.step))
+        .collect();
+    for node in g.node_indices() {
+        let op = &g[node];
+        if reported.contains(&(op.address.clone(), op.step)) {
+            continue;
+        }
+        let not_started = OperationReport {
+            address: op.address.clone(),
+            action: plan
+                .changes
+                .get(op.change_index)
+                .map_or(Action::Update, |c| c.action),
+            step: op.step,
+            outcome: Outcome::NotStarted,
+            elapsed: Duration::ZERO,
+            applied: None,
+        };
+        reporter.on_finish(&not_started);
+        report.operations.push(not_started);
+    }
 }
 
 async fn run_step<P: Provider + ?Sized>(

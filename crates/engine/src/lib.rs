@@ -19,7 +19,8 @@ pub mod rollback;
 pub use diff::{TAGS_FIELD, diff_fields, plain_diff};
 pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
 pub use execute::{
-    ApplyOptions, ApplyReport, OperationReport, Outcome, Reporter, SilentReporter, execute,
+    ApplyOptions, ApplyReport, Interrupt, OperationReport, Outcome, Reporter, SilentReporter,
+    execute,
 };
 pub use graph::{ApplyGraph, GraphError, Operation, Step, default_max_unavailable};
 pub use live::{

@@ -1,20 +1,15 @@
 //! `envctl apply ENV` and `envctl apply --plan FILE`: change the cloud to match the spec.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use envctl_engine::{ApplyOptions, Plan, ops, plan::PLAN_FORMAT_VERSION};
-use envctl_providers::AwsProvider;
+use envctl_engine::{Plan, ops, plan::PLAN_FORMAT_VERSION};
 
 use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
+use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
-use crate::confirm::{Risk, confirm};
 use crate::context::{connect, expand, load_spec};
-use crate::errors::{Outcome, Reported, UserError};
-use crate::progress::{ProgressReporter, bars_wanted};
-use crate::render;
-use crate::style::{self, Palette};
+use crate::errors::{Outcome, UserError};
 
 pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let ApplyArgs {
@@ -35,31 +30,30 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 ..envctl_engine::PlanOptions::default()
             };
             let provider = connect(global, loaded.spec.region()).await;
-            crate::lock::locked(
+            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+            let target = LockTarget {
+                bucket: desired.lock_bucket.clone(),
+                project: desired.project.clone(),
+                environment: environment.clone(),
+                timeout: execution.lock_timeout,
+            };
+            change(
+                global,
                 &provider,
-                desired.lock_bucket.clone(),
-                &desired.project.clone(),
-                &environment,
-                execution.lock_timeout,
-                async {
-                    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-                    let plan = ops::plan_with(&provider, &desired, &options)
+                &execution,
+                ChangeKind::Apply,
+                ShowPlan::Full,
+                &target,
+                true,
+                || async {
+                    ops::plan_with(&provider, &desired, &options)
                         .await
                         .map_err(|e| {
                             cloud_error(
                                 e,
                                 format!("failed to read the live state of `{environment}`"),
                             )
-                        })?;
-                    execute_plan(
-                        global,
-                        &provider,
-                        &plan,
-                        &execution,
-                        "Apply",
-                        ShowPlan::Full,
-                    )
-                    .await
+                        })
                 },
             )
             .await
@@ -124,14 +118,24 @@ async fn apply_saved(
         force_replace: saved.force_replace.iter().cloned().collect(),
         ..envctl_engine::PlanOptions::default()
     };
-    crate::lock::locked(
+    crate::commands::gate::enforce(&loaded, &mut desired, &provider, gate).await?;
+    let target = LockTarget {
+        bucket: desired.lock_bucket.clone(),
+        project: desired.project.clone(),
+        environment: desired.environment.clone(),
+        timeout: execution.lock_timeout,
+    };
+    // What runs is the plan made now (its protection, blockers and notes are the current
+    // spec's), and only when it comes out exactly as saved.
+    change(
+        global,
         &provider,
-        desired.lock_bucket.clone(),
-        &desired.project.clone(),
-        &desired.environment.clone(),
-        execution.lock_timeout,
-        async {
-            crate::commands::gate::enforce(&loaded, &mut desired, &provider, gate).await?;
+        execution,
+        ChangeKind::Apply,
+        ShowPlan::Full,
+        &target,
+        true,
+        || async {
             let current = ops::plan_with(&provider, &desired, &options)
                 .await
                 .map_err(|e| {
@@ -159,17 +163,7 @@ async fn apply_saved(
                 .hint(remake())
                 .into());
             }
-            // What runs is the plan made now: its protection, blockers and notes are the
-            // current spec's.
-            execute_plan(
-                global,
-                &provider,
-                &current,
-                execution,
-                "Apply",
-                ShowPlan::Full,
-            )
-            .await
+            Ok(current)
         },
     )
     .await
@@ -198,98 +192,4 @@ fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
         .into());
     }
     Ok(plan)
-}
-
-/// How much of the plan `execute_plan` prints before asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowPlan {
-    /// Every change, field by field.
-    Full,
-    /// The summary line only (the caller already showed the changes another way).
-    Summary,
-}
-
-/// Shows the plan, confirms, runs it, reports. Shared by every command that changes the cloud.
-pub async fn execute_plan(
-    global: &GlobalArgs,
-    provider: &AwsProvider,
-    plan: &Plan,
-    execution: &ExecutionArgs,
-    verb: &str,
-    show: ShowPlan,
-) -> anyhow::Result<Outcome> {
-    let ExecutionArgs {
-        yes,
-        confirm: confirm_flag,
-        parallelism,
-        rollback,
-        lock_timeout: _,
-        max_unavailable,
-    } = execution;
-    crate::commands::print_notes(&plan.notes);
-    let text = match show {
-        // (Blockers go to stderr with the refusal below.)
-        ShowPlan::Full => {
-            let mut blockless = plan.clone();
-            blockless.blockers.clear();
-            render::plan_text(&blockless, Palette::stdout())
-        }
-        ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
-    };
-    std::io::stdout().write_all(text.as_bytes())?;
-    // Every refusal that can be known is made before anyone is asked to confirm anything.
-    crate::commands::refuse_if_blocked(plan)?;
-    if plan.is_empty() {
-        return Ok(Outcome::Success);
-    }
-    envctl_engine::ApplyGraph::from_plan(plan)
-        .map_err(|e| anyhow::Error::new(e).context("cannot order the changes"))?;
-    let summary = plan.summary();
-    let risk = if plan.protected && (summary.replace > 0 || summary.delete > 0) {
-        Risk::ProtectedLoss
-    } else {
-        Risk::Ordinary
-    };
-    let question = format!("{verb} these changes to `{}`?", plan.environment);
-    if !confirm(
-        &plan.environment,
-        &question,
-        risk,
-        *yes,
-        confirm_flag.as_deref(),
-    )? {
-        style::eprintln(&format!(
-            "{} cancelled: nothing was changed",
-            verb.to_lowercase()
-        ));
-        return Err(Reported { code: 1 }.into());
-    }
-    let options = ApplyOptions {
-        parallelism: usize::from(*parallelism),
-        delete: envctl_engine::DeleteOptions {
-            lift_deletion_protection: verb == "Destroy",
-        },
-        max_unavailable: max_unavailable.map(usize::from),
-    };
-    let reporter = ProgressReporter::new(bars_wanted(global.no_progress));
-    let report = ops::apply(provider, plan, options, &reporter)
-        .await
-        .map_err(|e| anyhow::Error::new(e).context("refusing to apply the plan"))?;
-    style::eprint(&render::report_text(verb, &report));
-    if report.is_success() {
-        return Ok(Outcome::Success);
-    }
-    if verb != "Destroy" && (*rollback || plan.protected) {
-        eprintln!(
-            "rolling back the changes this run made{}",
-            if plan.protected && !*rollback {
-                format!(" (`{}` is protected)", plan.environment)
-            } else {
-                String::new()
-            }
-        );
-        let undone = envctl_engine::rollback(plan, &report, provider, &reporter).await;
-        style::eprint(&render::rollback_text(&undone));
-    }
-    Err(Reported { code: 1 }.into())
 }

@@ -3,7 +3,7 @@
 use envctl_engine::ops;
 
 use crate::args::{DestroyArgs, GlobalArgs};
-use crate::commands::apply::{ShowPlan, execute_plan};
+use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
 use crate::context::{connect, expand, load_spec};
 use crate::errors::Outcome;
@@ -14,30 +14,30 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
         execution,
     } = args;
     let loaded = load_spec(&global.spec)?;
-    let desired = expand(&loaded, &environment)?;
+    let mut desired = expand(&loaded, &environment)?;
+    desired.region = crate::context::region(global, &loaded);
     let provider = connect(global, loaded.spec.region()).await;
-    crate::lock::locked(
+    let target = LockTarget {
+        bucket: desired.lock_bucket.clone(),
+        project: desired.project.clone(),
+        environment: environment.clone(),
+        timeout: execution.lock_timeout,
+    };
+    change(
+        global,
         &provider,
-        desired.lock_bucket.clone(),
-        &desired.project.clone(),
-        &environment,
-        execution.lock_timeout,
-        async {
-            let plan = ops::plan_destroy(&provider, &desired).await.map_err(|e| {
+        &execution,
+        ChangeKind::Destroy,
+        ShowPlan::Full,
+        &target,
+        true,
+        || async {
+            ops::plan_destroy(&provider, &desired).await.map_err(|e| {
                 cloud_error(
                     e,
                     format!("failed to read the live state of `{environment}`"),
                 )
-            })?;
-            execute_plan(
-                global,
-                &provider,
-                &plan,
-                &execution,
-                "Destroy",
-                ShowPlan::Full,
-            )
-            .await
+            })
         },
     )
     .await

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod change;
 pub mod completions;
 pub mod destroy;
 pub mod drift;

@@ -5,7 +5,7 @@ use std::io::Write;
 use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, ReconcileArgs};
-use crate::commands::apply::{ShowPlan, execute_plan};
+use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::{cloud_error, selected_environments};
 use crate::context::{LoadedSpec, connect, expand, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
@@ -33,13 +33,29 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         let (sender, receiver) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: reconcile stops once the pass in progress is over (interrupt again to exit at once)"
+                );
                 let _ = sender.send(true);
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let lock = match crate::lock::held() {
+                    Some((environment, id)) => format!(
+                        "; its lock stays: release it with `envctl force-unlock {environment} {id}`"
+                    ),
+                    None => String::new(),
+                };
+                eprintln!("error: interrupted twice: exiting at once{lock}");
+                std::process::exit(130);
             }
         });
         receiver
     });
     loop {
-        let failed = pass(global, &loaded, &names, &provider, &execution, &gate).await?;
+        let failed = pass(
+            global, &loaded, &names, &provider, &execution, &gate, !watch,
+        )
+        .await?;
         let Some(mut interrupted) = interrupted.clone() else {
             return if failed {
                 Err(Reported { code: 1 }.into())
@@ -73,13 +89,13 @@ async fn pass(
     provider: &envctl_providers::AwsProvider,
     execution: &crate::args::ExecutionArgs,
     gate: &crate::args::GateArgs,
+    interruptible: bool,
 ) -> anyhow::Result<bool> {
     let mut failed = false;
     for name in names {
         let mut desired = expand(loaded, name)?;
-        let bucket = desired.lock_bucket.clone();
-        let project = desired.project.clone();
-        let repaired = repair(
+        desired.region = crate::context::region(global, loaded);
+        failed |= repair(
             global,
             loaded,
             name,
@@ -87,21 +103,16 @@ async fn pass(
             provider,
             execution,
             gate,
-        );
-        failed |= crate::lock::locked(
-            provider,
-            bucket,
-            &project,
-            name,
-            execution.lock_timeout,
-            repaired,
+            interruptible,
         )
         .await?;
     }
     Ok(failed)
 }
 
-/// Reads, diffs and repairs one environment (under its lock); true when a repair failed.
+/// Reads, diffs and repairs one environment (the repair under its lock); true when a repair
+/// failed.
+#[allow(clippy::too_many_arguments)]
 async fn repair(
     global: &GlobalArgs,
     loaded: &LoadedSpec,
@@ -110,31 +121,41 @@ async fn repair(
     provider: &envctl_providers::AwsProvider,
     execution: &crate::args::ExecutionArgs,
     gate: &crate::args::GateArgs,
+    interruptible: bool,
 ) -> anyhow::Result<bool> {
     let read_error = |e| cloud_error(e, format!("failed to read the live state of `{name}`"));
-    let (plan, report) = ops::drift(provider, desired).await.map_err(read_error)?;
+    let (_, report) = ops::drift(provider, desired).await.map_err(read_error)?;
     crate::commands::print_notes(&report.notes);
     std::io::stdout().write_all(render::drift_text(std::slice::from_ref(&report)).as_bytes())?;
     if report.is_clean() {
         return Ok(false);
     }
     crate::commands::gate::enforce(loaded, desired, provider, gate).await?;
-    let plan = if gate.skip_promotion_gate {
-        // The override tag joins the plan.
-        ops::drift(provider, desired).await.map_err(read_error)?.0
-    } else {
-        plan
+    let desired = &*desired;
+    let target = LockTarget {
+        bucket: desired.lock_bucket.clone(),
+        project: desired.project.clone(),
+        environment: name.to_string(),
+        timeout: execution.lock_timeout,
     };
-    match execute_plan(
+    // The repair is planned again under the lock (with the override tag, if any).
+    let repaired = change(
         global,
         provider,
-        &plan,
         execution,
-        "Reconcile",
+        ChangeKind::Reconcile,
         ShowPlan::Summary,
+        &target,
+        interruptible,
+        || async {
+            ops::drift(provider, desired)
+                .await
+                .map(|(plan, _)| plan)
+                .map_err(read_error)
+        },
     )
-    .await
-    {
+    .await;
+    match repaired {
         Ok(_) => Ok(false),
         Err(error) if crate::errors::already_reported(&error).is_some() => Ok(true),
         Err(error) => Err(error),

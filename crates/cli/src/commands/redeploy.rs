@@ -4,7 +4,7 @@
 use envctl_engine::{PlanOptions, ReplacePolicy, ops};
 
 use crate::args::{GlobalArgs, RedeployArgs};
-use crate::commands::apply::{ShowPlan, execute_plan};
+use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
 use crate::context::{connect, expand, load_spec, load_spec_at_revision};
 use crate::errors::Outcome;
@@ -27,6 +27,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         eprintln!("using the spec as of git revision `{revision}`");
     }
     let mut desired = expand(&loaded, &environment)?;
+    desired.region = crate::context::region(global, &loaded);
     let force_replace = crate::commands::replace_targets(&desired, &replace)?;
     let provider = connect(global, loaded.spec.region()).await;
     let options = PlanOptions {
@@ -40,31 +41,30 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
-    crate::lock::locked(
+    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
+    let target = LockTarget {
+        bucket: desired.lock_bucket.clone(),
+        project: desired.project.clone(),
+        environment: environment.clone(),
+        timeout: execution.lock_timeout,
+    };
+    change(
+        global,
         &provider,
-        desired.lock_bucket.clone(),
-        &desired.project.clone(),
-        &environment,
-        execution.lock_timeout,
-        async {
-            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-            let plan = ops::plan_with(&provider, &desired, &options)
+        &execution,
+        ChangeKind::Redeploy,
+        ShowPlan::Full,
+        &target,
+        true,
+        || async {
+            ops::plan_with(&provider, &desired, &options)
                 .await
                 .map_err(|e| {
                     cloud_error(
                         e,
                         format!("failed to read the live state of `{environment}`"),
                     )
-                })?;
-            execute_plan(
-                global,
-                &provider,
-                &plan,
-                &execution,
-                "Redeploy",
-                ShowPlan::Full,
-            )
-            .await
+                })
         },
     )
     .await

@@ -379,10 +379,17 @@ impl AwsProvider {
         if root_volumes.is_empty() {
             return Ok(BTreeMap::new());
         }
+        // By filter, not by id: a volume deleted since the instances were listed (an instance
+        // terminating meanwhile) is simply absent instead of failing the whole read.
         let volumes = self
             .ec2
             .describe_volumes()
-            .set_volume_ids(Some(root_volumes.keys().cloned().collect()))
+            .filters(
+                Filter::builder()
+                    .name("volume-id")
+                    .set_values(Some(root_volumes.keys().cloned().collect()))
+                    .build(),
+            )
             .into_paginator()
             .items()
             .send()

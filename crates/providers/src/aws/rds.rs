@@ -131,7 +131,12 @@ impl AwsProvider {
             let Some(arn) = group.db_subnet_group_arn() else {
                 continue;
             };
-            let tags = self.rds_tags_of(arn, name).await?;
+            // A group deleted between the listing and this call is gone, not a failed read.
+            let tags = match self.rds_tags_of(arn, name).await {
+                Ok(tags) => tags,
+                Err(ProviderError::NotFound { .. }) => continue,
+                Err(other) => return Err(other),
+            };
             if !owned_by(&tags, scope) {
                 note_foreign(ResourceKind::DbSubnetGroup, name, &tags);
                 continue;
