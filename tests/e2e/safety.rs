@@ -159,7 +159,7 @@ fn a_lock_held_elsewhere_stops_changes_but_not_reads_until_it_is_force_unlocked(
         .expect_code(1);
     assert!(wrong.stderr.contains("has id `abc123`"), "{}", wrong.stderr);
     project
-        .envctl(&emulator, &["force-unlock", "staging", "abc123"])
+        .envctl(&emulator, &["force-unlock", "staging", "abc123", "--yes"])
         .expect_code(0);
     project
         .envctl(&emulator, &["apply", "staging", "--yes"])

@@ -376,3 +376,89 @@ fn ctrl_c_at_the_prompt_cancels_and_leaves_no_lock() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_lost_answer_to_the_lock_put_is_recognised_as_our_own_lock() {
+    let emulator = Emulator::start();
+    // The answer to the lock's conditional put is lost: the put took the lock, the SDK's
+    // retry is refused by it (412), and envctl must see that the lock is its own.
+    let proxy = crate::support::Proxy::start_with(
+        &emulator,
+        &[
+            "--faults",
+            "lost",
+            "--fault-rate",
+            "0.5",
+            "--fault-actions",
+            "PUT /webapp-envctl-locks/envctl-locks/webapp/staging.json",
+            // With this seed the first put's answer is lost and its retry's is not.
+            "--seed",
+            "1",
+        ],
+    );
+    let project = Project::new("trust-lock-lost", &[]);
+    let run = project
+        .envctl_via(
+            &proxy.endpoint,
+            &["apply", "staging", "--yes", "--initial-backoff", "20ms"],
+        )
+        .expect_code(0);
+    assert!(run.stderr.contains("Apply complete"), "{}", run.stderr);
+    assert!(
+        proxy.stats()["lost_by_action"]
+            .as_object()
+            .is_some_and(|m| !m.is_empty()),
+        "the lock's answers were lost"
+    );
+    assert_eq!(
+        emulator.client(&["get-lock", "webapp-envctl-locks", LOCK_KEY]),
+        Value::Null,
+        "and it was released"
+    );
+}
+
+#[test]
+fn a_lock_of_a_namesake_host_whose_pid_is_not_visible_is_not_taken_over() {
+    let emulator = Emulator::start();
+    let project = Project::new("trust-lock-namesake", &[]);
+    // Another container with this hostname holds the lock: its pid is not visible here and
+    // it records no process space of ours. That proves nothing about its holder.
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    let lock = serde_json::json!({
+        "id": "namesake1", "holder": format!("ci@{host}"), "host": host, "pid": 4_000_000,
+        "command": "envctl apply staging --yes", "since_unix": 1_700_000_000u64
+    });
+    emulator.client(&[
+        "put-lock",
+        "webapp-envctl-locks",
+        LOCK_KEY,
+        &lock.to_string(),
+    ]);
+    let run = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("is locked by ci@") && run.stderr.contains("namesake1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        emulator.inventory().owned_addresses("staging"),
+        Vec::<String>::new()
+    );
+    // force-unlock asks first; without a terminal it needs --yes.
+    let refused = project
+        .envctl(&emulator, &["force-unlock", "staging", "namesake1"])
+        .expect_code(1);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    project
+        .envctl(
+            &emulator,
+            &["force-unlock", "staging", "namesake1", "--yes"],
+        )
+        .expect_code(0);
+}

@@ -344,6 +344,9 @@ pub struct ForceUnlockArgs {
     pub environment: String,
     /// The id of the lock to remove, as the lock error printed it
     pub lock_id: String,
+    /// Do not ask for confirmation (needed when there is no terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Parses a backoff in milliseconds or seconds (`200ms`, `1s`).

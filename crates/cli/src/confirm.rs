@@ -75,3 +75,14 @@ pub fn confirm(
         }
     }
 }
+
+/// Whether a prompt failed because Ctrl-C interrupted its read.
+pub fn was_interrupted(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = match cause.downcast_ref::<dialoguer::Error>() {
+            Some(dialoguer::Error::IO(io)) => Some(io),
+            _ => cause.downcast_ref::<std::io::Error>(),
+        };
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
+    })
+}

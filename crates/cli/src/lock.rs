@@ -31,7 +31,15 @@ async fn acquire(
         .lock(bucket, project, environment, info, timeout)
         .await
     {
-        Ok(lock) => Ok(Some(lock)),
+        Ok(lock) => {
+            if let Some(dead) = &lock.took_over {
+                crate::style::eprintln(&format!(
+                    "warning: took over the lock of `{environment}` left by process {} on this host, which is no longer running (it ran `{}`)",
+                    dead.pid, dead.command
+                ));
+            }
+            Ok(Some(lock))
+        }
         Err(error @ LockError::Held { .. }) => {
             let id = match &error {
                 LockError::Held { holder, .. } => holder.id.clone(),

@@ -104,8 +104,16 @@ where
         prompting.store(true, Ordering::SeqCst);
         let answer = confirmed(&shown, execution, kind);
         prompting.store(false, Ordering::SeqCst);
-        if !answer? {
-            return Err(Reported { code: 1 }.into());
+        match answer {
+            Ok(true) => {}
+            Ok(false) => return Err(Reported { code: 1 }.into()),
+            // Ctrl-C at the prompt: no lock is held, nothing was changed.
+            Err(error) if crate::confirm::was_interrupted(&error) => {
+                restore_cursor();
+                style::eprintln("\ncancelled: nothing was changed");
+                return Err(Reported { code: 130 }.into());
+            }
+            Err(error) => return Err(error),
         }
         locked(provider, target, async {
             let plan = make_plan().await?;
@@ -273,9 +281,15 @@ async fn watch_interrupts(interrupt: Interrupt, prompting: Arc<AtomicBool>, envi
         return;
     }
     if prompting.load(Ordering::SeqCst) {
-        restore_cursor();
-        style::eprintln("\ncancelled: nothing was changed");
-        std::process::exit(130);
+        // The prompt's read usually fails with EINTR and the prompting side cancels; if the
+        // read resumed instead, cancel from here.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if prompting.load(Ordering::SeqCst) {
+            restore_cursor();
+            style::eprintln("\ncancelled: nothing was changed");
+            std::process::exit(130);
+        }
+        return;
     }
     interrupt.trigger();
     style::eprintln(&format!(

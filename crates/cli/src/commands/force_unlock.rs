@@ -10,6 +10,7 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
     let ForceUnlockArgs {
         environment,
         lock_id,
+        yes,
     } = args;
     let loaded = load_spec(&global.spec)?;
     expand(&loaded, &environment)?;
@@ -21,6 +22,33 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
         );
     };
     let provider = connect(global, loaded.spec.region()).await;
+    // Show whose lock it is and ask: removing a live run's lock lets two runs change the
+    // environment at once.
+    let holder = provider
+        .lock_holder(bucket, loaded.spec.project(), &environment)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("failed to read the lock"))?;
+    if let Some(holder) = &holder
+        && holder.id == lock_id
+    {
+        let question = format!(
+            "Remove the lock `{}` of `{environment}`, held by {} since {}s ago for `{}`? Only do this if that run is dead",
+            holder.id,
+            holder.holder,
+            holder.age().as_secs(),
+            holder.command
+        );
+        if !crate::confirm::confirm(
+            &environment,
+            &question,
+            crate::confirm::Risk::Ordinary,
+            yes,
+            None,
+        )? {
+            crate::style::eprintln("force-unlock cancelled: the lock stays");
+            return Err(crate::errors::Reported { code: 1 }.into());
+        }
+    }
     match provider
         .force_unlock(bucket, loaded.spec.project(), &environment, &lock_id)
         .await

@@ -5,8 +5,11 @@
 //! `envctl-locks/{project}/{environment}.json` in the spec's `lock_bucket`, created with a
 //! conditional put (`If-None-Match: *`), so of two racing runs exactly one wins; it records who
 //! holds it, since when, and for what command; it is released only by its holder (matching id)
-//! or by `force-unlock` naming its id; a lock left by a process on this same host that is no
-//! longer running is stale and taken over; the bucket is created when missing.
+//! or by `force-unlock` naming its id; a lock is taken over only when its holder is provably
+//! dead (same host, same boot and pid namespace, process gone), never on a hostname alone;
+//! a retried conditional put refused because the first attempt had succeeded recognises the
+//! lock as its own; the bucket is created when missing. Nothing here prints: a takeover is
+//! returned for the caller to report.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +34,10 @@ pub struct LockInfo {
     pub command: String,
     /// Seconds since the Unix epoch when the lock was taken.
     pub since_unix: u64,
+    /// The holder's kernel boot and pid namespace (`boot-id/pid:[4026531836]`): with the host,
+    /// what proves a process gone is the holder and not a namesake in another container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_space: Option<String>,
 }
 
 impl LockInfo {
@@ -54,6 +61,7 @@ impl LockInfo {
             pid: std::process::id(),
             command: command.into(),
             since_unix: now.as_secs(),
+            process_space: process_space(),
         }
     }
 
@@ -66,13 +74,23 @@ impl LockInfo {
         Duration::from_secs(now.saturating_sub(self.since_unix))
     }
 
-    /// A lock taken on this host by a process that no longer runs can never be released by
-    /// its holder.
-    fn is_stale_here(&self) -> bool {
+    /// A lock taken by a process that provably no longer runs (same host, same boot and pid
+    /// namespace, no such process) can never be released by its holder. Anything less (a
+    /// container with the same hostname, a lock without its process space) is not proof.
+    fn holder_is_dead(&self) -> bool {
+        let here = process_space();
         self.host == hostname()
-            && cfg!(target_os = "linux")
+            && here.is_some()
+            && self.process_space == here
             && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
     }
+}
+
+/// This process's boot id and pid namespace, where Linux tells them.
+fn process_space() -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    Some(format!("{}/{}", boot.trim(), namespace.display()))
 }
 
 fn hostname() -> String {
@@ -119,6 +137,8 @@ pub struct EnvironmentLock {
     key: String,
     environment: String,
     pub info: LockInfo,
+    /// The lock of a provably dead holder this one replaced, for the caller to report.
+    pub took_over: Option<LockInfo>,
 }
 
 fn lock_key(project: &str, environment: &str) -> String {
@@ -140,6 +160,7 @@ impl AwsProvider {
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
         let started = Instant::now();
         let mut pause = Duration::from_millis(500);
+        let mut took_over = None;
         loop {
             let put = self
                 .s3
@@ -160,6 +181,7 @@ impl AwsProvider {
                         key,
                         environment: environment.to_string(),
                         info,
+                        took_over,
                     });
                 }
                 Err(error) if is_precondition_failed(&error) => {}
@@ -168,12 +190,21 @@ impl AwsProvider {
             let Some((holder, etag)) = read_lock(&self.s3, bucket, &key, environment).await? else {
                 continue; // released between our put and our read: try again at once
             };
-            if holder.is_stale_here() {
-                eprintln!(
-                    "warning: taking over the lock of `{environment}` left by process {} on this host, which is no longer running",
-                    holder.pid
-                );
+            if holder.id == info.id {
+                // An earlier attempt of this put succeeded but its answer was lost; the SDK's
+                // retry was refused by our own lock.
+                return Ok(EnvironmentLock {
+                    s3: self.s3.clone(),
+                    bucket: bucket.to_string(),
+                    key,
+                    environment: environment.to_string(),
+                    info,
+                    took_over,
+                });
+            }
+            if holder.holder_is_dead() {
                 delete_lock(&self.s3, bucket, &key, etag.as_deref(), environment).await?;
+                took_over = Some(holder);
                 continue;
             }
             if started.elapsed() >= timeout {
@@ -185,6 +216,19 @@ impl AwsProvider {
             tokio::time::sleep(pause.min(timeout.saturating_sub(started.elapsed()))).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// The current lock of `environment`, if any (read-only).
+    pub async fn lock_holder(
+        &self,
+        bucket: &str,
+        project: &str,
+        environment: &str,
+    ) -> Result<Option<LockInfo>, LockError> {
+        let key = lock_key(project, environment);
+        Ok(read_lock(&self.s3, bucket, &key, environment)
+            .await?
+            .map(|(info, _)| info))
     }
 
     /// Removes the lock of `environment` if its id is `lock_id`; returns what it was.
