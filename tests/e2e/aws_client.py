@@ -81,6 +81,25 @@ def main():
         ec2.modify_instance_attribute(InstanceId=instance_id, InstanceType={"Value": instance_type})
         ec2.start_instances(InstanceIds=[instance_id])
         result = {"ok": True}
+    elif command == "create-vpc":
+        cidr, tag_json = args
+        tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]
+        spec = [{"ResourceType": "vpc", "Tags": tag_list}] if tag_list else []
+        result = {"id": ec2.create_vpc(CidrBlock=cidr, TagSpecifications=spec)["Vpc"]["VpcId"]}
+    elif command == "create-subnet":
+        vpc_id, cidr, zone, tag_json = args
+        tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]
+        spec = [{"ResourceType": "subnet", "Tags": tag_list}] if tag_list else []
+        result = {"id": ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone,
+                                          TagSpecifications=spec)["Subnet"]["SubnetId"]}
+    elif command == "set-tag":
+        resource_id, key, value = args
+        ec2.create_tags(Resources=[resource_id], Tags=[{"Key": key, "Value": value}])
+        result = {"ok": True}
+    elif command == "delete-tag":
+        resource_id, key = args
+        ec2.delete_tags(Resources=[resource_id], Tags=[{"Key": key}])
+        result = {"ok": True}
     elif command == "duplicate-subnet":
         subnet_id, cidr = args
         original = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]

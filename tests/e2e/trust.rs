@@ -462,3 +462,157 @@ fn a_lock_of_a_namesake_host_whose_pid_is_not_visible_is_not_taken_over() {
         )
         .expect_code(0);
 }
+
+fn staging_tags(address: &str) -> String {
+    serde_json::json!({
+        "envctl:project": "webapp", "envctl:environment": "staging", "envctl:address": address
+    })
+    .to_string()
+}
+
+fn instance_id(emulator: &Emulator, address: &str) -> String {
+    emulator
+        .inventory()
+        .by_address("instances", "staging", address)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn resources_that_claim_the_environment_without_proof_are_reported_never_deleted() {
+    let emulator = Emulator::start();
+    let project = Project::new("trust-ownership", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    // Someone's network, given staging's tags: a VPC the spec does not have, holding a subnet
+    // envctl does not own; and a subnet tagged for staging inside another network.
+    let core = emulator.client(&["create-vpc", "10.50.0.0/16", &staging_tags("vpc.core")])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emulator.client(&["create-subnet", &core, "10.50.1.0/24", "us-east-1a", "{}"]);
+    let elsewhere = emulator.client(&["create-vpc", "10.60.0.0/16", "{}"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stray = emulator.client(&[
+        "create-subnet",
+        &elsewhere,
+        "10.60.1.0/24",
+        "us-east-1a",
+        &staging_tags("subnet.c"),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let plan = project
+        .envctl(&emulator, &["plan", "staging", "--output", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
+    let notes: Vec<String> = plan["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&core) && n.contains("holds 1 resource envctl does not own")),
+        "{notes:#?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&stray)
+                && n.contains("its `vpc` is not one of the environment's vpcs")),
+        "{notes:#?}"
+    );
+    project
+        .envctl(&emulator, &["reconcile", "staging", "--yes"])
+        .expect_code(0);
+    let inventory = emulator.inventory();
+    let ids: Vec<&str> = inventory.0["vpcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(inventory.0["subnets"].as_array().unwrap())
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&core.as_str()) && ids.contains(&stray.as_str()),
+        "nothing of theirs was deleted"
+    );
+}
+
+#[test]
+fn an_instance_that_lost_its_environment_tag_blocks_a_second_launch() {
+    let emulator = Emulator::start();
+    let project = Project::new("trust-lost-tag", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let id = instance_id(&emulator, "instance.app[0]");
+    emulator.client(&["delete-tag", &id, "envctl:environment"]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging"])
+        .expect_code(1);
+    assert!(
+        plan.stdout.contains("blocked: instance.app[0] (conflict)")
+            && plan.stdout.contains(&id)
+            && plan.stdout.contains("no `envctl:environment` tag"),
+        "{}",
+        plan.stdout
+    );
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    let running = emulator.inventory().0["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["state"] == "running")
+        .count();
+    assert_eq!(running, 1, "no second instance was launched");
+}
+
+#[test]
+fn swapped_address_tags_are_reported_instead_of_replacing_both_instances() {
+    let emulator = Emulator::start();
+    let project = Project::new(
+        "trust-swapped",
+        &[(
+            r#"instance.app = { instance_type = "t3.medium", count = 1 }"#,
+            r#"instance.app = { instance_type = "t3.medium", count = 2 }"#,
+        )],
+    );
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let first = instance_id(&emulator, "instance.app[0]");
+    let second = instance_id(&emulator, "instance.app[1]");
+    emulator.client(&["set-tag", &first, "envctl:address", "instance.app[1]"]);
+    emulator.client(&["set-tag", &second, "envctl:address", "instance.app[0]"]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging"])
+        .expect_code(1);
+    assert!(plan.stdout.contains("look swapped"), "{}", plan.stdout);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    let inventory = emulator.inventory();
+    for id in [&first, &second] {
+        assert!(
+            inventory.0["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["id"] == id.as_str() && i["state"] == "running"),
+            "{id} still runs"
+        );
+    }
+}

@@ -24,7 +24,8 @@ pub use execute::{
 };
 pub use graph::{ApplyGraph, GraphError, Operation, Step, default_max_unavailable};
 pub use live::{
-    ForeignName, LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest, unmanaged_address,
+    Conflict, ForeignName, LiveResource, LiveState, UNMANAGED_PREFIX, applied_digest,
+    unmanaged_address,
 };
 pub use parity::{ParityDifference, ParityReport, compare_environments};
 pub use plan::{

@@ -59,6 +59,19 @@ pub struct LiveState {
     /// rule names): of two copies of one address, the one in use is never the one removed.
     #[serde(default)]
     pub referenced: std::collections::BTreeSet<String>,
+    /// Resources that claim to be this environment's but cannot be proven so (outside its
+    /// network, or tagged for the project with a missing or unknown environment): reported,
+    /// never changed or deleted.
+    #[serde(default)]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A resource whose ownership is claimed by its tags but not proven.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub resource: LiveResource,
+    /// Why it is not counted as the environment's.
+    pub reason: String,
 }
 
 /// A unique cloud name held by a resource that is not this environment's.

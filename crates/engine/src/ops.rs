@@ -17,6 +17,7 @@ pub fn scope_of(desired: &DesiredState) -> Scope {
     Scope {
         project: desired.project.clone(),
         environment: desired.environment.clone(),
+        known_environments: desired.spec_environments.clone(),
     }
 }
 
@@ -48,9 +49,20 @@ pub async fn plan_with<P: Provider + ?Sized>(
     } else {
         ReadDepth::Owned
     };
-    let live = read_live(provider, desired, depth).await?;
+    let mut live = read_live(provider, desired, depth).await?;
     log_read(desired, &live);
     let mut plan = make_plan(desired, &live, provider, options);
+    let deletes_a_network = plan.changes.iter().any(|c| {
+        c.kind == envctl_spec::ResourceKind::Vpc
+            && c.action == crate::plan::Action::Delete
+            && c.cause == crate::plan::Cause::Orphan
+    });
+    if deletes_a_network && depth == ReadDepth::Owned {
+        // Before deleting a VPC the spec no longer has, look inside it: one that holds
+        // resources envctl does not own is someone's network, not an orphan.
+        live = read_live(provider, desired, ReadDepth::OwnedAndUnmanaged).await?;
+        plan = make_plan(desired, &live, provider, options);
+    }
     block_if_unorderable(&mut plan);
     log_plan(&plan);
     Ok(plan)

@@ -213,6 +213,9 @@ pub enum BlockerKind {
     ExpiredDifference,
     /// The changes cannot be ordered (a dependency cycle).
     Unorderable,
+    /// A resource claims an address the plan would create or replace, but its ownership is
+    /// not proven (tags without placement, swapped address tags).
+    Conflict,
 }
 
 impl fmt::Display for BlockerKind {
@@ -224,6 +227,7 @@ impl fmt::Display for BlockerKind {
             BlockerKind::PromotionGate => "promotion gate",
             BlockerKind::ExpiredDifference => "expired difference",
             BlockerKind::Unorderable => "unorderable",
+            BlockerKind::Conflict => "conflict",
         })
     }
 }
@@ -300,8 +304,13 @@ pub fn make_plan<P: Provider + ?Sized>(
             } = drafted;
             blockers.extend(deletion_protection_blockers(&changes));
             blockers.extend(name_blockers(&changes, live));
+            blockers.extend(conflict_blockers(&changes, live));
+            blockers.extend(swapped_blockers(&changes, desired, provider));
             let mut notes = notes;
             notes.extend(final_snapshot_notes(&changes));
+            notes.extend(conflict_notes(live));
+            let mut changes = changes;
+            keep_orphan_networks_with_foreign_content(&mut changes, live, &mut notes);
             let mut plan = plan_of(desired, live, changes, notes, blockers);
             plan.force_replace = options.force_replace.iter().cloned().collect();
             return plan;
@@ -570,6 +579,124 @@ fn deletion_protection_blockers(changes: &[ResourceChange]) -> Vec<Blocker> {
             }),
         })
         .collect()
+}
+
+/// Every conflict, as a warning: envctl leaves those resources alone.
+fn conflict_notes(live: &LiveState) -> Vec<Note> {
+    live.conflicts
+        .iter()
+        .map(|c| Note {
+            address: c.resource.address.clone(),
+            message: format!(
+                "conflict: `{}` claims this address, but {}; envctl neither changes nor deletes it",
+                c.resource.id, c.reason
+            ),
+            hint: Some(
+                "correct its envctl tags if it is this environment's, or remove them if it is not"
+                    .to_string(),
+            ),
+        })
+        .collect()
+}
+
+/// A create at an address a conflicting resource claims would duplicate it.
+fn conflict_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
+    changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .filter_map(|c| {
+            let claimed = live.conflicts.iter().find(|x| x.resource.address == c.address)?;
+            Some(Blocker {
+                address: Some(c.address.clone()),
+                kind: BlockerKind::Conflict,
+                message: format!(
+                    "{} would be created, but `{}` already claims it ({})",
+                    c.address, claimed.resource.id, claimed.reason
+                ),
+                hint: Some(
+                    "correct that resource's envctl tags (or remove them) so that it is either this environment's or not"
+                        .to_string(),
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Two replacements of one kind where each live copy is exactly what the other address asks
+/// for: their address tags were swapped, and replacing both would destroy two healthy
+/// resources.
+fn swapped_blockers<P: Provider + ?Sized>(
+    changes: &[ResourceChange],
+    desired: &DesiredState,
+    provider: &P,
+) -> Vec<Blocker> {
+    let matches = |want: &DesiredResource, have: &LiveResource| {
+        provider
+            .diff(want, have)
+            .changes
+            .iter()
+            .all(|f| f.field == crate::diff::TAGS_FIELD)
+    };
+    let replaced: Vec<(&DesiredResource, &LiveResource)> = changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .filter_map(|c| Some((desired.resource(&c.address)?, c.live.as_ref()?)))
+        .collect();
+    let mut blockers = Vec::new();
+    for (i, (want_a, have_a)) in replaced.iter().enumerate() {
+        for (want_b, have_b) in replaced.iter().skip(i + 1) {
+            if want_a.kind == want_b.kind && matches(want_b, have_a) && matches(want_a, have_b) {
+                blockers.push(Blocker {
+                    address: Some(want_a.address.clone()),
+                    kind: BlockerKind::Conflict,
+                    message: format!(
+                        "the address tags of {} (`{}`) and {} (`{}`) look swapped: each is exactly what the other address asks for",
+                        want_a.address, have_a.id, want_b.address, have_b.id
+                    ),
+                    hint: Some(format!(
+                        "swap their `envctl:address` tags back (`{}` is {}, `{}` is {})",
+                        have_a.id, want_b.address, have_b.id, want_a.address
+                    )),
+                });
+            }
+        }
+    }
+    blockers
+}
+
+/// An orphan VPC (tagged for the environment, not in the spec) that holds resources envctl
+/// does not own is someone's network: it is reported as a conflict instead of deleted.
+fn keep_orphan_networks_with_foreign_content(
+    changes: &mut Vec<ResourceChange>,
+    live: &LiveState,
+    notes: &mut Vec<Note>,
+) {
+    changes.retain(|c| {
+        let orphan_network =
+            c.kind == ResourceKind::Vpc && c.action == Action::Delete && c.cause == Cause::Orphan;
+        if !orphan_network {
+            return true;
+        }
+        let address = Value::Str(c.address.to_string());
+        let foreign = live
+            .unmanaged
+            .iter()
+            .filter(|u| u.fields.get("vpc") == Some(&address))
+            .count();
+        if foreign == 0 {
+            return true;
+        }
+        notes.push(Note {
+            address: c.address.clone(),
+            message: format!(
+                "conflict: `{}` is tagged for this environment but holds {foreign} resource{} envctl does not own; it is not deleted",
+                c.live.as_ref().map_or("?", |l| l.id.as_str()),
+                if foreign == 1 { "" } else { "s" }
+            ),
+            hint: Some("remove its envctl tags if it is not this environment's".to_string()),
+        });
+        false
+    });
 }
 
 /// Says, for each resource that holds data and goes away, that a final snapshot is kept.

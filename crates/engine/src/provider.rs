@@ -24,6 +24,9 @@ use crate::live::{LiveResource, LiveState};
 pub struct Scope {
     pub project: String,
     pub environment: String,
+    /// Every environment of the spec: a resource of the project whose environment tag is
+    /// missing or names none of these is reported as a conflict, never ignored.
+    pub known_environments: Vec<String>,
 }
 
 /// One field whose live value differs from the desired one.

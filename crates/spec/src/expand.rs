@@ -47,6 +47,11 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
         protected: environment.settings.protected,
         promote_from: environment.settings.promote_from.clone(),
         lock_bucket: model.project.lock_bucket.clone(),
+        spec_environments: model
+            .environments
+            .iter()
+            .map(|e| e.settings.name.clone())
+            .collect(),
         resources,
     }
 }

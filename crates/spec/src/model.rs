@@ -317,6 +317,10 @@ pub struct DesiredState {
     /// The S3 bucket holding the environments' locks (`[project] lock_bucket`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_bucket: Option<String>,
+    /// Every environment the spec declares, this one included: a resource tagged for the
+    /// project with an environment not among them belongs to no one envctl knows.
+    #[serde(default)]
+    pub spec_environments: Vec<String>,
     pub resources: Vec<DesiredResource>,
 }
 

@@ -176,6 +176,7 @@ impl Provider for FakeCloud {
             unmanaged,
             foreign_names: Vec::new(),
             referenced,
+            conflicts: Vec::new(),
         })
     }
 
@@ -404,6 +405,7 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
         protected: false,
         promote_from: None,
         lock_bucket: None,
+        spec_environments: vec!["staging".into(), "production".into()],
         resources,
     }
 }

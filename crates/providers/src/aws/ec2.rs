@@ -15,7 +15,8 @@ use aws_sdk_ec2::types::{
     RunInstancesMonitoringEnabled, Tag, TagSpecification,
 };
 use envctl_engine::{
-    CloudIds, FieldChange, LiveResource, Progress, ProviderError, Scope, unmanaged_address,
+    CloudIds, Conflict, FieldChange, LiveResource, Progress, ProviderError, Scope,
+    unmanaged_address,
 };
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 use sha2::{Digest, Sha256};
@@ -25,7 +26,8 @@ use super::once::ec2_no_retry;
 use super::rules::{Rule, rules_from_permissions};
 use super::wait::{Poll, wait_until};
 use super::{
-    AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
+    AwsProvider, Claim, address_from_tags, claim, conflict, field_id, field_ids, field_str, live,
+    tags_to_apply, text,
 };
 
 /// Instance states that count as existing (terminated ones stay listed for a while).
@@ -35,15 +37,13 @@ const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stop
 /// sets it: every instance it describes is meant to run.
 pub(super) const STATE_FIELD: &str = "state";
 
+/// Everything tagged for the project: the environment tag is judged per resource (see
+/// [`claim`]), so that one with a missing or unknown environment is reported, not missed.
 fn ownership_filters(scope: &Scope) -> Vec<Filter> {
     vec![
         Filter::builder()
             .name(format!("tag:{TAG_PROJECT}"))
             .values(&scope.project)
-            .build(),
-        Filter::builder()
-            .name(format!("tag:{TAG_ENVIRONMENT}"))
-            .values(&scope.environment)
             .build(),
     ]
 }
@@ -72,8 +72,12 @@ fn rule_set(rules: &[Rule]) -> Value {
 }
 
 impl AwsProvider {
-    /// Reads every owned VPC, subnet, security group and instance: four describes at once.
-    pub(super) async fn read_ec2(&self, scope: &Scope) -> Result<Vec<LiveResource>, ProviderError> {
+    /// Reads every owned VPC, subnet, security group and instance (four describes at once),
+    /// and what claims to be the environment's without proof.
+    pub(super) async fn read_ec2(
+        &self,
+        scope: &Scope,
+    ) -> Result<(Vec<LiveResource>, Vec<Conflict>), ProviderError> {
         let filters = ownership_filters(scope);
         let instance_filters = {
             let mut f = filters.clone();
@@ -135,9 +139,22 @@ impl AwsProvider {
         )?;
 
         let mut resources = Vec::new();
+        let mut conflicts = Vec::new();
+        // The address a resource's tags give it for this environment, or `None` when it is
+        // someone else's or (then recorded) unclear.
+        let mut ours = |tags: &BTreeMap<String, String>, kind, id: Option<&str>| match claim(
+            tags, kind, scope,
+        ) {
+            Claim::Ours(address) => Some(address),
+            Claim::Others => None,
+            Claim::Unclear(reason) => {
+                conflicts.push(conflict(kind, id.unwrap_or_default(), tags.clone(), reason));
+                None
+            }
+        };
         for vpc in vpcs {
             let tags = tag_map(vpc.tags());
-            let Some(address) = address_from_tags(&tags, ResourceKind::Vpc) else {
+            let Some(address) = ours(&tags, ResourceKind::Vpc, vpc.vpc_id()) else {
                 continue;
             };
             resources.push(live(
@@ -149,7 +166,7 @@ impl AwsProvider {
         }
         for subnet in subnets {
             let tags = tag_map(subnet.tags());
-            let Some(address) = address_from_tags(&tags, ResourceKind::Subnet) else {
+            let Some(address) = ours(&tags, ResourceKind::Subnet, subnet.subnet_id()) else {
                 continue;
             };
             resources.push(live(
@@ -165,14 +182,16 @@ impl AwsProvider {
         }
         let group_addresses: BTreeMap<String, Address> = groups
             .iter()
-            .filter_map(|g| {
-                let address = address_from_tags(&tag_map(g.tags()), ResourceKind::SecurityGroup)?;
-                Some((g.group_id()?.to_string(), address))
-            })
+            .filter_map(
+                |g| match claim(&tag_map(g.tags()), ResourceKind::SecurityGroup, scope) {
+                    Claim::Ours(address) => Some((g.group_id()?.to_string(), address)),
+                    _ => None,
+                },
+            )
             .collect();
         for group in &groups {
             let tags = tag_map(group.tags());
-            let Some(address) = address_from_tags(&tags, ResourceKind::SecurityGroup) else {
+            let Some(address) = ours(&tags, ResourceKind::SecurityGroup, group.group_id()) else {
                 continue;
             };
             let ingress = rules_from_permissions(group.ip_permissions(), &group_addresses);
@@ -203,7 +222,7 @@ impl AwsProvider {
         let volume_sizes = self.root_volume_sizes(&instances).await?;
         for instance in instances {
             let tags = tag_map(instance.tags());
-            let Some(address) = address_from_tags(&tags, ResourceKind::Instance) else {
+            let Some(address) = ours(&tags, ResourceKind::Instance, instance.instance_id()) else {
                 continue;
             };
             let id = instance.instance_id().unwrap_or_default().to_string();
@@ -238,7 +257,7 @@ impl AwsProvider {
             }
             resources.push(live(address, id, tags, fields));
         }
-        Ok(resources)
+        Ok((resources, conflicts))
     }
 
     /// Untagged subnets, security groups and instances inside the owned VPCs (three describes

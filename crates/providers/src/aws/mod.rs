@@ -183,9 +183,10 @@ fn fields_forcing_replacement(kind: ResourceKind) -> &'static [&'static str] {
 impl Provider for AwsProvider {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         let (ec2, rds) = tokio::join!(self.read_ec2(scope), self.read_rds(scope));
-        let mut resources = ec2?;
-        let (rds, foreign_names) = rds?;
+        let (mut resources, mut conflicts) = ec2?;
+        let (rds, foreign_names, rds_conflicts) = rds?;
         resources.extend(rds);
+        conflicts.extend(rds_conflicts);
         let mut unmanaged = match depth {
             ReadDepth::Owned => Vec::new(),
             ReadDepth::OwnedAndUnmanaged => self.read_unmanaged_ec2(&resources).await?,
@@ -194,11 +195,13 @@ impl Provider for AwsProvider {
         resources.append(&mut unmanaged);
         let referenced = resolve_references(&mut resources);
         let unmanaged = resources.split_off(owned);
+        conflicts.extend(prove_placement(&mut resources));
         Ok(LiveState {
             resources,
             unmanaged,
             foreign_names,
             referenced,
+            conflicts,
         })
     }
 
@@ -441,6 +444,127 @@ fn live(
 /// A text field read from AWS (absent reads as empty).
 fn text(value: Option<&str>) -> Value {
     Value::Str(value.unwrap_or_default().to_string())
+}
+
+/// Whose a resource is, by its tags, as far as one environment's read is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// This environment's, at this address (placement is checked after the read).
+    Ours(Address),
+    /// Another project's, another known environment's, or nobody's: not this read's business.
+    Others,
+    /// Tagged for this project, but its environment or address cannot be told: reported as a
+    /// conflict, never ignored.
+    Unclear(String),
+}
+
+/// What `tags` claim about a resource of `kind` for `scope`.
+pub(super) fn claim(tags: &BTreeMap<String, String>, kind: ResourceKind, scope: &Scope) -> Claim {
+    if tags.get(envctl_spec::TAG_PROJECT) != Some(&scope.project) {
+        return Claim::Others;
+    }
+    match tags.get(envctl_spec::TAG_ENVIRONMENT) {
+        Some(environment) if environment == &scope.environment => {
+            match address_from_tags(tags, kind) {
+                Some(address) => Claim::Ours(address),
+                None => Claim::Unclear(format!(
+                    "it carries this environment's tags but its `{TAG_ADDRESS}` tag is missing or names no {kind}"
+                )),
+            }
+        }
+        Some(environment)
+            if scope.known_environments.is_empty()
+                || scope.known_environments.contains(environment) =>
+        {
+            Claim::Others
+        }
+        Some(environment) => Claim::Unclear(format!(
+            "its `{}` tag names `{environment}`, which the spec does not declare",
+            envctl_spec::TAG_ENVIRONMENT
+        )),
+        None => Claim::Unclear(format!(
+            "it carries the project's tags but no `{}` tag",
+            envctl_spec::TAG_ENVIRONMENT
+        )),
+    }
+}
+
+/// A conflict about a resource of `kind` with cloud id `id`, reported at the address its tags
+/// name (or an unmanaged-style one when they name none).
+pub(super) fn conflict(
+    kind: ResourceKind,
+    id: &str,
+    tags: BTreeMap<String, String>,
+    reason: String,
+) -> envctl_engine::Conflict {
+    let address = address_from_tags(&tags, kind)
+        .unwrap_or_else(|| envctl_engine::unmanaged_address(kind, id));
+    envctl_engine::Conflict {
+        resource: live(address, id.to_string(), tags, Vec::new()),
+        reason,
+    }
+}
+
+/// The reference field that places a resource of `kind` in its environment (a subnet in its
+/// VPC, an instance in its subnet, ...) and the kind it must point at.
+fn placement(kind: ResourceKind) -> Option<(&'static str, ResourceKind)> {
+    use ResourceKind::*;
+    match kind {
+        Vpc => None,
+        Subnet | SecurityGroup => Some(("vpc", Vpc)),
+        Instance => Some(("subnet", Subnet)),
+        DbSubnetGroup => Some(("subnets", Subnet)),
+        DbCluster => Some(("subnet_group", DbSubnetGroup)),
+        DbInstance => Some(("cluster", DbCluster)),
+    }
+}
+
+/// Moves out of `resources` those tagged for the environment that do not sit where its
+/// resources sit (their placement reference did not resolve to one of its resources), and
+/// returns them as conflicts. Runs until nothing moves: what sits in a conflict conflicts too.
+fn prove_placement(resources: &mut Vec<LiveResource>) -> Vec<envctl_engine::Conflict> {
+    let mut conflicts = Vec::new();
+    loop {
+        let owned: std::collections::BTreeSet<Address> =
+            resources.iter().map(|r| r.address.clone()).collect();
+        let misplaced: Vec<usize> = resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                let Some((field, target)) = placement(r.kind) else {
+                    return false;
+                };
+                let points_home = |text: &str| {
+                    text.parse::<Address>()
+                        .is_ok_and(|a| a.kind == target && owned.contains(&a))
+                };
+                match r.fields.get(field) {
+                    Some(Value::Str(text)) => !points_home(text),
+                    Some(Value::List(items)) => {
+                        !items.iter().filter_map(Value::as_str).all(points_home)
+                    }
+                    _ => false,
+                }
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if misplaced.is_empty() {
+            return conflicts;
+        }
+        for index in misplaced.into_iter().rev() {
+            let resource = resources.remove(index);
+            let (field, target) = placement(resource.kind).unwrap_or(("", resource.kind));
+            let reason = format!(
+                "it carries this environment's tags but its `{field}` is not one of the environment's {target}s ({})",
+                resource
+                    .fields
+                    .get(field)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            conflicts.push(envctl_engine::Conflict { resource, reason });
+        }
+    }
 }
 
 /// The address a resource's `envctl:address` tag names, if it is well formed and of `kind`.

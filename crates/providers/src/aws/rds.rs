@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress, ProviderError, Scope,
+    CloudIds, Conflict, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress,
+    ProviderError, Scope,
 };
 use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
 
@@ -24,7 +25,8 @@ use super::error::classify;
 use super::once::rds_no_retry;
 use super::wait::{Poll, Prefixed, wait_until};
 use super::{
-    AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
+    AwsProvider, Claim, address_from_tags, claim, conflict, field_id, field_ids, field_str, live,
+    tags_to_apply, text,
 };
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -51,6 +53,7 @@ fn owned_by(tags: &BTreeMap<String, String>, scope: &Scope) -> bool {
 
 fn scope_of(desired: &DesiredResource) -> Scope {
     Scope {
+        known_environments: Vec::new(),
         project: desired.tags.get(TAG_PROJECT).cloned().unwrap_or_default(),
         environment: desired
             .tags
@@ -71,7 +74,7 @@ impl AwsProvider {
     pub(super) async fn read_rds(
         &self,
         scope: &Scope,
-    ) -> Result<(Vec<LiveResource>, Vec<ForeignName>), ProviderError> {
+    ) -> Result<(Vec<LiveResource>, Vec<ForeignName>, Vec<Conflict>), ProviderError> {
         let (groups, clusters, instances) = tokio::try_join!(
             async {
                 self.rds
@@ -107,6 +110,12 @@ impl AwsProvider {
 
         let mut resources = Vec::new();
         let mut foreign = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut unclear = |kind, id: &str, tags: &BTreeMap<String, String>| {
+            if let Claim::Unclear(reason) = claim(tags, kind, scope) {
+                conflicts.push(conflict(kind, id, tags.clone(), reason));
+            }
+        };
         let prefix = format!("{}-{}-", scope.project, scope.environment);
         let mut note_foreign = |kind, name: &str, tags: &BTreeMap<String, String>| {
             if name.starts_with(&prefix) {
@@ -139,6 +148,7 @@ impl AwsProvider {
             };
             if !owned_by(&tags, scope) {
                 note_foreign(ResourceKind::DbSubnetGroup, name, &tags);
+                unclear(ResourceKind::DbSubnetGroup, name, &tags);
                 continue;
             }
             let Some(address) = address_from_tags(&tags, ResourceKind::DbSubnetGroup) else {
@@ -167,6 +177,7 @@ impl AwsProvider {
             if !owned_by(&tags, scope) {
                 let name = cluster.db_cluster_identifier().unwrap_or_default();
                 note_foreign(ResourceKind::DbCluster, name, &tags);
+                unclear(ResourceKind::DbCluster, name, &tags);
                 continue;
             }
             if is_going(cluster.status()) {
@@ -222,6 +233,7 @@ impl AwsProvider {
             if !owned_by(&tags, scope) {
                 let name = instance.db_instance_identifier().unwrap_or_default();
                 note_foreign(ResourceKind::DbInstance, name, &tags);
+                unclear(ResourceKind::DbInstance, name, &tags);
                 continue;
             }
             if is_going(instance.db_instance_status()) {
@@ -244,7 +256,7 @@ impl AwsProvider {
                 ],
             ));
         }
-        Ok((resources, foreign))
+        Ok((resources, foreign, conflicts))
     }
 
     async fn rds_tags_of(
