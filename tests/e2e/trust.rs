@@ -616,3 +616,79 @@ fn swapped_address_tags_are_reported_instead_of_replacing_both_instances() {
         );
     }
 }
+
+/// Runs envctl with its clock set to `today` (`ENVCTL_TODAY`, for tests).
+fn envctl_on(
+    project: &Project,
+    emulator: &Emulator,
+    today: &str,
+    args: &[&str],
+) -> (i32, String, String) {
+    let output = project
+        .command_via(&emulator.endpoint, args)
+        .env("ENVCTL_TODAY", today)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_expired_difference_is_reported_by_reads_and_refused_by_changes_unless_allowed() {
+    let emulator = Emulator::start();
+    let project = Project::new("trust-expired", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    // The example's difference expires on 2027-06-30.
+    let after = "2027-07-01";
+    let (code, stdout, stderr) = envctl_on(&project, &emulator, after, &["plan", "staging"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("blocked: db_cluster.main (expired difference): the declared difference in `backup_retention_days` of `db_cluster.main` expired on 2027-06-30"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning:") && stderr.contains("expired on 2027-06-30"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = envctl_on(&project, &emulator, after, &["drift", "staging"]);
+    assert_eq!(code, 0, "read-only commands still run: {stderr}");
+    let (code, _, stderr) = envctl_on(&project, &emulator, after, &["apply", "staging", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "refusing to change `staging`: 1 declared difference it relies on has expired"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = envctl_on(
+        &project,
+        &emulator,
+        after,
+        &[
+            "apply",
+            "staging",
+            "--yes",
+            "--allow-expired",
+            "retention review booked for July",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("retention review booked for July"),
+        "the reason is printed: {stderr}"
+    );
+    let vpc = emulator
+        .inventory()
+        .by_address("vpcs", "staging", "vpc.main");
+    assert!(
+        vpc["tags"]["envctl:expired-override"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("retention review booked for July")),
+        "and recorded: {vpc}"
+    );
+}

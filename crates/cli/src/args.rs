@@ -232,6 +232,10 @@ pub struct GateArgs {
     /// Why the gate is skipped; printed and recorded as a tag on the environment's VPC
     #[arg(long, value_name = "TEXT", requires = "skip_promotion_gate")]
     pub reason: Option<String>,
+    /// Change the environment although a declared difference it relies on has expired; the
+    /// reason is printed and recorded as a tag on the environment's VPC
+    #[arg(long, value_name = "REASON")]
+    pub allow_expired: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,7 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
             "No changes: `{}` matches the spec ({} in {}).",
             plan.environment, plan.project, plan.region
         );
+        out.push_str(&blockers_text(plan));
         return out;
     }
     let _ = writeln!(

@@ -499,26 +499,30 @@ impl Validator<'_> {
                     );
                 }
             }
-            if let Some(expires) = &raw.expires
-                && expires.value < self.today
-            {
-                let days = expires.value.days_until(self.today);
+            if let Some(expires) = &raw.expires {
                 let owner = raw.owner.as_ref().map_or("its owner", |o| o.value.as_str());
-                self.report(
-                    Diagnostic::error(format!(
-                        "{} expired on {}",
-                        difference_subject(&raw),
-                        expires.value
-                    ))
-                    .at(
-                        expires.span,
-                        format!("expired {days} day{} ago", if days == 1 { "" } else { "s" }),
-                    )
-                    .with_hint(format!(
-                        "make the environments converge and remove this entry, or agree on \
-                             a new date with `{owner}`"
-                    )),
-                );
+                let plural = |n: i64| if n == 1 { "" } else { "s" };
+                if expires.value < self.today {
+                    // No cliff: the spec stays valid, read-only commands report it, and the
+                    // commands that change an environment refuse unless told why not.
+                    let days = expires.value.days_until(self.today);
+                    self.report(
+                        Diagnostic::warning(format!(
+                            "{} expired on {}",
+                            difference_subject(&raw),
+                            expires.value
+                        ))
+                        .at(
+                            expires.span,
+                            format!("expired {days} day{} ago", plural(days)),
+                        )
+                        .with_hint(format!(
+                            "make the environments converge and remove this entry, or agree on \
+                             a new date with `{owner}`; until then changes to these \
+                             environments need `--allow-expired REASON`"
+                        )),
+                    );
+                }
             }
             let Some((kind, resource, field)) = self.difference_target(&raw, resources) else {
                 continue;
@@ -580,7 +584,8 @@ impl Validator<'_> {
                     }
                 }
             }
-            let complete = self.diagnostics.len() == before;
+            // Warnings (an expired date) leave the entry in force; only errors void it.
+            let complete = self.diagnostics[before..].iter().all(|d| !d.is_error());
             let public = match (&raw.reason, &raw.risk, &raw.owner, &raw.expires) {
                 (Some(reason), Some(risk), Some(owner), Some(expires)) if complete => {
                     Some(Difference {

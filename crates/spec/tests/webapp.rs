@@ -391,16 +391,25 @@ fn windows_line_endings_and_a_byte_order_mark_are_accepted() {
 }
 
 #[test]
-fn an_expired_difference_fails_the_same_spec_later() {
+fn an_expired_difference_is_a_warning_not_a_cliff() {
     let source = SourceFile::new("environments/webapp.toml", WEBAPP);
     let after_expiry = CivilDate::new(2027, 7, 1).expect("valid date");
     let checked = check(&source, after_expiry);
-    assert!(checked.spec.is_none());
+    // The spec stays usable (read-only commands report it; changes need `--allow-expired`).
+    assert!(checked.spec.is_some());
     let [diagnostic] = checked.diagnostics.as_slice() else {
         panic!("one diagnostic expected: {:?}", checked.diagnostics);
     };
+    assert_eq!(diagnostic.severity, envctl_spec::Severity::Warning);
     assert_eq!(
         diagnostic.summary,
         "the difference in `backup_retention_days` of `db_cluster.main` expired on 2027-06-30"
+    );
+    assert!(
+        diagnostic
+            .hints
+            .iter()
+            .any(|h| h.contains("--allow-expired")),
+        "{diagnostic:?}"
     );
 }

@@ -29,6 +29,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..envctl_engine::PlanOptions::default()
             };
+            crate::commands::gate::enforce_expiry(&loaded, &mut desired, &gate)?;
             let provider = connect(global, loaded.spec.region()).await;
             crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
             let target = LockTarget {
@@ -74,10 +75,12 @@ async fn apply_saved(
     gate: &crate::args::GateArgs,
 ) -> anyhow::Result<Outcome> {
     let saved = read_plan_file(path)?;
-    if gate.skip_promotion_gate {
-        return Err(UserError::new("`--skip-promotion-gate` cannot be used with a saved plan")
-            .hint("make the plan with the override instead: `envctl apply ENV --skip-promotion-gate --reason TEXT`")
-            .into());
+    if gate.skip_promotion_gate || gate.allow_expired.is_some() {
+        return Err(UserError::new(
+            "`--skip-promotion-gate` and `--allow-expired` cannot be used with a saved plan",
+        )
+        .hint("apply with the override instead: `envctl apply ENV --skip-promotion-gate --reason TEXT` or `envctl apply ENV --allow-expired REASON`")
+        .into());
     }
     let remake = || {
         format!(
@@ -89,6 +92,7 @@ async fn apply_saved(
     let loaded = load_spec(&global.spec)?;
     let mut desired = expand(&loaded, &saved.environment)?;
     desired.region = crate::context::region(global, &loaded);
+    crate::commands::gate::enforce_expiry(&loaded, &mut desired, gate)?;
     if desired.project != saved.project || desired.region != saved.region {
         return Err(UserError::new(format!(
             "the saved plan `{}` is for `{}` in {}, but this run would change `{}` in {}",

@@ -17,6 +17,81 @@ use crate::errors::UserError;
 /// The tag recording why a promotion gate was skipped.
 pub const OVERRIDE_TAG: &str = "envctl:promotion-override";
 
+/// The tag recording why an environment was changed despite an expired declared difference.
+pub const EXPIRED_OVERRIDE_TAG: &str = "envctl:expired-override";
+
+/// One blocker per declared difference naming `environment` that has expired: read-only
+/// commands report them, changing commands refuse unless `--allow-expired REASON`.
+pub fn expired_blockers(loaded: &LoadedSpec, environment: &str) -> Vec<envctl_engine::Blocker> {
+    crate::render::declared_differences(&loaded.spec, today())
+        .into_iter()
+        .filter(|d| d.status == "expired" && d.values.contains_key(environment))
+        .map(|d| envctl_engine::Blocker {
+            address: d.resource.parse().ok(),
+            kind: envctl_engine::BlockerKind::ExpiredDifference,
+            message: format!(
+                "the declared difference in `{}` of `{}` expired on {} ({} days ago; owner `{}`)",
+                d.field,
+                d.resource,
+                d.expires,
+                -d.days_left,
+                d.owner
+            ),
+            hint: Some(format!(
+                "converge the environments and remove the entry, agree on a new date with `{}`, or change `{environment}` anyway with `--allow-expired REASON`",
+                d.owner
+            )),
+        })
+        .collect()
+}
+
+/// Refuses to change `desired` while a difference it relies on has expired, unless
+/// `--allow-expired REASON` (printed, and recorded as a tag on its VPCs).
+pub fn enforce_expiry(
+    loaded: &LoadedSpec,
+    desired: &mut DesiredState,
+    gate: &GateArgs,
+) -> anyhow::Result<()> {
+    let blockers = expired_blockers(loaded, &desired.environment);
+    if blockers.is_empty() {
+        return Ok(());
+    }
+    let Some(reason) = &gate.allow_expired else {
+        let mut message = format!(
+            "refusing to change `{}`: {} declared difference{} it relies on ha{} expired:",
+            desired.environment,
+            blockers.len(),
+            if blockers.len() == 1 { "" } else { "s" },
+            if blockers.len() == 1 { "s" } else { "ve" }
+        );
+        for blocker in &blockers {
+            message.push_str(&format!("\n  {}", blocker.message));
+        }
+        return Err(UserError::new(message)
+            .hint("converge the environments and remove the entries, agree on new dates with their owners, or pass `--allow-expired REASON`")
+            .into());
+    };
+    crate::style::eprintln(&format!(
+        "warning: changing `{}` although {} declared difference{} expired: {reason}",
+        desired.environment,
+        blockers.len(),
+        if blockers.len() == 1 {
+            " has"
+        } else {
+            "s have"
+        }
+    ));
+    let value = tag_value(&format!("{reason} - allowed on {}", today()));
+    for resource in &mut desired.resources {
+        if resource.kind == ResourceKind::Vpc {
+            resource
+                .tags
+                .insert(EXPIRED_OVERRIDE_TAG.to_string(), value.clone());
+        }
+    }
+    Ok(())
+}
+
 /// Refuses to go on unless `desired`'s upstream environment has converged, or the gate is
 /// skipped with a reason (which is then added to the VPCs' tags in `desired`).
 pub async fn enforce(

@@ -41,6 +41,11 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
     {
         plan.blockers.push(blocker);
     }
+    plan.blockers
+        .extend(crate::commands::gate::expired_blockers(
+            &loaded,
+            &environment,
+        ));
     if let Some(path) = &out {
         write_file(path, &serde_json::to_string_pretty(&plan)?)?;
         eprintln!(

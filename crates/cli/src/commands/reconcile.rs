@@ -130,6 +130,7 @@ async fn repair(
     if report.is_clean() {
         return Ok(false);
     }
+    crate::commands::gate::enforce_expiry(loaded, desired, gate)?;
     crate::commands::gate::enforce(loaded, desired, provider, gate).await?;
     let desired = &*desired;
     let target = LockTarget {

@@ -41,6 +41,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
+    crate::commands::gate::enforce_expiry(&loaded, &mut desired, &gate)?;
     crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
     let target = LockTarget {
         bucket: desired.lock_bucket.clone(),
