@@ -175,6 +175,17 @@ def main():
             result = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
             result = None
+    elif command == "bucket-info":
+        (bucket,) = args
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        if bucket not in names:
+            result = None
+        else:
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            result = {"versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
+                      "public_access_blocked": all(block.values())}
     elif command == "run-instance":
         subnet_id, tag_json = args
         tag_list = [{"Key": k, "Value": v} for k, v in json.loads(tag_json).items()]

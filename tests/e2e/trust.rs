@@ -692,3 +692,105 @@ fn an_expired_difference_is_reported_by_reads_and_refused_by_changes_unless_allo
         "and recorded: {vpc}"
     );
 }
+
+#[test]
+fn locking_is_on_by_default_in_a_private_versioned_bucket_of_the_account() {
+    let emulator = Emulator::start();
+    let project = Project::new(
+        "trust-default-lock",
+        &[(
+            r#"lock_bucket = "webapp-envctl-locks""#,
+            "# no lock_bucket: envctl uses the account's default",
+        )],
+    );
+    // The emulator's account is 123456789012.
+    let bucket = "envctl-locks-123456789012-us-east-1";
+    let run = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    assert!(
+        !run.stderr.contains("nothing stops another run"),
+        "{}",
+        run.stderr
+    );
+    let info = emulator.client(&["bucket-info", bucket]);
+    assert_eq!(info["versioning"], "Enabled", "{info}");
+    assert_eq!(info["public_access_blocked"], true, "{info}");
+    assert_eq!(
+        emulator.client(&["get-lock", bucket, LOCK_KEY]),
+        Value::Null,
+        "the lock was released"
+    );
+    // --no-lock opts out, and says so.
+    let run = project
+        .envctl(&emulator, &["apply", "staging", "--yes", "--no-lock"])
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("warning: `--no-lock`: nothing stops another run from changing `staging`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_resource_that_vanishes_during_a_read_is_gone_not_a_failed_run() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new("trust-read-race", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    // The DB subnet group is listed, then deleted before its tags are asked for.
+    proxy.configure(serde_json::json!({"fail_actions": {"ListTagsForResource": {
+        "code": "DBSubnetGroupNotFoundFault", "status": 404,
+        "message": "DBSubnetGroup webapp-staging-main not found."
+    }}}));
+    let run = project.envctl_via(&proxy.endpoint, &["plan", "staging", "--output", "json"]);
+    assert!(
+        !run.stderr.contains("failed to read the live state"),
+        "the read does not fail: {}",
+        run.stderr
+    );
+    let plan = run.json();
+    let creates: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "create")
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    assert!(
+        creates.contains(&"db_subnet_group.main"),
+        "it is gone: {plan:#}"
+    );
+    // What sat in it can no longer be proven the environment's: reported, never replaced.
+    assert_eq!(plan["blockers"][0]["kind"], "conflict", "{plan:#}");
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn an_already_exists_error_about_a_snapshot_is_not_called_the_resource_existing() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    proxy.configure(serde_json::json!({"fail_actions": {"CreateDBCluster": {
+        "code": "DBClusterSnapshotAlreadyExistsFault",
+        "message": "Cannot create the snapshot because a snapshot with the identifier rds:webapp-staging-main-2026-12-02-06-17 already exists."
+    }}}));
+    let project = Project::new("trust-snapshot-exists", &[]);
+    let run = project
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "create db_cluster.main failed: DBClusterSnapshotAlreadyExistsFault: Cannot create the snapshot"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("db_cluster.main already exists"),
+        "{}",
+        run.stderr
+    );
+}

@@ -216,6 +216,9 @@ pub struct ExecutionArgs {
     /// How long to wait for another run's lock on the environment: `0s`, `30s`, `10m`
     #[arg(long, default_value = "0s", value_parser = parse_wait)]
     pub lock_timeout: std::time::Duration,
+    /// Change the environment without holding its lock (nothing stops a second run)
+    #[arg(long, conflicts_with = "lock_timeout")]
+    pub no_lock: bool,
     /// Instances of one group a resize or replacement takes down at once (default: a quarter
     /// of the group, rounded up); the next batch starts when the previous one runs again
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -1,8 +1,10 @@
 //! Holding an environment's lock around a command that changes it.
 //!
-//! Owns [`acquire`], [`release`] and [`locked`], which holds a lock around some work. Invariants: only commands that change the cloud lock;
-//! a spec without `lock_bucket` runs unlocked with a warning, never silently; a lock that
-//! cannot be released is reported, not ignored.
+//! Owns [`acquire`], [`release`] and [`locked`], which holds a lock around some work.
+//! Invariants: only commands that change the cloud lock; locking is on by default (a spec
+//! without `lock_bucket` uses `envctl-locks-{account}-{region}`, created private and
+//! versioned); `--no-lock` runs unlocked with a warning, never silently; a lock that cannot
+//! be released is reported, not ignored.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,20 +13,38 @@ use envctl_providers::{AwsProvider, EnvironmentLock, LockError, LockInfo};
 
 use crate::errors::UserError;
 
-/// Takes the lock of `environment` (None when the spec has no lock bucket).
+/// The bucket holding the environments' locks: the spec's `lock_bucket`, else the default
+/// one of the account and region.
+pub async fn bucket_of(provider: &AwsProvider, named: Option<&str>) -> anyhow::Result<String> {
+    match named {
+        Some(bucket) => Ok(bucket.to_string()),
+        None => provider.default_lock_bucket().await.map_err(|e| {
+            crate::commands::cloud_error(
+                e,
+                "failed to find the default lock bucket (the spec names no `lock_bucket`)"
+                    .to_string(),
+            )
+        }),
+    }
+}
+
+/// Takes the lock of `environment` (None with `--no-lock`).
 async fn acquire(
     provider: &AwsProvider,
     bucket: Option<&str>,
+    no_lock: bool,
     project: &str,
     environment: &str,
     timeout: Duration,
 ) -> anyhow::Result<Option<EnvironmentLock>> {
-    let Some(bucket) = bucket else {
+    if no_lock {
         crate::style::eprintln(&format!(
-            "warning: the spec names no `lock_bucket`: nothing stops another run from changing `{environment}` at the same time"
+            "warning: `--no-lock`: nothing stops another run from changing `{environment}` at the same time"
         ));
         return Ok(None);
-    };
+    }
+    let bucket = bucket_of(provider, bucket).await?;
+    let bucket = bucket.as_str();
     let command: Vec<String> = std::env::args().collect();
     let info = LockInfo::for_this_process(command.join(" "));
     match provider
@@ -89,12 +109,21 @@ fn note_held(held: Option<(String, String)>) {
 pub async fn locked<T>(
     provider: &AwsProvider,
     bucket: Option<String>,
+    no_lock: bool,
     project: &str,
     environment: &str,
     timeout: Duration,
     work: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let lock = acquire(provider, bucket.as_deref(), project, environment, timeout).await?;
+    let lock = acquire(
+        provider,
+        bucket.as_deref(),
+        no_lock,
+        project,
+        environment,
+        timeout,
+    )
+    .await?;
     note_held(
         lock.as_ref()
             .map(|l| (environment.to_string(), l.info.id.clone())),

@@ -115,7 +115,7 @@ where
             }
             Err(error) => return Err(error),
         }
-        locked(provider, target, async {
+        locked(provider, target, execution.no_lock, async {
             let plan = make_plan().await?;
             if !same_plan(&shown, &plan) {
                 return Err(UserError::new(format!(
@@ -129,7 +129,7 @@ where
         })
         .await
     } else {
-        locked(provider, target, async {
+        locked(provider, target, execution.no_lock, async {
             let plan = make_plan().await?;
             if !present(&plan, show)? {
                 return Ok(Outcome::Success);
@@ -155,11 +155,13 @@ impl Drop for AbortOnDrop {
 async fn locked<T>(
     provider: &AwsProvider,
     target: &LockTarget,
+    no_lock: bool,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     crate::lock::locked(
         provider,
         target.bucket.clone(),
+        no_lock,
         &target.project,
         &target.environment,
         target.timeout,

@@ -14,14 +14,9 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
     } = args;
     let loaded = load_spec(&global.spec)?;
     expand(&loaded, &environment)?;
-    let Some(bucket) = loaded.spec.lock_bucket() else {
-        return Err(
-            UserError::new("the spec names no `lock_bucket`, so there are no locks")
-                .hint("set `lock_bucket` in `[project]` to lock environments during changes")
-                .into(),
-        );
-    };
     let provider = connect(global, loaded.spec.region()).await;
+    let bucket = crate::lock::bucket_of(&provider, loaded.spec.lock_bucket()).await?;
+    let bucket = bucket.as_str();
     // Show whose lock it is and ask: removing a live run's lock lets two runs change the
     // environment at once.
     let holder = provider

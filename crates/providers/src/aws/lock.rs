@@ -256,6 +256,16 @@ impl AwsProvider {
         Ok(holder)
     }
 
+    /// The lock bucket envctl uses when the spec names none, as CDK's bootstrap bucket:
+    /// `envctl-locks-{account}-{region}`, one per account and region.
+    pub async fn default_lock_bucket(&self) -> Result<String, ProviderError> {
+        Ok(format!(
+            "envctl-locks-{}-{}",
+            self.account_id().await?,
+            self.region
+        ))
+    }
+
     async fn ensure_bucket(&self, bucket: &str) -> Result<(), ProviderError> {
         let what = format!("lock bucket `{bucket}`");
         match self
@@ -281,7 +291,7 @@ impl AwsProvider {
             );
         }
         match create.send().await.map_err(|e| classify(e, &what)) {
-            Ok(_) => Ok(()),
+            Ok(_) => self.harden_bucket(bucket, &what).await,
             // Created meanwhile by another run, or ours already.
             Err(ProviderError::AlreadyExists { .. }) => Ok(()),
             Err(ProviderError::Rejected { code, .. }) if code == "BucketAlreadyOwnedByYou" => {
@@ -289,6 +299,42 @@ impl AwsProvider {
             }
             Err(other) => Err(other),
         }
+    }
+}
+
+impl AwsProvider {
+    /// A lock bucket envctl created is private (public access blocked) and versioned (a lock
+    /// overwritten by mistake can be recovered).
+    async fn harden_bucket(&self, bucket: &str, what: &str) -> Result<(), ProviderError> {
+        use aws_sdk_s3::types::{
+            BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
+        };
+        self.s3
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        self.s3
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(e, what))?;
+        Ok(())
     }
 }
 

@@ -81,6 +81,7 @@ pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
     region: String,
     waits: Timeouts,
     /// Attempts and backoff for the calls whose retries envctl owns (creates).
@@ -140,6 +141,7 @@ impl AwsProvider {
         let mut s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(custom_endpoint)
             .interceptor(trace::CallLog);
+        let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(trace::CallLog);
         if let Some(rate) = settings.max_requests_per_second {
             // One client, and so one budget, per service: AWS throttles each on its own.
             let rate = Some(rate);
@@ -151,6 +153,7 @@ impl AwsProvider {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
             rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts_config.build()),
             region: settings.region.clone(),
             waits: settings.waits,
             retries: Retries {
@@ -159,6 +162,30 @@ impl AwsProvider {
             },
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
         }
+    }
+}
+
+impl AwsProvider {
+    /// The account the credentials act in (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String, ProviderError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| error::classify(e, "the caller's identity"))?;
+        out.account()
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::Rejected {
+                code: "MissingAccount".into(),
+                message: "STS named no account for these credentials".into(),
+                request_id: None,
+            })
+    }
+
+    /// The region this provider works in.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 }
 
