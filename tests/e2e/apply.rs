@@ -354,3 +354,39 @@ fn a_root_volume_size_is_set_at_launch_and_grown_in_place() {
         .envctl(&emulator, &["plan", "staging", "--detailed-exitcode"])
         .expect_code(0);
 }
+
+#[test]
+fn a_groups_rules_are_authorized_in_one_call_per_direction() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new(
+        "rules-one-call",
+        &[(
+            r#"ingress = [{ protocol = "tcp", ports = "443", cidr = "10.0.0.0/8" }]"#,
+            r#"ingress = [
+  { protocol = "tcp", ports = "443", cidr = "10.0.0.0/8" },
+  { protocol = "tcp", ports = "80", cidr = "10.0.0.0/8" },
+  { protocol = "tcp", ports = "8080-8090", cidr = "10.1.0.0/16" },
+]"#,
+        )],
+    );
+    project
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["by_action"]["AuthorizeSecurityGroupIngress"], 2,
+        "one call for app's three rules, one for db's: {stats}"
+    );
+    let app = emulator
+        .inventory()
+        .by_address("security_groups", "staging", "security_group.app");
+    let mut ports: Vec<i64> = app["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["FromPort"].as_i64())
+        .collect();
+    ports.sort();
+    assert_eq!(ports, [80, 443, 8080]);
+}

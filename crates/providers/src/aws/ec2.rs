@@ -762,60 +762,100 @@ impl AwsProvider {
         };
         let add = to_permissions(desired_set.difference(&live_set).copied().collect())?;
         let remove = to_permissions(live_set.difference(&desired_set).copied().collect())?;
-        for permission in add {
-            let result = if direction == "ingress" {
-                self.ec2
-                    .authorize_security_group_ingress()
-                    .group_id(group_id)
-                    .ip_permissions(permission)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, what))
-            } else {
-                self.ec2
-                    .authorize_security_group_egress()
-                    .group_id(group_id)
-                    .ip_permissions(permission)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, what))
-            };
-            match result {
-                // Already there (a retried call, or another run): nothing to do.
-                Ok(()) | Err(ProviderError::AlreadyExists { .. }) => {}
-                Err(ProviderError::Rejected { code, .. })
-                    if code == "InvalidPermission.Duplicate" => {}
+        // One call per direction (the APIs take a list); only when AWS refuses the batch
+        // because part of it is already there (or already gone) is it sent one by one.
+        if !add.is_empty() {
+            match self.authorize(group_id, direction, add.clone(), what).await {
+                Ok(()) => {}
+                Err(error) if is_duplicate(&error) => {
+                    for permission in add {
+                        match self
+                            .authorize(group_id, direction, vec![permission], what)
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(error) if is_duplicate(&error) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
                 Err(other) => return Err(other),
             }
         }
-        for permission in remove {
-            let result = if direction == "ingress" {
-                self.ec2
-                    .revoke_security_group_ingress()
-                    .group_id(group_id)
-                    .ip_permissions(permission)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, what))
-            } else {
-                self.ec2
-                    .revoke_security_group_egress()
-                    .group_id(group_id)
-                    .ip_permissions(permission)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(e, what))
-            };
-            match result {
-                Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+        if !remove.is_empty() {
+            match self.revoke(group_id, direction, remove.clone(), what).await {
+                Ok(()) => {}
+                Err(ProviderError::NotFound { .. }) => {
+                    for permission in remove {
+                        match self
+                            .revoke(group_id, direction, vec![permission], what)
+                            .await
+                        {
+                            Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
                 Err(other) => return Err(other),
             }
         }
         Ok(())
+    }
+
+    async fn authorize(
+        &self,
+        group_id: &str,
+        direction: &str,
+        permissions: Vec<IpPermission>,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        if direction == "ingress" {
+            self.ec2
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, what))
+        } else {
+            self.ec2
+                .authorize_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, what))
+        }
+    }
+
+    async fn revoke(
+        &self,
+        group_id: &str,
+        direction: &str,
+        permissions: Vec<IpPermission>,
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        if direction == "ingress" {
+            self.ec2
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, what))
+        } else {
+            self.ec2
+                .revoke_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, what))
+        }
     }
 
     pub(super) async fn update_security_group(
@@ -1347,6 +1387,16 @@ impl AwsProvider {
                 other => return other,
             }
         }
+    }
+}
+
+/// Whether a rule call was refused because a rule is already there (a retried call, another
+/// run).
+fn is_duplicate(error: &ProviderError) -> bool {
+    match error {
+        ProviderError::AlreadyExists { .. } => true,
+        ProviderError::Rejected { code, .. } => code == "InvalidPermission.Duplicate",
+        _ => false,
     }
 }
 
