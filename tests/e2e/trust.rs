@@ -578,6 +578,22 @@ fn an_instance_that_lost_its_environment_tag_blocks_a_second_launch() {
         .filter(|i| i["state"] == "running")
         .count();
     assert_eq!(running, 1, "no second instance was launched");
+    // Nor does destroy start deleting around it (its subnet could not go while it runs).
+    let run = project
+        .envctl(&emulator, &["destroy", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("blocked: instance.app[0] (conflict)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        emulator
+            .inventory()
+            .owned_addresses("staging")
+            .contains(&"vpc.main".to_string()),
+        "nothing was deleted"
+    );
 }
 
 #[test]
@@ -792,5 +808,71 @@ fn an_already_exists_error_about_a_snapshot_is_not_called_the_resource_existing(
         !run.stderr.contains("db_cluster.main already exists"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn every_refusal_known_before_the_first_change_makes_no_mutating_call() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new("trust-refusals", &[]);
+    // Production is promoted from staging, which has never been applied: the gate refuses.
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["apply", "production", "--yes", "--confirm", "production"],
+            "it is promoted from `staging`",
+        ),
+        (
+            vec!["redeploy", "production", "--yes", "--confirm", "production"],
+            "it is promoted from `staging`",
+        ),
+    ];
+    for (args, expected) in &cases {
+        proxy.reset_stats();
+        let run = project.envctl_via(&proxy.endpoint, args).expect_code(1);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert_eq!(proxy.mutating_calls(), Vec::<String>::new(), "{args:?}");
+    }
+    project
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    project
+        .envctl_via(
+            &proxy.endpoint,
+            &["apply", "production", "--yes", "--confirm", "production"],
+        )
+        .expect_code(0);
+    project.write_spec(&[SHRINK_PRODUCTION]);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        // A protected environment losing an instance needs its name, not only --yes.
+        (
+            vec!["apply", "production", "--yes"],
+            "`production` is protected and this would delete or replace resources",
+        ),
+        // The cluster is deletion-protected: asking to replace it is refused up front.
+        (
+            vec!["apply", "staging", "--yes", "--replace", "db_cluster.main"],
+            "deletion protection is on",
+        ),
+        (
+            vec!["destroy", "production", "--yes"],
+            "`production` is protected and this would delete or replace resources",
+        ),
+    ];
+    for (args, expected) in &cases {
+        proxy.reset_stats();
+        let run = project.envctl_via(&proxy.endpoint, args).expect_code(1);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert_eq!(proxy.mutating_calls(), Vec::<String>::new(), "{args:?}");
+    }
+    // The plan says what applying a protected environment's deletion needs.
+    let plan = project
+        .envctl_via(&proxy.endpoint, &["plan", "production"])
+        .expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("`production` is protected: applying this needs its name typed at the prompt, or `--confirm production`."),
+        "{}",
+        plan.stdout
     );
 }

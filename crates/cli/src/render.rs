@@ -106,6 +106,14 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(&plan.summary()));
+    let summary = plan.summary();
+    if plan.protected && (summary.replace > 0 || summary.delete > 0) {
+        let _ = writeln!(
+            out,
+            "`{0}` is protected: applying this needs its name typed at the prompt, or `--confirm {0}`.",
+            plan.environment
+        );
+    }
     out.push_str(&blockers_text(plan));
     out
 }

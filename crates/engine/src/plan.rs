@@ -761,15 +761,34 @@ pub fn desired_digest(desired: &DesiredState) -> String {
 }
 
 /// A plan that deletes everything `live` holds (for `destroy`, which lifts deletion
-/// protection after confirmation, so protection is no blocker here).
+/// protection after confirmation, so protection is no blocker here; conflicts are).
 pub fn make_destroy_plan(desired: &DesiredState, live: &LiveState) -> Plan {
     let changes: Vec<ResourceChange> = live
         .resources
         .iter()
         .map(|r| delete_change(r, Cause::Destroy))
         .collect();
-    let notes = final_snapshot_notes(&changes);
-    plan_of(desired, live, changes, notes, Vec::new())
+    let mut notes = final_snapshot_notes(&changes);
+    notes.extend(conflict_notes(live));
+    // What claims the environment without proof stays, and what it sits in could not be
+    // deleted around it (AWS refuses a subnet or VPC still in use): settle it first.
+    let blockers = live
+        .conflicts
+        .iter()
+        .map(|c| Blocker {
+            address: Some(c.resource.address.clone()),
+            kind: BlockerKind::Conflict,
+            message: format!(
+                "`{}` claims {} but {}; envctl will not delete it, and what it sits in cannot go while it is there",
+                c.resource.id, c.resource.address, c.reason
+            ),
+            hint: Some(
+                "correct its envctl tags if it is this environment's (destroy then removes it), or remove it yourself"
+                    .to_string(),
+            ),
+        })
+        .collect();
+    plan_of(desired, live, changes, notes, blockers)
 }
 
 /// A plan of `changes` for `desired`, made from `live`.
