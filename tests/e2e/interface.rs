@@ -221,6 +221,25 @@ fn a_protected_environment_is_destroyed_only_when_its_name_is_typed() {
         "{}",
         wrong.output
     );
+    assert!(
+        wrong
+            .output
+            .contains("`staging` does not match `production`"),
+        "a mistyped name says so: {}",
+        wrong.output
+    );
+    // The question says exactly what will happen.
+    assert!(
+        wrong.output.contains("Destroy 12 resources of `production`?")
+            && wrong
+                .output
+                .contains("Deletion protection of db_cluster.main will be lifted.")
+            && wrong
+                .output
+                .contains("A final snapshot of db_cluster.main will be kept as `webapp-production-main-final-<unix time>`."),
+        "{}",
+        wrong.output
+    );
     assert_eq!(emulator.inventory().owned_addresses("production"), before);
 
     let typed = project

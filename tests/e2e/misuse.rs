@@ -117,3 +117,93 @@ fn missing_credentials_get_a_hint_about_the_credential_chain() {
         "{stderr}"
     );
 }
+
+#[test]
+fn degenerate_input_is_refused_or_deduped_with_a_message() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-degenerate", &[]);
+    let same = project
+        .envctl(&emulator, &["parity", "staging", "staging"])
+        .expect_code(1);
+    assert!(
+        same.stderr
+            .contains("`envctl parity staging staging` compares `staging` with itself"),
+        "{}",
+        same.stderr
+    );
+    // Named twice, checked once.
+    let twice = project
+        .envctl(&emulator, &["drift", "staging", "staging", "-o", "json"])
+        .expect_code(2);
+    assert_eq!(
+        twice.json()["environments"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // A directory as the spec says so.
+    let dir = project
+        .envctl(&emulator, &["--spec", ".", "plan", "staging"])
+        .expect_code(1);
+    assert!(
+        dir.stderr.contains("`.` is a directory, not a spec file"),
+        "{}",
+        dir.stderr
+    );
+}
+
+#[test]
+fn plan_out_dash_writes_the_plan_to_stdout_and_a_bad_out_fails_before_any_call() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new("misuse-out", &[]);
+    let run = project
+        .envctl_via(&proxy.endpoint, &["plan", "staging", "--out", "-"])
+        .expect_code(0);
+    let saved: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is the plan");
+    assert_eq!(saved["environment"], "staging");
+    assert!(
+        run.stderr.contains("envctl will make these changes"),
+        "{}",
+        run.stderr
+    );
+    assert!(!project.dir.join("-").exists(), "no file named `-`");
+
+    proxy.reset_stats();
+    let run = project
+        .envctl_via(
+            &proxy.endpoint,
+            &["plan", "staging", "--out", "no/such/dir/p.plan"],
+        )
+        .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("cannot save the plan to `no/such/dir/p.plan`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        proxy.stats()["total"],
+        0,
+        "checked before reading the cloud"
+    );
+}
+
+#[test]
+fn an_empty_no_color_keeps_color_and_term_dumb_drops_it() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-color", &[]);
+    let on_terminal = |envs: &[(&str, &str)]| {
+        project
+            .envctl_on_terminal_with(&emulator, &["plan", "nowhere"], &[], true, envs)
+            .expect_code(1)
+            .output
+    };
+    // no-color.org: only a non-empty NO_COLOR turns color off.
+    let empty = on_terminal(&[("NO_COLOR", "")]);
+    assert!(empty.contains("\u{1b}["), "{empty:?}");
+    let set = on_terminal(&[("NO_COLOR", "1")]);
+    assert!(!set.contains('\u{1b}'), "{set:?}");
+    // A dumb terminal gets none either, and still every word.
+    let dumb = on_terminal(&[("TERM", "dumb")]);
+    assert!(!dumb.contains('\u{1b}'), "{dumb:?}");
+    assert!(dumb.contains("error:"), "{dumb:?}");
+}

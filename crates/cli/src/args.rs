@@ -174,7 +174,7 @@ pub struct ShowArgs {
     /// The environment to expand
     pub environment: String,
     /// `text` for people, `json` for programs (see docs/json-output.md)
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
@@ -182,11 +182,12 @@ pub struct ShowArgs {
 pub struct PlanArgs {
     /// The environment to plan
     pub environment: String,
-    /// Save the plan to FILE, for `envctl apply --plan FILE`
+    /// Save the plan to FILE, for `envctl apply --plan FILE` (`-` writes it to stdout, and the
+    /// readable plan to stderr)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// `text` for people, `json` for programs (see docs/json-output.md)
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error
     #[arg(long)]
@@ -272,7 +273,7 @@ pub struct DriftArgs {
     /// Environments to check (default: every environment of the spec)
     pub environments: Vec<String>,
     /// `text` for people, `json` for programs (see docs/json-output.md)
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
@@ -298,7 +299,7 @@ pub struct ParityArgs {
     #[arg(num_args = 0..=2)]
     pub environments: Vec<String>,
     /// `text` for people, `json` for programs (see docs/json-output.md)
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
     /// List the spec's declared differences (reason, risk, owner, expiry) instead
     #[arg(long, conflicts_with = "environments")]
@@ -318,7 +319,7 @@ pub enum AuditFormat {
 pub struct AuditArgs {
     /// `text` for people, `json` for programs (see docs/json-output.md), `markdown` for an
     /// issue or a wiki page
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short, long, value_enum, default_value_t)]
     pub output: AuditFormat,
 }
 

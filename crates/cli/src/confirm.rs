@@ -71,7 +71,16 @@ pub fn confirm(
                 ))
                 .allow_empty(true)
                 .interact_text()?;
-            Ok(typed.trim() == environment)
+            let typed = typed.trim();
+            if typed == environment {
+                return Ok(true);
+            }
+            crate::style::eprintln(&if typed.is_empty() {
+                "nothing was typed, which does not match".to_string()
+            } else {
+                format!("`{typed}` does not match `{environment}`")
+            });
+            Ok(false)
         }
     }
 }

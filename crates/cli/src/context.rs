@@ -50,6 +50,17 @@ pub fn load_spec_for_audit(path: &Path) -> anyhow::Result<LoadedSpec> {
 }
 
 fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
+    if path.is_dir() {
+        return Err(UserError::new(format!(
+            "`{}` is a directory, not a spec file",
+            path.display()
+        ))
+        .hint(format!(
+            "pass the spec file itself: `--spec {}`",
+            path.join("envctl.toml").display()
+        ))
+        .into());
+    }
     let bytes = std::fs::read(path).map_err(|error| {
         let hint = if error.kind() == std::io::ErrorKind::NotFound {
             "pass `--spec PATH` or set `ENVCTL_SPEC`; by default envctl reads `envctl.toml` in the current directory"
@@ -189,6 +200,49 @@ pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
 /// Connects to AWS.
 pub async fn connect(global: &GlobalArgs, spec_region: &str) -> AwsProvider {
     AwsProvider::connect(&aws_settings(global, spec_region)).await
+}
+
+/// Checks, before anything is read from the cloud, that a plan can be saved at `path` (`-` is
+/// stdout): not a directory, in a directory that exists and takes new files.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let refuse = |why: String, hint: &str| -> anyhow::Result<()> {
+        Err(UserError::new(format!(
+            "cannot save the plan to `{}`: {why}",
+            path.display()
+        ))
+        .hint(hint.to_string())
+        .into())
+    };
+    if path.is_dir() {
+        return refuse(
+            "it is a directory".into(),
+            "name a file, such as `staging.plan`",
+        );
+    }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return refuse(
+            format!("`{}` is not a directory", parent.display()),
+            "create the directory first, or name a file in an existing one",
+        );
+    }
+    let probe = parent.join(format!(".envctl-write-check-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(error) => refuse(
+            format!("`{}` does not take new files ({error})", parent.display()),
+            "check the directory's permissions, or name a file elsewhere",
+        ),
+    }
 }
 
 /// Writes `text` to `path`, with context.

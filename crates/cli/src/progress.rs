@@ -2,8 +2,9 @@
 //! elsewhere.
 //!
 //! Owns [`ProgressReporter`], the CLI's implementation of the engine's `Reporter`, and the
-//! decision whether bars are drawn (stderr is a terminal, `NO_COLOR` unset, no
-//! `--no-progress`). Invariant: progress never goes to stdout, which is for data.
+//! decision whether bars are drawn (stderr is a terminal other than `TERM=dumb`, no
+//! `--no-progress`). Invariants: progress never goes to stdout, which is for data; every
+//! result line is printed whether or not bars are drawn.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -14,9 +15,12 @@ use envctl_engine::{Action, OperationReport, Outcome, Reporter, Step};
 use envctl_spec::Address;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Whether to draw live bars.
+/// Whether to draw live bars: on a terminal that can redraw lines, unless `--no-progress`.
+/// (Color is a separate choice: `NO_COLOR` keeps the bars, uncolored.)
 pub fn bars_wanted(no_progress: bool) -> bool {
-    !no_progress && !crate::style::no_color() && std::io::stderr().is_terminal()
+    !no_progress
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 fn label(action: Action, step: Step) -> &'static str {

@@ -3,17 +3,19 @@
 //! Owns [`Palette`] (whether one stream gets color, and the styles of the `error:`, `warning:`
 //! and `hint:` prefixes and of plan symbols), [`no_color`] and [`eprint`]. Invariants: color
 //! only decorates, so every text reads the same with the escapes removed; a stream gets color
-//! only when it is a terminal and `NO_COLOR` is unset; data for pipelines (JSON, Markdown) is
-//! never colored.
+//! only when it is a terminal, `NO_COLOR` is unset or empty and `TERM` is not `dumb`; data for
+//! pipelines (JSON, Markdown) is never colored.
 
 use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use envctl_engine::Action;
 
-/// Whether the user asked for no color (`NO_COLOR` set, to anything).
+/// Whether the user asked for no color: `NO_COLOR` set and not empty (no-color.org), or a
+/// terminal that cannot show it (`TERM=dumb`).
 pub fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some()
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
 }
 
 /// How one output stream is decorated.

@@ -440,6 +440,18 @@ impl Project {
         dialogue: &[(&str, &str)],
         color: bool,
     ) -> TerminalRun {
+        self.envctl_on_terminal_with(emulator, args, dialogue, color, &[])
+    }
+
+    /// Like [`Project::envctl_on_terminal`], with extra environment variables last.
+    pub fn envctl_on_terminal_with(
+        &self,
+        emulator: &Emulator,
+        args: &[&str],
+        dialogue: &[(&str, &str)],
+        color: bool,
+        envs: &[(&str, &str)],
+    ) -> TerminalRun {
         let template = self.command_via(&emulator.endpoint, args);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/pty_run.py");
         let mut command = Command::new(python());
@@ -458,8 +470,13 @@ impl Project {
                 None => command.env_remove(key),
             };
         }
+        // A terminal that can show color and redraw lines, whatever the test runner's is.
+        command.env("TERM", "xterm-256color");
         if color {
             command.env_remove("NO_COLOR");
+        }
+        for (key, value) in envs {
+            command.env(key, value);
         }
         let output = command.output().expect("python runs");
         assert!(

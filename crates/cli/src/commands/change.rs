@@ -207,7 +207,7 @@ fn confirmed(plan: &Plan, execution: &ExecutionArgs, kind: ChangeKind) -> anyhow
     } else {
         Risk::Ordinary
     };
-    let question = format!("{} these changes to `{}`?", kind.title(), plan.environment);
+    let question = question(plan, kind);
     let yes = confirm(
         &plan.environment,
         &question,
@@ -222,6 +222,35 @@ fn confirmed(plan: &Plan, execution: &ExecutionArgs, kind: ChangeKind) -> anyhow
         ));
     }
     Ok(yes)
+}
+
+/// What the prompt asks: exactly what will happen.
+fn question(plan: &Plan, kind: ChangeKind) -> String {
+    if kind != ChangeKind::Destroy {
+        return format!("{} these changes to `{}`?", kind.title(), plan.environment);
+    }
+    let count = plan.changes.len();
+    let mut question = format!(
+        "Destroy {count} resource{} of `{}`?",
+        if count == 1 { "" } else { "s" },
+        plan.environment
+    );
+    for change in &plan.changes {
+        let Some(live) = &change.live else { continue };
+        if envctl_engine::is_deletion_protected(live) {
+            question.push_str(&format!(
+                " Deletion protection of {} will be lifted.",
+                change.address
+            ));
+        }
+        if change.kind.holds_data() {
+            question.push_str(&format!(
+                " A final snapshot of {} will be kept as `{}-final-<unix time>`.",
+                change.address, live.id
+            ));
+        }
+    }
+    question
 }
 
 /// Applies a confirmed plan and reports it, rolling back by the environment's policy.

@@ -58,7 +58,13 @@ pub fn selected_environments(
             .map(str::to_string)
             .collect()
     } else {
-        named
+        // An environment named twice is checked (and changed) once.
+        let mut seen = std::collections::BTreeSet::new();
+        let unique: Vec<String> = named
+            .into_iter()
+            .filter(|name| seen.insert(name.clone()))
+            .collect();
+        unique
     }
 }
 

@@ -62,6 +62,11 @@ pub fn promotion_pairs(
     named: Vec<String>,
 ) -> anyhow::Result<Vec<(String, String)>> {
     match named.as_slice() {
+        [from, to] if from == to => Err(UserError::new(format!(
+            "`envctl parity {from} {to}` compares `{from}` with itself"
+        ))
+        .hint("name two different environments (`envctl parity staging production`), or none to compare each with its `promote_from`")
+        .into()),
         [from, to] => {
             for name in [from, to] {
                 expand(loaded, name)?;

@@ -19,6 +19,9 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         detailed_exitcode,
         replace,
     } = args;
+    if let Some(path) = &out {
+        crate::context::check_writable(path)?;
+    }
     let loaded = load_spec(&global.spec)?;
     let mut desired = expand(&loaded, &environment)?;
     desired.region = crate::context::region(global, &loaded);
@@ -46,24 +49,40 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
             &loaded,
             &environment,
         ));
+    // `--out -`: the saved plan is stdout's data; the readable plan goes to stderr.
+    let to_stdout = out.as_deref() == Some(std::path::Path::new("-"));
     if let Some(path) = &out {
-        write_file(path, &serde_json::to_string_pretty(&plan)?)?;
-        eprintln!(
-            "saved the plan to `{0}`; apply exactly this plan with `envctl apply --plan {0}`",
-            path.display()
-        );
+        let saved = serde_json::to_string_pretty(&plan)?;
+        if to_stdout {
+            std::io::stdout().write_all(format!("{saved}\n").as_bytes())?;
+        } else {
+            write_file(path, &saved)?;
+            eprintln!(
+                "saved the plan to `{0}`; apply exactly this plan with `envctl apply --plan {0}`",
+                path.display()
+            );
+        }
     }
     let text = match output {
         OutputFormat::Text => {
             print_notes(&plan.notes);
-            render::plan_text(&plan, Palette::stdout())
+            let palette = if to_stdout {
+                Palette::stderr()
+            } else {
+                Palette::stdout()
+            };
+            render::plan_text(&plan, palette)
         }
         OutputFormat::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&render::plan_json(&plan))?
         ),
     };
-    std::io::stdout().write_all(text.as_bytes())?;
+    if to_stdout {
+        std::io::stderr().write_all(text.as_bytes())?;
+    } else {
+        std::io::stdout().write_all(text.as_bytes())?;
+    }
     if !plan.blockers.is_empty() {
         // The plan is shown in full (with its blockers); applying it would be refused.
         return Err(crate::errors::Reported { code: 1 }.into());
