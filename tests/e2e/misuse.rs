@@ -207,3 +207,79 @@ fn an_empty_no_color_keeps_color_and_term_dumb_drops_it() {
     assert!(!dumb.contains('\u{1b}'), "{dumb:?}");
     assert!(dumb.contains("error:"), "{dumb:?}");
 }
+
+#[test]
+fn an_unreachable_or_garbage_endpoint_and_a_bad_region_fail_fast_and_say_so() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-endpoint", &[]);
+    // Nothing listens on port 9 of loopback (discard): refused at once.
+    let started = std::time::Instant::now();
+    let run = project
+        .envctl_via("http://127.0.0.1:9", &["plan", "staging"])
+        .expect_code(1);
+    assert!(
+        run.stderr
+            .contains("cannot reach the endpoint `http://127.0.0.1:9`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "fails fast, not after a minute of retries"
+    );
+    let run = project
+        .envctl_via("htp:/nowhere", &["plan", "staging"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("`htp:/nowhere` is not an endpoint URL"),
+        "{}",
+        run.stderr
+    );
+    let run = project
+        .envctl(&emulator, &["plan", "staging", "--region", "europe"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("`europe` is not an AWS region"),
+        "{}",
+        run.stderr
+    );
+    // A real region, but the spec's zones are elsewhere: refused before any call.
+    let run = project
+        .envctl(&emulator, &["plan", "staging", "--region", "eu-west-1"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "subnet.a is in zone `us-east-1a`, which is not in eu-west-1, the region this run works in"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_held_lock_is_described_with_a_human_age_and_its_time() {
+    let emulator = Emulator::start();
+    let project = Project::new("misuse-lock-age", &[]);
+    let lock = r#"{"id": "abc123", "holder": "ci@runner-7", "host": "runner-7", "pid": 4242,
+        "command": "envctl apply staging --yes", "since_unix": 1700000000}"#;
+    emulator.client(&[
+        "put-lock",
+        "webapp-envctl-locks",
+        "envctl-locks/webapp/staging.json",
+        lock,
+    ]);
+    let run = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("since ") && run.stderr.contains("ago (2023-11-14 22:13 UTC)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("s ago (") || run.stderr.contains("d"),
+        "{}",
+        run.stderr
+    );
+}

@@ -197,9 +197,102 @@ pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
     settings
 }
 
-/// Connects to AWS.
-pub async fn connect(global: &GlobalArgs, spec_region: &str) -> AwsProvider {
-    AwsProvider::connect(&aws_settings(global, spec_region)).await
+/// Connects to AWS, after checking what can be checked without a call: the region's form,
+/// and that an explicitly given endpoint is a URL that answers at all (an emulator that is
+/// not running fails in seconds, not after a minute of retries).
+pub async fn connect(global: &GlobalArgs, spec_region: &str) -> anyhow::Result<AwsProvider> {
+    let settings = aws_settings(global, spec_region);
+    check_region(&settings.region)?;
+    let endpoint = settings.endpoint_url.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    if let Some(endpoint) = endpoint {
+        check_endpoint(&endpoint).await?;
+    }
+    Ok(AwsProvider::connect(&settings).await)
+}
+
+/// A region is lowercase words and a number joined by dashes (`eu-west-1`, `us-gov-west-1`).
+fn check_region(region: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    if well_formed {
+        return Ok(());
+    }
+    Err(UserError::new(format!("`{region}` is not an AWS region"))
+        .hint("regions look like `us-east-1` or `eu-west-1`; set `region` in `[project]` or pass `--region`")
+        .into())
+}
+
+/// An endpoint is `http(s)://host[:port][/path]`, and something must listen there.
+async fn check_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    let malformed = || -> anyhow::Error {
+        UserError::new(format!("`{endpoint}` is not an endpoint URL"))
+            .hint("write it like `http://127.0.0.1:5000` or `https://ec2.eu-west-1.amazonaws.com`")
+            .into()
+    };
+    let (scheme, rest) = endpoint.split_once("://").ok_or_else(malformed)?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return Err(malformed()),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(malformed());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || port.is_empty() => (
+            host.to_string(),
+            port.parse::<u16>().map_err(|_| malformed())?,
+        ),
+        _ => (authority.to_string(), default_port),
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let reach = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    let problem = match reach {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "no answer within 3s".to_string(),
+    };
+    Err(UserError::new(format!("cannot reach the endpoint `{endpoint}`: {problem}"))
+        .hint("is the emulator (or proxy) running there? check `--endpoint-url` / `AWS_ENDPOINT_URL`")
+        .into())
+}
+
+/// Refuses a spec whose subnets sit in zones of another region than the one this run works
+/// in (a `--region` override, say), before any call.
+pub fn check_zones(desired: &envctl_spec::DesiredState) -> anyhow::Result<()> {
+    check_region(&desired.region)?;
+    for resource in &desired.resources {
+        let Some(zone) = resource.field("zone").and_then(envctl_spec::Value::as_str) else {
+            continue;
+        };
+        if !zone.starts_with(&desired.region) {
+            return Err(UserError::new(format!(
+                "{} is in zone `{zone}`, which is not in {}, the region this run works in",
+                resource.address, desired.region
+            ))
+            .hint("zones belong to one region: drop `--region`, or write the spec's zones for that region")
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Checks, before anything is read from the cloud, that a plan can be saved at `path` (`-` is

@@ -25,12 +25,13 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
             let loaded = load_spec(&global.spec)?;
             let mut desired = expand(&loaded, &environment)?;
             desired.region = crate::context::region(global, &loaded);
+            crate::context::check_zones(&desired)?;
             let options = envctl_engine::PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..envctl_engine::PlanOptions::default()
             };
             crate::commands::gate::enforce_expiry(&loaded, &mut desired, &gate)?;
-            let provider = connect(global, loaded.spec.region()).await;
+            let provider = connect(global, loaded.spec.region()).await?;
             crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
             let target = LockTarget {
                 bucket: desired.lock_bucket.clone(),
@@ -92,6 +93,7 @@ async fn apply_saved(
     let loaded = load_spec(&global.spec)?;
     let mut desired = expand(&loaded, &saved.environment)?;
     desired.region = crate::context::region(global, &loaded);
+    crate::context::check_zones(&desired)?;
     crate::commands::gate::enforce_expiry(&loaded, &mut desired, gate)?;
     if desired.project != saved.project || desired.region != saved.region {
         return Err(UserError::new(format!(
@@ -117,7 +119,7 @@ async fn apply_saved(
         ))
         .into());
     }
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let options = envctl_engine::PlanOptions {
         force_replace: saved.force_replace.iter().cloned().collect(),
         ..envctl_engine::PlanOptions::default()

@@ -16,7 +16,7 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
     let AuditArgs { output } = args;
     // Expired differences are findings of the audit, not reasons to stop it.
     let loaded = load_spec_for_audit(&global.spec)?;
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let mut drift = Vec::new();
     for name in loaded.spec.environment_names() {
         let desired = expand(&loaded, name)?;

@@ -16,7 +16,8 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let loaded = load_spec(&global.spec)?;
     let mut desired = expand(&loaded, &environment)?;
     desired.region = crate::context::region(global, &loaded);
-    let provider = connect(global, loaded.spec.region()).await;
+    crate::context::check_zones(&desired)?;
+    let provider = connect(global, loaded.spec.region()).await?;
     let target = LockTarget {
         bucket: desired.lock_bucket.clone(),
         project: desired.project.clone(),

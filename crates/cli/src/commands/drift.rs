@@ -17,7 +17,7 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
     } = args;
     let loaded = load_spec(&global.spec)?;
     let names = selected_environments(&loaded, environments);
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let mut reports = Vec::new();
     for name in &names {
         let desired = expand(&loaded, name)?;

@@ -14,7 +14,7 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
     } = args;
     let loaded = load_spec(&global.spec)?;
     expand(&loaded, &environment)?;
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let bucket = crate::lock::bucket_of(&provider, loaded.spec.lock_bucket()).await?;
     let bucket = bucket.as_str();
     // Show whose lock it is and ask: removing a live run's lock lets two runs change the

@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, args: ParityArgs) -> anyhow::Result<Outcom
         return Ok(Outcome::Success);
     }
     let pairs = promotion_pairs(&loaded, environments)?;
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let mut reports = Vec::new();
     for (from, to) in &pairs {
         reports.push(compare(&loaded, &provider, from, to).await?);

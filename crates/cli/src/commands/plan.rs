@@ -25,11 +25,12 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
     let loaded = load_spec(&global.spec)?;
     let mut desired = expand(&loaded, &environment)?;
     desired.region = crate::context::region(global, &loaded);
+    crate::context::check_zones(&desired)?;
     let options = envctl_engine::PlanOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         ..envctl_engine::PlanOptions::default()
     };
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let mut plan = ops::plan_with(&provider, &desired, &options)
         .await
         .map_err(|e| {

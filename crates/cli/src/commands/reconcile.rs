@@ -26,7 +26,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
     }
     let loaded = load_spec(&global.spec)?;
     let names = selected_environments(&loaded, environments);
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     // With --watch, Ctrl-C never interrupts a repair half-way: it is noted, and the loop
     // stops once the pass in progress is over.
     let interrupted = watch.then(|| {
@@ -95,6 +95,7 @@ async fn pass(
     for name in names {
         let mut desired = expand(loaded, name)?;
         desired.region = crate::context::region(global, loaded);
+        crate::context::check_zones(&desired)?;
         failed |= repair(
             global,
             loaded,

@@ -28,8 +28,9 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     }
     let mut desired = expand(&loaded, &environment)?;
     desired.region = crate::context::region(global, &loaded);
+    crate::context::check_zones(&desired)?;
     let force_replace = crate::commands::replace_targets(&desired, &replace)?;
-    let provider = connect(global, loaded.spec.region()).await;
+    let provider = connect(global, loaded.spec.region()).await?;
     let options = PlanOptions {
         force_replace,
         remove_unmanaged: true,

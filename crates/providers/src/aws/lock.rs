@@ -93,6 +93,29 @@ fn process_space() -> Option<String> {
     Some(format!("{}/{}", boot.trim(), namespace.display()))
 }
 
+/// `45s`, `12m05s`, `2h03m`, `3d04h`.
+pub fn human_duration(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// `2026-12-02 05:14 UTC` for seconds since the Unix epoch.
+pub fn utc_time(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or_default();
+    let date = envctl_spec::CivilDate::from_days_since_unix_epoch(days);
+    let seconds = unix % 86_400;
+    format!(
+        "{date} {:02}:{:02} UTC",
+        seconds / 3600,
+        seconds % 3600 / 60
+    )
+}
+
 fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
@@ -109,7 +132,7 @@ fn hostname() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another run holds the lock and did not release it within the wait.
-    #[error("`{environment}` is locked by {} since {}s ago, running `{}` (lock id `{}`)", .holder.holder, .holder.age().as_secs(), .holder.command, .holder.id)]
+    #[error("`{environment}` is locked by {} since {} ago ({}), running `{}` (lock id `{}`)", .holder.holder, human_duration(.holder.age()), utc_time(.holder.since_unix), .holder.command, .holder.id)]
     Held {
         environment: String,
         holder: LockInfo,
@@ -421,4 +444,21 @@ impl EnvironmentLock {
 
 fn is_precondition_failed(error: &ProviderError) -> bool {
     matches!(error, ProviderError::Rejected { code, .. } if code == "PreconditionFailed" || code == "ConditionalRequestConflict")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_times_read_like_a_person_writes_them() {
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(7382)), "2h03m");
+        assert_eq!(human_duration(Duration::from_secs(725)), "12m05s");
+        assert_eq!(
+            human_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d04h"
+        );
+        assert_eq!(utc_time(1_700_000_000), "2023-11-14 22:13 UTC");
+    }
 }
