@@ -390,3 +390,72 @@ fn a_groups_rules_are_authorized_in_one_call_per_direction() {
     ports.sort();
     assert_eq!(ports, [80, 443, 8080]);
 }
+
+#[test]
+fn plan_json_tells_the_whole_change_and_progress_counts_with_ids() {
+    let emulator = Emulator::start();
+    let project = Project::new("plan-json-whole", &[]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging", "-o", "json"])
+        .expect_code(0)
+        .json();
+    let vpc = &plan["changes"][0];
+    assert_eq!(vpc["address"], "vpc.main");
+    assert_eq!(vpc["kind"], "vpc");
+    assert_eq!(
+        vpc["fields"][0]["field"], "cidr",
+        "a create shows its values: {vpc}"
+    );
+    assert_eq!(vpc["fields"][0]["desired"], "10.0.0.0/16");
+    assert_eq!(vpc["fields"][0]["live"], Value::Null);
+
+    let run = project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let vpc_id = emulator
+        .inventory()
+        .by_address("vpcs", "staging", "vpc.main")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        run.stderr
+            .contains(&format!("] created vpc.main ({vpc_id}) in ")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("[9/9] "), "{}", run.stderr);
+
+    // Fewer instances: the ones beyond the count are a scale-down, with what they were.
+    project.write_spec(&[(
+        r#"instance.app = { instance_type = "t3.medium", count = 1 }"#,
+        r#"instance.app = { instance_type = "t3.medium", count = 2 }"#,
+    )]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    project.write_spec(&[]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging", "-o", "json"])
+        .expect_code(0)
+        .json();
+    let gone = &plan["changes"][0];
+    assert_eq!(gone["address"], "instance.app[1]", "{plan:#}");
+    assert_eq!(gone["cause"], "scale-down");
+    assert!(
+        gone["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "instance_type" && f["live"] == "t3.medium"),
+        "a delete shows what it removes: {gone}"
+    );
+    let text = project
+        .envctl(&emulator, &["plan", "staging"])
+        .expect_code(0);
+    assert!(
+        text.stdout.contains("- instance.app[1]  (scale-down,"),
+        "{}",
+        text.stdout
+    );
+}

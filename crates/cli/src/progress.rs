@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use envctl_engine::{Action, OperationReport, Outcome, Reporter, Step};
@@ -58,6 +59,9 @@ pub struct ProgressReporter {
     in_flight: Mutex<HashMap<(Address, Step), ProgressBar>>,
     /// Without bars: the last whole minute of waiting reported per operation.
     waits_reported: Mutex<HashMap<(Address, Step), u64>>,
+    /// Operations of the run, and how many have ended (for `[12/29]`).
+    total: AtomicUsize,
+    ended: AtomicUsize,
 }
 
 impl ProgressReporter {
@@ -66,6 +70,8 @@ impl ProgressReporter {
             bars: draw_bars.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             in_flight: Mutex::new(HashMap::new()),
             waits_reported: Mutex::new(HashMap::new()),
+            total: AtomicUsize::new(0),
+            ended: AtomicUsize::new(0),
         }
     }
 
@@ -80,6 +86,11 @@ impl ProgressReporter {
 }
 
 impl Reporter for ProgressReporter {
+    fn on_begin(&self, total: usize) {
+        self.total.store(total, Ordering::SeqCst);
+        self.ended.store(0, Ordering::SeqCst);
+    }
+
     fn on_start(&self, address: &Address, action: Action, step: Step) {
         let message = format!("{} {address}", label(action, step));
         match &self.bars {
@@ -140,25 +151,37 @@ impl Reporter for ProgressReporter {
                 bars.remove(&bar);
             }
         }
+        let ended = self.ended.fetch_add(1, Ordering::SeqCst) + 1;
+        let total = self.total.load(Ordering::SeqCst);
+        let counter = if total > 0 {
+            format!("[{ended}/{total}] ")
+        } else {
+            String::new()
+        };
+        let id = report
+            .cloud_id
+            .as_ref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default();
         let text = match &report.outcome {
             Outcome::Succeeded => format!(
-                "{} {} in {:.1}s",
+                "{counter}{} {}{id} in {:.1}s",
                 finished(report.step),
                 report.address,
                 report.elapsed.as_secs_f64()
             ),
             Outcome::Failed(error) => format!(
-                "failed to {} {}: {error}",
+                "{counter}failed to {} {}: {error}",
                 report.step.verb(),
                 report.address
             ),
             Outcome::Skipped { because } => format!(
-                "skipped {} {}: {because} failed",
+                "{counter}skipped {} {}: {because} failed",
                 report.step.verb(),
                 report.address
             ),
             Outcome::NotStarted => format!(
-                "not started: {} {} (interrupted)",
+                "{counter}not started: {} {} (interrupted)",
                 report.step.verb(),
                 report.address
             ),

@@ -161,6 +161,8 @@ struct JsonField<'a> {
 #[derive(Serialize)]
 struct JsonChange<'a> {
     address: String,
+    /// The resource kind (`instance`, `db_cluster`, ...).
+    kind: envctl_spec::ResourceKind,
     /// The cloud id of the live resource (none for a create).
     id: Option<&'a str>,
     action: Action,
@@ -178,20 +180,46 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         .iter()
         .map(|c| JsonChange {
             address: c.address.to_string(),
+            kind: c.kind,
             id: c.live.as_ref().map(|l| l.id.as_str()),
             action: c.action,
             cause: c.cause,
             reason: c.reason.as_deref(),
-            fields: c
-                .fields
-                .iter()
-                .map(|f| JsonField {
-                    field: &f.field,
-                    live: f.live.as_ref(),
-                    desired: f.desired.as_ref(),
-                    forces_replacement: f.forces_replacement,
-                })
-                .collect(),
+            fields: match c.action {
+                // A create shows the values it will set, a delete the values it removes.
+                Action::Create => c
+                    .desired
+                    .iter()
+                    .flat_map(|d| d.fields.iter())
+                    .map(|(field, value)| JsonField {
+                        field,
+                        live: None,
+                        desired: Some(value),
+                        forces_replacement: false,
+                    })
+                    .collect(),
+                Action::Delete => c
+                    .live
+                    .iter()
+                    .flat_map(|l| l.fields.iter())
+                    .map(|(field, value)| JsonField {
+                        field,
+                        live: Some(value),
+                        desired: None,
+                        forces_replacement: false,
+                    })
+                    .collect(),
+                Action::Update | Action::Replace => c
+                    .fields
+                    .iter()
+                    .map(|f| JsonField {
+                        field: &f.field,
+                        live: f.live.as_ref(),
+                        desired: f.desired.as_ref(),
+                        forces_replacement: f.forces_replacement,
+                    })
+                    .collect(),
+            },
         })
         .collect();
     json!({
@@ -213,6 +241,7 @@ fn cause_text(cause: Cause) -> &'static str {
         Cause::Spec => "the spec changed since the last apply",
         Cause::Orphan => "tagged for this environment but not in the spec",
         Cause::Duplicate => "a second copy of the address that nothing uses",
+        Cause::ScaleDown => "beyond the count the spec asks for",
         Cause::Unmanaged => "not created by envctl, inside the environment's network",
         Cause::Destroy | Cause::Redeploy => "",
     }

@@ -34,6 +34,8 @@ pub trait Reporter: Sync {
     fn on_finish(&self, report: &OperationReport);
     /// A running operation is waiting for the cloud: the resource reads `state`.
     fn on_wait(&self, _address: &Address, _step: Step, _state: &str, _elapsed: Duration) {}
+    /// The apply is about to run `total` operations.
+    fn on_begin(&self, _total: usize) {}
 }
 
 /// The [`Progress`] of one running operation: forwards waits to the reporter with the
@@ -130,6 +132,8 @@ pub struct OperationReport {
     pub elapsed: Duration,
     /// The resource as a successful create or update left it (what a rollback undoes).
     pub applied: Option<LiveResource>,
+    /// The cloud id the operation worked on (the new one for a create), when known.
+    pub cloud_id: Option<String>,
 }
 
 /// Every operation of an apply, in the order they finished.
@@ -201,6 +205,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
     let mut skipped: BTreeSet<NodeIndex> = BTreeSet::new();
     let mut running: FuturesUnordered<Running<'_>> = FuturesUnordered::new();
     let mut report = ApplyReport::default();
+    reporter.on_begin(g.node_count());
 
     loop {
         while running.len() < parallelism && !interrupt.is_triggered() {
@@ -276,6 +281,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                         },
                         elapsed: Duration::ZERO,
                         applied: None,
+                        cloud_id: None,
                     };
                     tracing::info!(
                         address = %skip.address,
@@ -289,6 +295,12 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                 Outcome::Failed(error)
             }
         };
+        let cloud_id = applied.as_ref().map(|l| l.id.clone()).or_else(|| {
+            plan.changes
+                .get(operation.change_index)
+                .and_then(|c| c.live.as_ref())
+                .map(|l| l.id.clone())
+        });
         let finished = OperationReport {
             address: operation.address.clone(),
             action,
@@ -296,6 +308,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             outcome,
             elapsed,
             applied,
+            cloud_id,
         };
         match &finished.outcome {
             Outcome::Failed(error) => tracing::info!(
@@ -345,6 +358,7 @@ fn report_not_started<R: Reporter + ?Sized>(
             outcome: Outcome::NotStarted,
             elapsed: Duration::ZERO,
             applied: None,
+            cloud_id: None,
         };
         reporter.on_finish(&not_started);
         report.operations.push(not_started);

@@ -75,6 +75,9 @@ pub enum Cause {
     /// A second live copy of an address (left by an interrupted run or a lost answer) that
     /// nothing uses.
     Duplicate,
+    /// A member of a counted set beyond the count the spec now asks for.
+    #[serde(rename = "scale-down")]
+    ScaleDown,
     /// `destroy` removes everything the environment owns.
     Destroy,
     /// An untagged resource someone added inside the environment's network; only `reconcile`
@@ -91,6 +94,7 @@ impl fmt::Display for Cause {
             Cause::Drift => "drift",
             Cause::Orphan => "orphan",
             Cause::Duplicate => "duplicate",
+            Cause::ScaleDown => "scale-down",
             Cause::Destroy => "destroy",
             Cause::Unmanaged => "unmanaged",
             Cause::Redeploy => "redeploy",
@@ -462,8 +466,21 @@ fn draft<P: Provider + ?Sized>(
         .filter(|l| !desired_addresses.contains(&l.address))
         .collect();
     orphans.sort_by(|a, b| (&a.address, &a.id).cmp(&(&b.address, &b.id)));
+    let counted: BTreeSet<(ResourceKind, &str)> = desired
+        .resources
+        .iter()
+        .filter(|r| r.address.index.is_some())
+        .map(|r| (r.kind, r.address.name.as_str()))
+        .collect();
     for orphan in orphans {
-        changes.push(delete_change(orphan, Cause::Orphan));
+        let scale_down = orphan.address.index.is_some()
+            && counted.contains(&(orphan.kind, orphan.address.name.as_str()));
+        let cause = if scale_down {
+            Cause::ScaleDown
+        } else {
+            Cause::Orphan
+        };
+        changes.push(delete_change(orphan, cause));
     }
     if options.remove_unmanaged {
         for stray in &live.unmanaged {

@@ -104,6 +104,7 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
             outcome: outcome.map_or(Outcome::Succeeded, Outcome::Failed),
             elapsed: started.elapsed(),
             applied: None,
+            cloud_id: operation.cloud_id.clone(),
         };
         reporter.on_finish(&undone);
         result.operations.push(undone);
