@@ -135,9 +135,17 @@ fn degenerate_input_is_refused_or_deduped_with_a_message() {
     let twice = project
         .envctl(&emulator, &["drift", "staging", "staging", "-o", "json"])
         .expect_code(2);
-    assert_eq!(
-        twice.json()["environments"].as_array().map(Vec::len),
-        Some(1)
+    let report = twice.json();
+    assert_eq!(report["environments"].as_array().map(Vec::len), Some(1));
+    // The report says what it covers, where and when.
+    assert_eq!(report["project"], "webapp");
+    assert_eq!(report["region"], "us-east-1");
+    assert_eq!(report["account"], "123456789012", "the emulator's account");
+    assert!(
+        report["generated_at"]
+            .as_str()
+            .is_some_and(|t| t.len() == 20 && t.ends_with('Z')),
+        "{report}"
     );
     // A directory as the spec says so.
     let dir = project

@@ -311,7 +311,29 @@ pub fn drift_text(reports: &[DriftReport]) -> String {
 }
 
 /// The machine-readable drift: `{"format_version", "environments": [{"environment", "drift"}]}`.
-pub fn drift_json(reports: &[DriftReport]) -> serde_json::Value {
+/// Where and when a report was made, as its JSON says at the top.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub project: String,
+    pub region: String,
+    /// The AWS account the credentials act in, when STS said.
+    pub account: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub generated_at_unix: u64,
+}
+
+impl Provenance {
+    /// `2026-12-02T07:30:00Z`.
+    pub fn generated_at(&self) -> String {
+        let unix = self.generated_at_unix;
+        let days = i64::try_from(unix / 86_400).unwrap_or_default();
+        let date = envctl_spec::CivilDate::from_days_since_unix_epoch(days);
+        let s = unix % 86_400;
+        format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+    }
+}
+
+pub fn drift_json(reports: &[DriftReport], provenance: &Provenance) -> serde_json::Value {
     let environments: Vec<serde_json::Value> = reports
         .iter()
         .map(|report| {
@@ -343,6 +365,10 @@ pub fn drift_json(reports: &[DriftReport]) -> serde_json::Value {
         .collect();
     json!({
         "format_version": JSON_FORMAT_VERSION,
+        "project": provenance.project,
+        "region": provenance.region,
+        "account": provenance.account,
+        "generated_at": provenance.generated_at(),
         "environments": environments,
     })
 }
@@ -778,10 +804,14 @@ pub fn audit_markdown(audit: &Audit) -> String {
 }
 
 /// The machine-readable audit.
-pub fn audit_json(audit: &Audit) -> serde_json::Value {
-    let drift = drift_json(&audit.drift);
+pub fn audit_json(audit: &Audit, provenance: &Provenance) -> serde_json::Value {
+    let drift = drift_json(&audit.drift, provenance);
     json!({
         "format_version": JSON_FORMAT_VERSION,
+        "project": provenance.project,
+        "region": provenance.region,
+        "account": provenance.account,
+        "generated_at": provenance.generated_at(),
         "findings": audit.findings(),
         "drift": drift["environments"],
         "parity": audit.parity.iter().map(parity_object).collect::<Vec<_>>(),

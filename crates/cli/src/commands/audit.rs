@@ -51,10 +51,13 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
     let text = match output {
         AuditFormat::Text => render::audit_text(&audit),
         AuditFormat::Markdown => render::audit_markdown(&audit),
-        AuditFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&render::audit_json(&audit))?
-        ),
+        AuditFormat::Json => {
+            let provenance = crate::commands::provenance(global, &loaded, &provider).await;
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&render::audit_json(&audit, &provenance))?
+            )
+        }
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(if audit.findings() == 0 {

@@ -33,10 +33,13 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
             }
             render::drift_text(&reports)
         }
-        OutputFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&render::drift_json(&reports))?
-        ),
+        OutputFormat::Json => {
+            let provenance = crate::commands::provenance(global, &loaded, &provider).await;
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&render::drift_json(&reports, &provenance))?
+            )
+        }
     };
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(if reports.iter().all(|r| r.is_clean()) {

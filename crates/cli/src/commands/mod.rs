@@ -141,3 +141,21 @@ pub fn refuse_if_blocked(plan: &envctl_engine::Plan) -> anyhow::Result<()> {
     .hint("each blocker above says how to clear it; `envctl plan` shows them too")
     .into())
 }
+
+/// Where and when a JSON report is made: the project, the region the run works in, the account
+/// STS names for the credentials (`None` when it will not say), now.
+pub async fn provenance(
+    global: &crate::args::GlobalArgs,
+    loaded: &crate::context::LoadedSpec,
+    provider: &envctl_providers::AwsProvider,
+) -> crate::render::Provenance {
+    crate::render::Provenance {
+        project: loaded.spec.project().to_string(),
+        region: crate::context::region(global, loaded),
+        account: provider.account_id().await.ok(),
+        generated_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default(),
+    }
+}
