@@ -268,21 +268,13 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                     if dependent == node || !skipped.insert(dependent) {
                         continue;
                     }
-                    let op = &g[dependent];
-                    let skip = OperationReport {
-                        address: op.address.clone(),
-                        action: plan
-                            .changes
-                            .get(op.change_index)
-                            .map_or(Action::Update, |c| c.action),
-                        step: op.step,
-                        outcome: Outcome::Skipped {
+                    let skip = unrun(
+                        plan,
+                        &g[dependent],
+                        Outcome::Skipped {
                             because: operation.address.clone(),
                         },
-                        elapsed: Duration::ZERO,
-                        applied: None,
-                        cloud_id: None,
-                    };
+                    );
                     tracing::info!(
                         address = %skip.address,
                         step = %skip.step.verb(),
@@ -331,6 +323,22 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
     report
 }
 
+/// The report of an operation that never ran (skipped, or not started).
+fn unrun(plan: &Plan, op: &crate::graph::Operation, outcome: Outcome) -> OperationReport {
+    OperationReport {
+        address: op.address.clone(),
+        action: plan
+            .changes
+            .get(op.change_index)
+            .map_or(Action::Update, |c| c.action),
+        step: op.step,
+        outcome,
+        elapsed: Duration::ZERO,
+        applied: None,
+        cloud_id: None,
+    }
+}
+
 /// Reports every operation that neither ran nor was skipped as not started.
 fn report_not_started<R: Reporter + ?Sized>(
     plan: &Plan,
@@ -348,18 +356,7 @@ fn report_not_started<R: Reporter + ?Sized>(
         if reported.contains(&(op.address.clone(), op.step)) {
             continue;
         }
-        let not_started = OperationReport {
-            address: op.address.clone(),
-            action: plan
-                .changes
-                .get(op.change_index)
-                .map_or(Action::Update, |c| c.action),
-            step: op.step,
-            outcome: Outcome::NotStarted,
-            elapsed: Duration::ZERO,
-            applied: None,
-            cloud_id: None,
-        };
+        let not_started = unrun(plan, op, Outcome::NotStarted);
         reporter.on_finish(&not_started);
         report.operations.push(not_started);
     }

@@ -184,6 +184,14 @@ impl AwsProvider {
         let started = Instant::now();
         let mut pause = Duration::from_millis(500);
         let mut took_over = None;
+        let held = |took_over| EnvironmentLock {
+            s3: self.s3.clone(),
+            bucket: bucket.to_string(),
+            key: key.clone(),
+            environment: environment.to_string(),
+            info: info.clone(),
+            took_over,
+        };
         loop {
             let put = self
                 .s3
@@ -197,16 +205,7 @@ impl AwsProvider {
                 .await
                 .map_err(|e| classify(e, &format!("the lock of `{environment}`")));
             match put {
-                Ok(_) => {
-                    return Ok(EnvironmentLock {
-                        s3: self.s3.clone(),
-                        bucket: bucket.to_string(),
-                        key,
-                        environment: environment.to_string(),
-                        info,
-                        took_over,
-                    });
-                }
+                Ok(_) => return Ok(held(took_over)),
                 Err(error) if is_precondition_failed(&error) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -216,14 +215,7 @@ impl AwsProvider {
             if holder.id == info.id {
                 // An earlier attempt of this put succeeded but its answer was lost; the SDK's
                 // retry was refused by our own lock.
-                return Ok(EnvironmentLock {
-                    s3: self.s3.clone(),
-                    bucket: bucket.to_string(),
-                    key,
-                    environment: environment.to_string(),
-                    info,
-                    took_over,
-                });
+                return Ok(held(took_over));
             }
             if holder.holder_is_dead() {
                 delete_lock(&self.s3, bucket, &key, etag.as_deref(), environment).await?;
