@@ -214,6 +214,21 @@ fn an_empty_no_color_keeps_color_and_term_dumb_drops_it() {
     let dumb = on_terminal(&[("TERM", "dumb")]);
     assert!(!dumb.contains('\u{1b}'), "{dumb:?}");
     assert!(dumb.contains("error:"), "{dumb:?}");
+    // --color decides over the terminal and the variables.
+    let never = project
+        .envctl_on_terminal(
+            &emulator,
+            &["plan", "nowhere", "--color", "never"],
+            &[],
+            true,
+        )
+        .expect_code(1)
+        .output;
+    assert!(!never.contains('\u{1b}'), "{never:?}");
+    let piped = project
+        .envctl(&emulator, &["plan", "nowhere", "--color", "always"])
+        .expect_code(1);
+    assert!(piped.stderr.contains("\u{1b}["), "{:?}", piped.stderr);
 }
 
 #[test]

@@ -88,6 +88,10 @@ pub struct GlobalArgs {
     /// For tests against an emulator: the pause after the first poll of a wait (default 2s)
     #[arg(long, global = true, hide = true, env = "ENVCTL_POLL_INTERVAL", value_parser = parse_backoff)]
     pub poll_interval: Option<std::time::Duration>,
+    /// When to color messages and plans: `auto` (on a terminal, unless `NO_COLOR` is set or
+    /// `TERM=dumb`), `always`, `never`
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub color: ColorChoice,
     /// Log to stderr what envctl does (`-v`), and every AWS call too (`-vv`); `RUST_LOG`
     /// filters logs the usual way
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -159,6 +163,15 @@ pub struct CompletionsArgs {
     /// The shell to complete in
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// When to color output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// Machine-readable or human output.

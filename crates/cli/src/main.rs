@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    style::set_choice(cli.global.color);
     logging::init(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

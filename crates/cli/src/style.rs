@@ -11,11 +11,30 @@ use std::io::{IsTerminal, Write};
 use anstyle::{AnsiColor, Style};
 use envctl_engine::Action;
 
-/// Whether the user asked for no color: `NO_COLOR` set and not empty (no-color.org), or a
-/// terminal that cannot show it (`TERM=dumb`).
+/// `--color`, once `main` has read it.
+static CHOICE: std::sync::OnceLock<crate::args::ColorChoice> = std::sync::OnceLock::new();
+
+/// Records `--color` for every palette of the run.
+pub fn set_choice(choice: crate::args::ColorChoice) {
+    let _ = CHOICE.set(choice);
+}
+
+fn choice() -> crate::args::ColorChoice {
+    CHOICE.get().copied().unwrap_or_default()
+}
+
+/// Whether the user asked for no color: `--color never`, `NO_COLOR` set and not empty
+/// (no-color.org), or a terminal that cannot show it (`TERM=dumb`). `--color always` wins
+/// over the variables.
 pub fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-        || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+    match choice() {
+        crate::args::ColorChoice::Never => true,
+        crate::args::ColorChoice::Always => false,
+        crate::args::ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+                || std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+        }
+    }
 }
 
 /// How one output stream is decorated.
@@ -48,8 +67,9 @@ impl Palette {
     }
 
     fn when(terminal: bool) -> Palette {
+        let always = choice() == crate::args::ColorChoice::Always;
         Palette {
-            enabled: terminal && !no_color(),
+            enabled: (terminal || always) && !no_color(),
         }
     }
 
