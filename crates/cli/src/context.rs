@@ -275,9 +275,22 @@ async fn check_endpoint(endpoint: &str) -> anyhow::Result<()> {
         .into())
 }
 
+/// `environment` expanded for this run: in the region the run works in (`--region`
+/// included), with its zones checked against that region before any call.
+pub fn expand_for_run(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    environment: &str,
+) -> anyhow::Result<DesiredState> {
+    let mut desired = expand(loaded, environment)?;
+    desired.region = region(global, loaded);
+    check_zones(&desired)?;
+    Ok(desired)
+}
+
 /// Refuses a spec whose subnets sit in zones of another region than the one this run works
 /// in (a `--region` override, say), before any call.
-pub fn check_zones(desired: &envctl_spec::DesiredState) -> anyhow::Result<()> {
+fn check_zones(desired: &DesiredState) -> anyhow::Result<()> {
     check_region(&desired.region)?;
     for resource in &desired.resources {
         let Some(zone) = resource.field("zone").and_then(envctl_spec::Value::as_str) else {

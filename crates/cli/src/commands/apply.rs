@@ -8,7 +8,7 @@ use envctl_engine::{Plan, ops, plan::PLAN_FORMAT_VERSION};
 use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
 use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
-use crate::context::{connect, expand, load_spec};
+use crate::context::{connect, load_spec};
 use crate::errors::{Outcome, UserError};
 
 pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
@@ -23,9 +23,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         (Some(path), _) => apply_saved(global, &path, &execution, &gate).await,
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
-            let mut desired = expand(&loaded, &environment)?;
-            desired.region = crate::context::region(global, &loaded);
-            crate::context::check_zones(&desired)?;
+            let mut desired = crate::context::expand_for_run(global, &loaded, &environment)?;
             let options = envctl_engine::PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..envctl_engine::PlanOptions::default()
@@ -91,9 +89,7 @@ async fn apply_saved(
         )
     };
     let loaded = load_spec(&global.spec)?;
-    let mut desired = expand(&loaded, &saved.environment)?;
-    desired.region = crate::context::region(global, &loaded);
-    crate::context::check_zones(&desired)?;
+    let mut desired = crate::context::expand_for_run(global, &loaded, &saved.environment)?;
     crate::commands::gate::enforce_expiry(&loaded, &mut desired, gate)?;
     if desired.project != saved.project || desired.region != saved.region {
         return Err(UserError::new(format!(

@@ -5,7 +5,7 @@ use envctl_engine::ops;
 use crate::args::{DestroyArgs, GlobalArgs};
 use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
-use crate::context::{connect, expand, load_spec};
+use crate::context::{connect, load_spec};
 use crate::errors::Outcome;
 
 pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
@@ -14,9 +14,7 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
         execution,
     } = args;
     let loaded = load_spec(&global.spec)?;
-    let mut desired = expand(&loaded, &environment)?;
-    desired.region = crate::context::region(global, &loaded);
-    crate::context::check_zones(&desired)?;
+    let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await?;
     let target = LockTarget {
         bucket: desired.lock_bucket.clone(),

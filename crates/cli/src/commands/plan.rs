@@ -6,7 +6,7 @@ use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
 use crate::commands::{cloud_error, print_notes};
-use crate::context::{connect, expand, load_spec, write_file};
+use crate::context::{connect, load_spec, write_file};
 use crate::errors::Outcome;
 use crate::render;
 use crate::style::Palette;
@@ -23,9 +23,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         crate::context::check_writable(path)?;
     }
     let loaded = load_spec(&global.spec)?;
-    let mut desired = expand(&loaded, &environment)?;
-    desired.region = crate::context::region(global, &loaded);
-    crate::context::check_zones(&desired)?;
+    let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
     let options = envctl_engine::PlanOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         ..envctl_engine::PlanOptions::default()

@@ -7,7 +7,7 @@ use envctl_engine::ops;
 use crate::args::{GlobalArgs, ReconcileArgs};
 use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::{cloud_error, selected_environments};
-use crate::context::{LoadedSpec, connect, expand, load_spec};
+use crate::context::{LoadedSpec, connect, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
 use crate::render;
 
@@ -93,9 +93,7 @@ async fn pass(
 ) -> anyhow::Result<bool> {
     let mut failed = false;
     for name in names {
-        let mut desired = expand(loaded, name)?;
-        desired.region = crate::context::region(global, loaded);
-        crate::context::check_zones(&desired)?;
+        let mut desired = crate::context::expand_for_run(global, loaded, name)?;
         failed |= repair(
             global,
             loaded,

@@ -6,7 +6,7 @@ use envctl_engine::{PlanOptions, ReplacePolicy, ops};
 use crate::args::{GlobalArgs, RedeployArgs};
 use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
-use crate::context::{connect, expand, load_spec, load_spec_at_revision};
+use crate::context::{connect, load_spec, load_spec_at_revision};
 use crate::errors::Outcome;
 
 pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outcome> {
@@ -26,9 +26,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     if let Some(revision) = &revision {
         eprintln!("using the spec as of git revision `{revision}`");
     }
-    let mut desired = expand(&loaded, &environment)?;
-    desired.region = crate::context::region(global, &loaded);
-    crate::context::check_zones(&desired)?;
+    let mut desired = crate::context::expand_for_run(global, &loaded, &environment)?;
     let force_replace = crate::commands::replace_targets(&desired, &replace)?;
     let provider = connect(global, loaded.spec.region()).await?;
     let options = PlanOptions {
