@@ -2,7 +2,8 @@
 //! groups, Aurora clusters and their instances) through aws-sdk-rust.
 //!
 //! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
-//! dispatches each kind to [`ec2`] or [`rds`]. Invariants: live state is read by ownership
+//! dispatches each kind to its module in [`kinds`] (what EC2 kinds and RDS kinds share lives
+//! in [`ec2`] and [`rds`]). Invariants: live state is read by ownership
 //! tags, one paginated describe per kind, all kinds at once; every create passes its tags in
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
 //! here once, never to individual operations; every AWS call is logged (at debug level) by
@@ -11,6 +12,7 @@
 mod budget;
 mod ec2;
 mod error;
+mod kinds;
 pub mod lock;
 mod once;
 mod rds;
@@ -27,10 +29,12 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Note, Progress, Provider,
-    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope, diff_fields,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Progress, Provider,
+    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope,
 };
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value};
+
+use kinds::{AwsKind, KindRead, dispatch};
 
 /// How to reach AWS. Unset fields fall back to the standard AWS chain (environment variables,
 /// profiles, SSO, instance metadata); `AWS_ENDPOINT_URL` is honoured as usual.
@@ -189,34 +193,23 @@ impl AwsProvider {
     }
 }
 
-/// Fields whose change AWS cannot make in place, by kind.
-fn fields_forcing_replacement(kind: ResourceKind) -> &'static [&'static str] {
-    match kind {
-        ResourceKind::Vpc => &["cidr"],
-        ResourceKind::Subnet => &["vpc", "cidr", "zone"],
-        ResourceKind::SecurityGroup => &["vpc", "description"],
-        ResourceKind::Instance => &["ami", "subnet"],
-        ResourceKind::DbSubnetGroup => &[],
-        ResourceKind::DbCluster => &[
-            "engine",
-            "storage_encrypted",
-            "master_username",
-            "subnet_group",
-        ],
-        ResourceKind::DbInstance => &["cluster", "engine"],
-    }
-}
-
 impl Provider for AwsProvider {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
-        let (ec2, rds) = tokio::join!(self.read_ec2(scope), self.read_rds(scope));
-        let (mut resources, mut conflicts) = ec2?;
-        let (rds, foreign_names, rds_conflicts) = rds?;
-        resources.extend(rds);
-        conflicts.extend(rds_conflicts);
+        // Every kind's read at once, each its own describe.
+        let reads = ResourceKind::ALL.map(|kind| -> BoxedCall<'_, KindRead> {
+            dispatch!(kind, K => Box::pin(K::read(self, scope)))
+        });
+        let mut resources = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut foreign_names = Vec::new();
+        for read in futures::future::try_join_all(reads).await? {
+            resources.extend(read.resources);
+            conflicts.extend(read.conflicts);
+            foreign_names.extend(read.foreign_names);
+        }
         let mut unmanaged = match depth {
             ReadDepth::Owned => Vec::new(),
-            ReadDepth::OwnedAndUnmanaged => self.read_unmanaged_ec2(&resources).await?,
+            ReadDepth::OwnedAndUnmanaged => self.read_unmanaged(&resources).await?,
         };
         let owned = resources.len();
         resources.append(&mut unmanaged);
@@ -233,87 +226,18 @@ impl Provider for AwsProvider {
     }
 
     fn diff(&self, desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
-        let mut changes = diff_fields(desired, live, fields_forcing_replacement(desired.kind));
-        let mut notes = Vec::new();
-        // An instance the spec wants is meant to run: one stopped by hand, or left stopped
-        // by an interrupted resize, is drift that apply and reconcile start again.
-        if desired.kind == ResourceKind::Instance
-            && let Some(Value::Str(state)) = live.fields.get(ec2::STATE_FIELD)
-            && matches!(state.as_str(), "stopped" | "stopping")
-        {
-            changes.push(FieldChange {
-                field: ec2::STATE_FIELD.to_string(),
-                live: Some(Value::Str(state.clone())),
-                desired: Some(Value::Str("running".to_string())),
-                forces_replacement: false,
-            });
-        }
-        // AWS upgrades minor engine versions by itself: never plan a downgrade.
-        changes.retain(|change| {
-            let (Some(Value::Str(live_version)), Some(Value::Str(spec_version))) =
-                (&change.live, &change.desired)
-            else {
-                return true;
-            };
-            if change.field != "engine_version" || !version_is_newer(live_version, spec_version) {
-                return true;
-            }
-            notes.push(Note {
-                address: desired.address.clone(),
-                message: format!(
-                    "the live engine version {live_version} is newer than the spec's {spec_version} (AWS upgraded it); envctl never downgrades"
-                ),
-                hint: Some(format!(
-                    "set `engine_version = \"{live_version}\"` in the spec to record the upgrade"
-                )),
-            });
-            false
-        });
-        ResourceDiff { changes, notes }
+        dispatch!(desired.kind, K => K::diff(desired, live))
     }
 
     fn replace_order(&self, desired: &DesiredResource, live: &LiveResource) -> ReplaceOrder {
-        use ReplaceOrder::{CreateBeforeDestroy, DestroyBeforeCreate};
-        match desired.kind {
-            // No unique name: bring the new one up before the old one goes. A replaced
-            // security group is created under a fresh name (see `create_security_group`).
-            ResourceKind::Vpc | ResourceKind::Instance | ResourceKind::SecurityGroup => {
-                CreateBeforeDestroy
-            }
-            // Two subnets of one VPC cannot overlap: the old one must go first unless the new
-            // range is clear of it (or in another VPC).
-            ResourceKind::Subnet => {
-                let same_vpc = desired.field("vpc") == live.fields.get("vpc");
-                let overlap = match (
-                    desired.field("cidr").and_then(Value::as_str),
-                    live.fields.get("cidr").and_then(Value::as_str),
-                ) {
-                    (Some(new), Some(old)) => envctl_spec::cidrs_overlap(new, old).unwrap_or(true),
-                    _ => true,
-                };
-                if same_vpc && overlap {
-                    DestroyBeforeCreate
-                } else {
-                    CreateBeforeDestroy
-                }
-            }
-            // RDS identifiers are unique.
-            ResourceKind::DbSubnetGroup | ResourceKind::DbCluster | ResourceKind::DbInstance => {
-                DestroyBeforeCreate
-            }
-        }
+        dispatch!(desired.kind, K => K::replace_order(desired, live))
     }
 
     fn repoint(&self, live: &LiveResource, target: &Address, old_id: &str) -> Option<LiveResource> {
-        // AWS moves these references in place: ModifyInstanceAttribute Groups,
-        // ModifyDBCluster VpcSecurityGroupIds, and a rule revoked and authorized again.
-        let fields: &[&str] = match (live.kind, target.kind) {
-            (ResourceKind::Instance | ResourceKind::DbCluster, ResourceKind::SecurityGroup) => {
-                &["security_groups"]
-            }
-            (ResourceKind::SecurityGroup, ResourceKind::SecurityGroup) => &["ingress", "egress"],
-            _ => return None,
-        };
+        let fields = dispatch!(live.kind, K => K::repointable_fields(target.kind));
+        if fields.is_empty() {
+            return None;
+        }
         let address = target.to_string();
         let rule_source = format!("group={address}");
         let mut moved = live.clone();
@@ -342,15 +266,11 @@ impl Provider for AwsProvider {
         ids: &CloudIds,
         progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
-        let id = match desired.kind {
-            ResourceKind::Vpc => self.create_vpc(desired, ids).await?,
-            ResourceKind::Subnet => self.create_subnet(desired, ids).await?,
-            ResourceKind::SecurityGroup => self.create_security_group(desired, ids).await?,
-            ResourceKind::Instance => self.create_instance(desired, ids, progress).await?,
-            ResourceKind::DbSubnetGroup => self.create_db_subnet_group(desired, ids).await?,
-            ResourceKind::DbCluster => self.create_db_cluster(desired, ids, progress).await?,
-            ResourceKind::DbInstance => self.create_db_instance(desired, ids, progress).await?,
-        };
+        // Boxed, like every kind's future here: the kinds' futures nest deep (waits inside
+        // retries inside creates), and the engine's apply nests them again.
+        let create: BoxedCall<'_, String> =
+            dispatch!(desired.kind, K => Box::pin(K::create(self, desired, ids, progress)));
+        let id = create.await?;
         Ok(applied(desired, id))
     }
 
@@ -362,33 +282,12 @@ impl Provider for AwsProvider {
         ids: &CloudIds,
         progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
-        match desired.kind {
-            ResourceKind::Vpc | ResourceKind::Subnet => {}
-            ResourceKind::SecurityGroup => {
-                self.update_security_group(desired, live, changes, ids)
-                    .await?
-            }
-            ResourceKind::Instance => {
-                self.update_instance(desired, live, changes, ids, progress)
-                    .await?
-            }
-            ResourceKind::DbSubnetGroup => self.update_db_subnet_group(desired, live, ids).await?,
-            ResourceKind::DbCluster => {
-                self.update_db_cluster(desired, live, changes, ids, progress)
-                    .await?
-            }
-            ResourceKind::DbInstance => {
-                self.update_db_instance(desired, live, changes, progress)
-                    .await?
-            }
-        }
-        // Tags go last: the applied digest must only claim what was actually applied.
-        match desired.kind {
-            ResourceKind::DbSubnetGroup | ResourceKind::DbCluster | ResourceKind::DbInstance => {
-                self.tag_rds(desired, live).await?
-            }
-            _ => self.tag_ec2(desired, &live.id).await?,
-        }
+        let update: BoxedCall<'_, ()> = dispatch!(desired.kind, K => Box::pin(async move {
+            K::update(self, desired, live, changes, ids, progress).await?;
+            // Tags go last: the applied digest must only claim what was actually applied.
+            K::tag(self, desired, live).await
+        }));
+        update.await?;
         Ok(applied(desired, live.id.clone()))
     }
 
@@ -398,31 +297,44 @@ impl Provider for AwsProvider {
         options: DeleteOptions,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let result = match live.kind {
-            ResourceKind::Vpc => self.delete_vpc(live, progress).await,
-            ResourceKind::Subnet => self.delete_subnet(live, progress).await,
-            ResourceKind::SecurityGroup => self.delete_security_group(live, progress).await,
-            ResourceKind::Instance => self.delete_instance(live, progress).await,
-            ResourceKind::DbSubnetGroup => self.delete_db_subnet_group(live, progress).await,
-            ResourceKind::DbCluster => self.delete_db_cluster(live, options, progress).await,
-            ResourceKind::DbInstance => self.delete_db_instance(live, progress).await,
-        };
-        match result {
+        let delete: BoxedCall<'_, ()> =
+            dispatch!(live.kind, K => Box::pin(K::delete(self, live, options, progress)));
+        match delete.await {
             Err(ProviderError::NotFound { .. }) => Ok(()),
             other => other,
         }
     }
 }
 
-/// True when version `a` is newer than `b`, comparing dot-separated parts numerically where
-/// both parts are numbers (`15.10` is newer than `15.9`).
-fn version_is_newer(a: &str, b: &str) -> bool {
-    let parts = |v: &str| -> Vec<(u64, String)> {
-        v.split('.')
-            .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_string()))
-            .collect()
-    };
-    parts(a) > parts(b)
+/// One kind's operation, boxed: so that all kinds' reads can run at once, and so that the
+/// futures of operations stay shallow types.
+type BoxedCall<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+impl AwsProvider {
+    /// What sits inside the owned VPCs without envctl's tags, every kind at once.
+    async fn read_unmanaged(
+        &self,
+        owned: &[LiveResource],
+    ) -> Result<Vec<LiveResource>, ProviderError> {
+        let vpc_ids: Vec<String> = owned
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Vpc)
+            .map(|r| r.id.clone())
+            .collect();
+        if vpc_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vpc_ids = &vpc_ids;
+        let reads = ResourceKind::ALL.map(|kind| -> BoxedCall<'_, Vec<LiveResource>> {
+            dispatch!(kind, K => Box::pin(K::read_unmanaged(self, vpc_ids)))
+        });
+        Ok(futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
 }
 
 /// The live resource a successful create or update leaves behind.
@@ -516,6 +428,26 @@ pub(super) fn claim(tags: &BTreeMap<String, String>, kind: ResourceKind, scope: 
     }
 }
 
+/// The address `tags` give a resource of `kind` in `scope`'s environment, or `None` when it is
+/// someone else's or (then recorded in `read` as a conflict) unclear.
+pub(super) fn ours(
+    read: &mut KindRead,
+    tags: &BTreeMap<String, String>,
+    kind: ResourceKind,
+    id: &str,
+    scope: &Scope,
+) -> Option<Address> {
+    match claim(tags, kind, scope) {
+        Claim::Ours(address) => Some(address),
+        Claim::Others => None,
+        Claim::Unclear(reason) => {
+            read.conflicts
+                .push(conflict(kind, id, tags.clone(), reason));
+            None
+        }
+    }
+}
+
 /// A conflict about a resource of `kind` with cloud id `id`, reported at the address its tags
 /// name (or an unmanaged-style one when they name none).
 pub(super) fn conflict(
@@ -532,20 +464,6 @@ pub(super) fn conflict(
     }
 }
 
-/// The reference field that places a resource of `kind` in its environment (a subnet in its
-/// VPC, an instance in its subnet, ...) and the kind it must point at.
-fn placement(kind: ResourceKind) -> Option<(&'static str, ResourceKind)> {
-    use ResourceKind::*;
-    match kind {
-        Vpc => None,
-        Subnet | SecurityGroup => Some(("vpc", Vpc)),
-        Instance => Some(("subnet", Subnet)),
-        DbSubnetGroup => Some(("subnets", Subnet)),
-        DbCluster => Some(("subnet_group", DbSubnetGroup)),
-        DbInstance => Some(("cluster", DbCluster)),
-    }
-}
-
 /// Moves out of `resources` those tagged for the environment that do not sit where its
 /// resources sit (their placement reference did not resolve to one of its resources), and
 /// returns them as conflicts. Runs until nothing moves: what sits in a conflict conflicts too.
@@ -558,7 +476,7 @@ fn prove_placement(resources: &mut Vec<LiveResource>) -> Vec<envctl_engine::Conf
             .iter()
             .enumerate()
             .filter(|(_, r)| {
-                let Some((field, target)) = placement(r.kind) else {
+                let Some((field, target)) = kinds::placement(r.kind) else {
                     return false;
                 };
                 let points_home = |text: &str| {
@@ -580,7 +498,7 @@ fn prove_placement(resources: &mut Vec<LiveResource>) -> Vec<envctl_engine::Conf
         }
         for index in misplaced.into_iter().rev() {
             let resource = resources.remove(index);
-            let (field, target) = placement(resource.kind).unwrap_or(("", resource.kind));
+            let (field, target) = kinds::placement(resource.kind).unwrap_or(("", resource.kind));
             let reason = format!(
                 "it carries this environment's tags but its `{field}` is not one of the environment's {target}s ({})",
                 resource
@@ -600,22 +518,6 @@ fn address_from_tags(tags: &BTreeMap<String, String>, kind: ResourceKind) -> Opt
     (address.kind == kind).then_some(address)
 }
 
-/// Fields that hold references, by kind, with the kind they point at.
-fn reference_fields(kind: ResourceKind) -> &'static [(&'static str, ResourceKind)] {
-    use ResourceKind::*;
-    match kind {
-        Vpc => &[],
-        Subnet | SecurityGroup => &[("vpc", Vpc)],
-        Instance => &[("subnet", Subnet), ("security_groups", SecurityGroup)],
-        DbSubnetGroup => &[("subnets", Subnet)],
-        DbCluster => &[
-            ("subnet_group", DbSubnetGroup),
-            ("security_groups", SecurityGroup),
-        ],
-        DbInstance => &[("cluster", DbCluster)],
-    }
-}
-
 /// Replaces cloud ids in reference fields by the addresses of the owned resources they name,
 /// and records those addresses as dependencies. Ids of resources envctl does not own stay as
 /// they are, so they show up as differences. Ids are looked up per kind: RDS identifiers of a
@@ -629,7 +531,7 @@ fn resolve_references(resources: &mut [LiveResource]) -> std::collections::BTree
         .collect();
     for resource in resources.iter_mut() {
         let mut depends_on = std::mem::take(&mut resource.depends_on);
-        for (field, target) in reference_fields(resource.kind) {
+        for (field, target) in kinds::references(resource.kind) {
             let Some(value) = resource.fields.get_mut(*field) else {
                 continue;
             };
@@ -716,18 +618,5 @@ fn missing_field(desired: &DesiredResource, field: &str) -> ProviderError {
         code: "MissingField".into(),
         message: format!("{} has no `{field}`", desired.address),
         request_id: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(version_is_newer("15.10", "15.9"));
-        assert!(version_is_newer("16.1", "15.4"));
-        assert!(!version_is_newer("15.4", "15.4"));
-        assert!(!version_is_newer("15.3", "15.4"));
     }
 }

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use envctl_engine::{Progress, ProviderError};
 use envctl_spec::ResourceKind;
 
+use super::kinds::Service;
+
 /// What one poll saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Poll {
@@ -66,14 +68,9 @@ impl Timeouts {
 
     /// The wait for resources of `kind`.
     pub(crate) fn of(&self, kind: ResourceKind) -> Duration {
-        match kind {
-            ResourceKind::DbCluster | ResourceKind::DbInstance | ResourceKind::DbSubnetGroup => {
-                self.rds
-            }
-            ResourceKind::Vpc
-            | ResourceKind::Subnet
-            | ResourceKind::SecurityGroup
-            | ResourceKind::Instance => self.ec2,
+        match super::kinds::service(kind) {
+            Service::Rds => self.rds,
+            Service::Ec2 => self.ec2,
         }
     }
 }

@@ -1,0 +1,189 @@
+//! One module per resource kind, one trait they all implement, one table that dispatches.
+//!
+//! Owns [`AwsKind`] (what the provider needs of a kind: how it is read by its ownership tags,
+//! created, updated, tagged and deleted; which fields force a replacement and in which order
+//! a replacement goes; which fields reference other kinds and which one places a resource in
+//! its environment; which service's API it lives in) and [`dispatch!`], the table mapping a
+//! [`ResourceKind`] to its module. Invariants: the table is one exhaustive `match`, so adding a
+//! kind to `ResourceKind` fails to compile until its module is listed here, and nothing else in
+//! the provider matches over kinds; each kind's read makes one paginated describe of its own
+//! (plus, for a few, one follow-up call for all resources at once), and the provider runs all
+//! kinds' reads concurrently.
+
+pub(super) mod db_cluster;
+pub(super) mod db_instance;
+pub(super) mod db_subnet_group;
+pub(super) mod instance;
+pub(super) mod security_group;
+pub(super) mod subnet;
+pub(super) mod vpc;
+
+use std::future::Future;
+
+use envctl_engine::{
+    CloudIds, Conflict, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress,
+    ProviderError, ReplaceOrder, ResourceDiff, Scope, diff_fields,
+};
+use envctl_spec::{DesiredResource, ResourceKind};
+
+use super::AwsProvider;
+
+/// The AWS API a kind's resources live in: it decides how they are tagged and how long the
+/// provider waits for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Ec2,
+    Rds,
+}
+
+/// What one kind's read found for one environment.
+#[derive(Debug, Default)]
+pub(crate) struct KindRead {
+    /// Resources whose tags say they are the environment's (placement is proven later).
+    pub resources: Vec<LiveResource>,
+    /// Resources tagged for the project whose owner cannot be told.
+    pub conflicts: Vec<Conflict>,
+    /// Unique names of this environment's naming held by someone else.
+    pub foreign_names: Vec<ForeignName>,
+}
+
+/// Everything the AWS provider does with resources of one kind.
+///
+/// Methods take the provider (its clients, waits and retry settings) rather than `self`: a
+/// kind is a type, not a value.
+pub(super) trait AwsKind {
+    /// The kind this module implements.
+    const KIND: ResourceKind;
+    /// The service whose API holds its resources.
+    const SERVICE: Service;
+    /// Fields whose change AWS cannot make in place.
+    const FORCES_REPLACEMENT: &'static [&'static str];
+    /// Fields holding references to other resources, with the kind each points at. Read as
+    /// cloud ids, they are resolved to addresses after all kinds are read.
+    const REFERENCES: &'static [(&'static str, ResourceKind)];
+    /// The reference that places a resource in its environment (a subnet in its VPC): a
+    /// resource tagged for the environment whose placement does not resolve to one of the
+    /// environment's resources is a conflict, not the environment's.
+    const PLACEMENT: Option<(&'static str, ResourceKind)>;
+
+    /// How the live resource departs from the desired one.
+    fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
+        ResourceDiff {
+            changes: diff_fields(desired, live, Self::FORCES_REPLACEMENT),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether a replacement creates the new copy before destroying the old one.
+    fn replace_order(desired: &DesiredResource, live: &LiveResource) -> ReplaceOrder;
+
+    /// The fields of a resource of this kind that reference a resource of `target` and that
+    /// AWS can move to another one in place (none unless the kind says so).
+    fn repointable_fields(_target: ResourceKind) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Reads the environment's resources of this kind (see [`KindRead`]).
+    fn read(
+        aws: &AwsProvider,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<KindRead, ProviderError>> + Send;
+
+    /// Reads the resources of this kind inside `vpc_ids` that carry no envctl tags (what the
+    /// environment's network holds that nobody declared). Kinds that do not live in a VPC
+    /// have none.
+    fn read_unmanaged(
+        _aws: &AwsProvider,
+        _vpc_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<LiveResource>, ProviderError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Creates the resource, tagged in the create call itself, and returns its cloud id.
+    fn create(
+        aws: &AwsProvider,
+        desired: &DesiredResource,
+        ids: &CloudIds,
+        progress: &dyn Progress,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+
+    /// Makes `changes` in place (tags excluded: [`AwsKind::tag`] follows).
+    fn update(
+        aws: &AwsProvider,
+        desired: &DesiredResource,
+        live: &LiveResource,
+        changes: &[FieldChange],
+        ids: &CloudIds,
+        progress: &dyn Progress,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Writes the desired tags and the applied digest on the resource.
+    fn tag(
+        aws: &AwsProvider,
+        desired: &DesiredResource,
+        live: &LiveResource,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Deletes the resource and waits until AWS no longer has it.
+    fn delete(
+        aws: &AwsProvider,
+        live: &LiveResource,
+        options: DeleteOptions,
+        progress: &dyn Progress,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+/// Runs `$body` with `$k` naming the [`AwsKind`] implementation of `$kind`: the one table of
+/// kinds. Add a kind's module here and nowhere else.
+macro_rules! dispatch {
+    ($kind:expr, $k:ident => $body:expr) => {{
+        use envctl_spec::ResourceKind as Kind;
+        use $crate::aws::kinds;
+        match $kind {
+            Kind::Vpc => {
+                type $k = kinds::vpc::Vpc;
+                $body
+            }
+            Kind::Subnet => {
+                type $k = kinds::subnet::Subnet;
+                $body
+            }
+            Kind::SecurityGroup => {
+                type $k = kinds::security_group::SecurityGroup;
+                $body
+            }
+            Kind::Instance => {
+                type $k = kinds::instance::Instance;
+                $body
+            }
+            Kind::DbSubnetGroup => {
+                type $k = kinds::db_subnet_group::DbSubnetGroup;
+                $body
+            }
+            Kind::DbCluster => {
+                type $k = kinds::db_cluster::DbCluster;
+                $body
+            }
+            Kind::DbInstance => {
+                type $k = kinds::db_instance::DbInstance;
+                $body
+            }
+        }
+    }};
+}
+pub(super) use dispatch;
+
+/// The service of `kind`.
+pub(crate) fn service(kind: ResourceKind) -> Service {
+    dispatch!(kind, K => K::SERVICE)
+}
+
+/// The reference fields of `kind`, with the kind each points at.
+pub(crate) fn references(kind: ResourceKind) -> &'static [(&'static str, ResourceKind)] {
+    dispatch!(kind, K => K::REFERENCES)
+}
+
+/// The reference placing a resource of `kind` in its environment.
+pub(super) fn placement(kind: ResourceKind) -> Option<(&'static str, ResourceKind)> {
+    dispatch!(kind, K => K::PLACEMENT)
+}
