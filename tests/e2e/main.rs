@@ -11,5 +11,6 @@ mod interface;
 mod misuse;
 mod parity;
 mod safety;
+mod snapshots;
 mod strict;
 mod trust;
