@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::kinds::{FieldValue, RuleTarget, SpecKind};
+use crate::kinds::{FieldValue, RuleTarget, SpecKind, security_group, subnet, vpc};
 use crate::model::{
     Address, DesiredResource, DesiredState, ResourceKind, Span, TAG_ADDRESS, TAG_ENVIRONMENT,
     TAG_PROJECT, Value,
@@ -29,12 +29,13 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
         resources: Vec::new(),
     };
     for resource in &configuration.resources {
-        match resource.kind() {
-            SpecKind::Vpc => builder.vpc(resource),
-            SpecKind::Subnet => builder.subnet(resource),
-            SpecKind::SecurityGroup => builder.security_group(resource),
-            SpecKind::Instance => builder.instances(resource),
-            SpecKind::DbCluster => builder.database(resource),
+        match resource.kind().resource_kind() {
+            ResourceKind::Vpc => builder.vpc(resource),
+            ResourceKind::Subnet => builder.subnet(resource),
+            ResourceKind::SecurityGroup => builder.security_group(resource),
+            ResourceKind::Instance => builder.instances(resource),
+            ResourceKind::DbCluster => builder.database(resource),
+            ResourceKind::DbSubnetGroup | ResourceKind::DbInstance => {}
         }
     }
     let mut resources = builder.resources;
@@ -117,14 +118,14 @@ impl Builder<'_> {
     fn vpc(&mut self, vpc: &Configured<'_>) {
         let mut fields = Fields::new();
         copy(vpc, &["cidr"], &mut fields);
-        let address = address_of(SpecKind::Vpc, vpc.name());
+        let address = address_of(vpc::KIND, vpc.name());
         self.push(address, vpc.resource.span, Vec::new(), fields);
     }
 
     fn subnet(&mut self, subnet: &Configured<'_>) {
         let mut fields = Fields::new();
         copy(subnet, &["vpc", "cidr", "zone"], &mut fields);
-        let address = address_of(SpecKind::Subnet, subnet.name());
+        let address = address_of(subnet::KIND, subnet.name());
         let depends_on = referenced(subnet, "vpc");
         self.push(address, subnet.resource.span, depends_on, fields);
     }
@@ -141,10 +142,10 @@ impl Builder<'_> {
             if let RuleTarget::Group(other) = &rule.target
                 && other.value != group.name()
             {
-                depends_on.push(address_of(SpecKind::SecurityGroup, &other.value));
+                depends_on.push(address_of(security_group::KIND, &other.value));
             }
         }
-        let address = address_of(SpecKind::SecurityGroup, group.name());
+        let address = address_of(security_group::KIND, group.name());
         self.push(address, group.resource.span, depends_on, fields);
     }
 
@@ -165,7 +166,7 @@ impl Builder<'_> {
         );
         let count = u32::try_from(instance.count()).unwrap_or(0);
         for (index, subnet) in (0..count).zip(subnets.iter().cycle()) {
-            let subnet = address_of(SpecKind::Subnet, &subnet.value);
+            let subnet = address_of(subnet::KIND, &subnet.value);
             let mut fields = shared.clone();
             fields.insert("subnet".to_string(), Value::Str(subnet.to_string()));
             let mut depends_on = groups.clone();

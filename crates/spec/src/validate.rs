@@ -17,8 +17,11 @@ use crate::date::CivilDate;
 use crate::diagnostic::Diagnostic;
 use crate::digest;
 use crate::formats;
-use crate::kinds::{self, FieldSite, FieldValue, Presence, RuleTarget, SpecKind};
-use crate::model::{Span, Value};
+use crate::kinds::{
+    self, FieldSite, FieldValue, Presence, RuleTarget, SpecKind, db_cluster, security_group,
+    subnet, vpc,
+};
+use crate::model::{ResourceKind, Span, Value};
 use crate::net::Cidr;
 use crate::raw::{
     DIFFERENCE_KEYS, RawDifference, RawEnvironment, RawProject, RawResource, RawSpec, Sp,
@@ -249,9 +252,10 @@ impl Validator<'_> {
                         examples.push(def.example);
                     }
                     Presence::Optional => {}
-                    Presence::Default(default) => {
-                        let value = default.materialize(&raw.name.value, raw.span);
-                        fields.insert(def.name, Sp::new(value, raw.span));
+                    Presence::Default(_) => {
+                        if let Some(value) = def.default_value(&raw.name.value, raw.span) {
+                            fields.insert(def.name, Sp::new(value, raw.span));
+                        }
                     }
                 }
             }
@@ -870,15 +874,15 @@ fn check_configuration(
 ) {
     for resource in &configuration.resources {
         check_references(configuration, resource, out);
-        match resource.kind() {
-            SpecKind::Subnet => check_subnet_in_vpc(configuration, resource, out),
-            SpecKind::Instance | SpecKind::DbCluster => {
+        match resource.kind().resource_kind() {
+            ResourceKind::Subnet => check_subnet_in_vpc(configuration, resource, out),
+            ResourceKind::Instance | ResourceKind::DbCluster => {
                 check_one_vpc(configuration, resource, out);
             }
-            SpecKind::SecurityGroup => check_group_rules_vpc(configuration, resource, out),
-            SpecKind::Vpc => {}
+            ResourceKind::SecurityGroup => check_group_rules_vpc(configuration, resource, out),
+            ResourceKind::Vpc | ResourceKind::DbSubnetGroup | ResourceKind::DbInstance => {}
         }
-        if resource.kind() == SpecKind::DbCluster {
+        if resource.kind() == db_cluster::KIND {
             check_database_zones(configuration, resource, out);
         }
         if let (Some(project), Some(environment)) = (project, configuration.environment) {
@@ -903,7 +907,7 @@ fn check_references(
             FieldValue::Rules(rules) => rules
                 .iter()
                 .filter_map(|rule| match &rule.target {
-                    RuleTarget::Group(name) => Some((SpecKind::SecurityGroup, name)),
+                    RuleTarget::Group(name) => Some((security_group::KIND, name)),
                     RuleTarget::Cidr(_) => None,
                 })
                 .collect(),
@@ -940,9 +944,7 @@ fn check_references(
 /// The VPC a subnet or security group is in, when it resolves.
 fn vpc_of<'m>(configuration: &Configuration<'m>, kind: SpecKind, name: &str) -> Option<&'m str> {
     let vpc = configuration.get(kind, name)?.reference("vpc")?;
-    configuration
-        .get(SpecKind::Vpc, &vpc.value)
-        .map(|v| v.name())
+    configuration.get(vpc::KIND, &vpc.value).map(|v| v.name())
 }
 
 fn check_subnet_in_vpc(
@@ -950,11 +952,11 @@ fn check_subnet_in_vpc(
     subnet: &Configured<'_>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(vpc_name) = vpc_of(configuration, SpecKind::Subnet, subnet.name()) else {
+    let Some(vpc_name) = vpc_of(configuration, subnet::KIND, subnet.name()) else {
         return;
     };
     let vpc_cidr = configuration
-        .get(SpecKind::Vpc, vpc_name)
+        .get(vpc::KIND, vpc_name)
         .and_then(|v| v.cidr("cidr"));
     if let (Some(vpc_cidr), Some(cidr)) = (vpc_cidr, subnet.cidr("cidr"))
         && !vpc_cidr.value.contains(cidr.value)
@@ -978,9 +980,9 @@ fn check_subnet_in_vpc(
 
 fn check_subnet_overlaps(configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
     let mut by_vpc: BTreeMap<&str, Vec<(&str, Sp<Cidr>)>> = BTreeMap::new();
-    for subnet in configuration.of_kind(SpecKind::Subnet) {
+    for subnet in configuration.of_kind(subnet::KIND) {
         if let (Some(vpc), Some(cidr)) = (
-            vpc_of(configuration, SpecKind::Subnet, subnet.name()),
+            vpc_of(configuration, subnet::KIND, subnet.name()),
             subnet.cidr("cidr"),
         ) {
             by_vpc.entry(vpc).or_default().push((subnet.name(), cidr));
@@ -1025,7 +1027,7 @@ fn check_one_vpc(
     let address = kinds::address(resource.kind(), resource.name());
     let mut home: Option<(&str, &str)> = None;
     for subnet in resource.references("subnets") {
-        let Some(vpc) = vpc_of(configuration, SpecKind::Subnet, &subnet.value) else {
+        let Some(vpc) = vpc_of(configuration, subnet::KIND, &subnet.value) else {
             continue;
         };
         match home {
@@ -1045,7 +1047,7 @@ fn check_one_vpc(
         return;
     };
     for group in resource.references("security_groups") {
-        if let Some(vpc) = vpc_of(configuration, SpecKind::SecurityGroup, &group.value)
+        if let Some(vpc) = vpc_of(configuration, security_group::KIND, &group.value)
             && vpc != home_vpc
         {
             out.push(
@@ -1071,7 +1073,7 @@ fn check_database_zones(
     let names = cluster.references("subnets");
     let zones: Vec<&str> = names
         .iter()
-        .filter_map(|n| configuration.get(SpecKind::Subnet, &n.value))
+        .filter_map(|n| configuration.get(subnet::KIND, &n.value))
         .filter_map(|s| s.text("zone"))
         .collect();
     let distinct: BTreeSet<&str> = zones.iter().copied().collect();
@@ -1097,13 +1099,13 @@ fn check_group_rules_vpc(
     group: &Configured<'_>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(home) = vpc_of(configuration, SpecKind::SecurityGroup, group.name()) else {
+    let Some(home) = vpc_of(configuration, security_group::KIND, group.name()) else {
         return;
     };
     for field in ["ingress", "egress"] {
         for rule in group.rules(field) {
             if let RuleTarget::Group(other) = &rule.target
-                && let Some(vpc) = vpc_of(configuration, SpecKind::SecurityGroup, &other.value)
+                && let Some(vpc) = vpc_of(configuration, security_group::KIND, &other.value)
                 && vpc != home
             {
                 out.push(
@@ -1124,7 +1126,7 @@ fn check_group_rules_vpc(
 
 /// Security groups naming each other through `from_group` cannot be created in any order.
 fn check_group_cycles(configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
-    let groups: Vec<&Configured<'_>> = configuration.of_kind(SpecKind::SecurityGroup).collect();
+    let groups: Vec<&Configured<'_>> = configuration.of_kind(security_group::KIND).collect();
     let index: HashMap<&str, usize> = groups
         .iter()
         .enumerate()

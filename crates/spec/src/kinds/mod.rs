@@ -1,15 +1,23 @@
-//! The resource kinds a spec can declare, their fields, and how one field's value is read.
+//! The resource kinds a spec can declare: the registry of them, the field schema they are
+//! described with, and how one field's value is read.
 //!
-//! Owns [`SpecKind`], the field schema ([`FieldDef`]) and typed field values ([`FieldValue`]).
-//! This is the one place that knows what each kind has: the raw stage asks it which field
-//! names exist, validation asks it for types, defaults and which fields are scale, expansion
-//! and the parity digest ask it how values convert. Invariants:
+//! Owns [`REGISTRY`], [`KindDef`] and its handle [`SpecKind`], the field schema ([`FieldDef`])
+//! and typed field values ([`FieldValue`]). Each kind is defined once, in its own file of this
+//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields and count field. Every
+//! generic pass asks the registry instead of naming kinds: the raw stage asks which field names
+//! exist, validation asks for types, defaults and which fields are scale, the JSON Schema and
+//! the parity digest walk the fields. Invariants:
+//! - [`REGISTRY`] lists every spec kind once, in creation order (the order of their
+//!   [`ResourceKind`]s), and kinds compare and sort by that order;
 //! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
 //!   range, format); checks that need other resources (references, containment) happen later;
+//! - every default fits its field's shape (the registry's tests hold every kind to that);
 //! - scale fields are exactly `instance.instance_type`, `instance.count`,
 //!   `instance.volume_size`, `db_cluster.instance_class` and `db_cluster.instances`.
 
 use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use crate::diagnostic::Diagnostic;
 use crate::formats;
@@ -18,25 +26,47 @@ use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
 use crate::suggest;
 
-/// A kind of resource written in a spec (derived kinds such as `db_instance` are not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum SpecKind {
-    Vpc,
-    Subnet,
-    SecurityGroup,
-    Instance,
-    DbCluster,
+pub(crate) mod db_cluster;
+pub(crate) mod instance;
+pub(crate) mod security_group;
+pub(crate) mod subnet;
+pub(crate) mod vpc;
+
+/// Every kind a spec can declare, in the order resources are created. Adding a kind is one
+/// file in this directory and one entry here.
+pub(crate) const REGISTRY: [SpecKind; 5] = [
+    vpc::KIND,
+    subnet::KIND,
+    security_group::KIND,
+    instance::KIND,
+    db_cluster::KIND,
+];
+
+/// Everything the generic passes need to know about one kind of spec resource. Each kind's
+/// file defines one, as the `KIND` constant.
+#[derive(Debug)]
+pub(crate) struct KindDef {
+    /// The expanded resource of the same name: its name is the kind's name in a spec and in
+    /// addresses (`security_group`), and its order is the kind's creation order.
+    pub resource_kind: ResourceKind,
+    /// How messages name one resource of this kind.
+    pub singular: &'static str,
+    /// How messages name several resources of this kind.
+    pub plural: &'static str,
+    /// The fields a resource of this kind may set, in documentation order.
+    pub fields: &'static [FieldDef],
+    /// The field holding how many cloud resources this one expands into, if it is counted.
+    pub count_field: Option<&'static str>,
 }
+
+/// A kind of resource written in a spec (derived kinds such as `db_instance` are not): a handle
+/// on its [`KindDef`]. Kinds are equal, ordered and hashed by their expanded kind.
+#[derive(Clone, Copy)]
+pub(crate) struct SpecKind(&'static KindDef);
 
 impl SpecKind {
     /// Every kind, in the order resources are created.
-    pub(crate) const ALL: [SpecKind; 5] = [
-        SpecKind::Vpc,
-        SpecKind::Subnet,
-        SpecKind::SecurityGroup,
-        SpecKind::Instance,
-        SpecKind::DbCluster,
-    ];
+    pub(crate) const ALL: [SpecKind; REGISTRY.len()] = REGISTRY;
 
     /// The kind named `text` in a spec (`security_group`).
     pub(crate) fn parse(text: &str) -> Option<SpecKind> {
@@ -49,46 +79,22 @@ impl SpecKind {
 
     /// The kind of the expanded resource of the same name.
     pub(crate) fn resource_kind(self) -> ResourceKind {
-        match self {
-            SpecKind::Vpc => ResourceKind::Vpc,
-            SpecKind::Subnet => ResourceKind::Subnet,
-            SpecKind::SecurityGroup => ResourceKind::SecurityGroup,
-            SpecKind::Instance => ResourceKind::Instance,
-            SpecKind::DbCluster => ResourceKind::DbCluster,
-        }
+        self.0.resource_kind
     }
 
     /// How messages name one resource of this kind.
     pub(crate) fn singular(self) -> &'static str {
-        match self {
-            SpecKind::Vpc => "VPC",
-            SpecKind::Subnet => "subnet",
-            SpecKind::SecurityGroup => "security group",
-            SpecKind::Instance => "instance",
-            SpecKind::DbCluster => "database cluster",
-        }
+        self.0.singular
     }
 
     /// How messages name several resources of this kind.
     pub(crate) fn plural(self) -> &'static str {
-        match self {
-            SpecKind::Vpc => "VPCs",
-            SpecKind::Subnet => "subnets",
-            SpecKind::SecurityGroup => "security groups",
-            SpecKind::Instance => "instances",
-            SpecKind::DbCluster => "database clusters",
-        }
+        self.0.plural
     }
 
     /// The fields a resource of this kind may set, in documentation order.
     pub(crate) fn fields(self) -> &'static [FieldDef] {
-        match self {
-            SpecKind::Vpc => VPC_FIELDS,
-            SpecKind::Subnet => SUBNET_FIELDS,
-            SpecKind::SecurityGroup => SECURITY_GROUP_FIELDS,
-            SpecKind::Instance => INSTANCE_FIELDS,
-            SpecKind::DbCluster => DB_CLUSTER_FIELDS,
-        }
+        self.0.fields
     }
 
     pub(crate) fn field(self, name: &str) -> Option<&'static FieldDef> {
@@ -97,11 +103,39 @@ impl SpecKind {
 
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub(crate) fn count_field(self) -> Option<&'static str> {
-        match self {
-            SpecKind::Instance => Some("count"),
-            SpecKind::DbCluster => Some("instances"),
-            _ => None,
-        }
+        self.0.count_field
+    }
+}
+
+impl PartialEq for SpecKind {
+    fn eq(&self, other: &SpecKind) -> bool {
+        self.resource_kind() == other.resource_kind()
+    }
+}
+
+impl Eq for SpecKind {}
+
+impl PartialOrd for SpecKind {
+    fn partial_cmp(&self, other: &SpecKind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SpecKind {
+    fn cmp(&self, other: &SpecKind) -> std::cmp::Ordering {
+        self.resource_kind().cmp(&other.resource_kind())
+    }
+}
+
+impl Hash for SpecKind {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.resource_kind().hash(state);
+    }
+}
+
+impl fmt::Debug for SpecKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpecKind({})", self.as_str())
     }
 }
 
@@ -132,6 +166,32 @@ pub(crate) struct FieldDef {
     pub example: &'static str,
 }
 
+impl FieldDef {
+    /// The value of this field when resource `name`, declared at `span`, leaves it out: `None`
+    /// when it has no default (or a default that does not fit its shape, which the registry's
+    /// tests rule out).
+    pub(crate) fn default_value(&self, name: &str, span: Span) -> Option<FieldValue> {
+        let Presence::Default(default) = &self.presence else {
+            return None;
+        };
+        Some(match default {
+            DefaultValue::Int(number) => FieldValue::Int(*number),
+            DefaultValue::Bool(flag) => FieldValue::Bool(*flag),
+            DefaultValue::NoReferences => match self.shape {
+                Shape::RefList { kind, ordered, .. } => FieldValue::RefList {
+                    kind,
+                    ordered,
+                    names: Vec::new(),
+                },
+                _ => return None,
+            },
+            DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
+            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
+            DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
+        })
+    }
+}
+
 /// The type of a field's value, with the checks that need nothing but the value.
 #[derive(Debug)]
 pub(crate) enum Shape {
@@ -155,6 +215,8 @@ pub(crate) enum Shape {
         kind: SpecKind,
         min_len: usize,
         ordered: bool,
+        /// Why the list needs `min_len` names, when the reason is not obvious.
+        why: Option<&'static str>,
     },
     /// Security group rules.
     Rules,
@@ -220,239 +282,6 @@ pub(crate) enum DefaultValue {
 
 /// Database engines envctl manages.
 pub(crate) const ENGINES: [&str; 2] = ["aurora-postgresql", "aurora-mysql"];
-
-const VPC_FIELDS: &[FieldDef] = &[FieldDef {
-    name: "cidr",
-    shape: Shape::Cidr {
-        min_prefix: 16,
-        max_prefix: 28,
-    },
-    presence: Presence::Required,
-    scale: false,
-    example: "cidr = \"10.0.0.0/16\"",
-}];
-
-const SUBNET_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "vpc",
-        shape: Shape::Ref(SpecKind::Vpc),
-        presence: Presence::Required,
-        scale: false,
-        example: "vpc = \"main\"",
-    },
-    FieldDef {
-        name: "cidr",
-        shape: Shape::Cidr {
-            min_prefix: 16,
-            max_prefix: 28,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "cidr = \"10.0.1.0/24\"",
-    },
-    FieldDef {
-        name: "zone",
-        shape: Shape::Text(TextFormat::Zone),
-        presence: Presence::Required,
-        scale: false,
-        example: "zone = \"us-east-1a\"",
-    },
-];
-
-const SECURITY_GROUP_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "vpc",
-        shape: Shape::Ref(SpecKind::Vpc),
-        presence: Presence::Required,
-        scale: false,
-        example: "vpc = \"main\"",
-    },
-    FieldDef {
-        name: "description",
-        shape: Shape::Text(TextFormat::Description),
-        presence: Presence::Default(DefaultValue::ResourceName),
-        scale: false,
-        example: "description = \"app servers\"",
-    },
-    FieldDef {
-        name: "ingress",
-        shape: Shape::Rules,
-        presence: Presence::Default(DefaultValue::NoRules),
-        scale: false,
-        example: "ingress = [{ protocol = \"tcp\", ports = 443, cidr = \"10.0.0.0/8\" }]",
-    },
-    FieldDef {
-        name: "egress",
-        shape: Shape::Rules,
-        presence: Presence::Default(DefaultValue::AllTrafficOut),
-        scale: false,
-        example: "egress = [{ protocol = \"all\", cidr = \"0.0.0.0/0\" }]",
-    },
-];
-
-const INSTANCE_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "ami",
-        shape: Shape::Text(TextFormat::Ami),
-        presence: Presence::Required,
-        scale: false,
-        example: "ami = \"ami-0c55b159cbfafe1f0\"",
-    },
-    FieldDef {
-        name: "instance_type",
-        shape: Shape::Text(TextFormat::InstanceType),
-        presence: Presence::Required,
-        scale: true,
-        example: "instance_type = \"t3.medium\"",
-    },
-    FieldDef {
-        name: "count",
-        shape: Shape::Int {
-            min: 0,
-            max: 100,
-            why: None,
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: true,
-        example: "count = 1",
-    },
-    FieldDef {
-        name: "volume_size",
-        shape: Shape::Int {
-            min: 1,
-            max: 16_384,
-            why: Some("an EBS volume holds 1 to 16384 GiB"),
-        },
-        presence: Presence::Optional,
-        scale: true,
-        example: "volume_size = 20",
-    },
-    FieldDef {
-        name: "subnets",
-        shape: Shape::RefList {
-            kind: SpecKind::Subnet,
-            min_len: 1,
-            ordered: true,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "subnets = [\"a\", \"b\"]",
-    },
-    FieldDef {
-        name: "security_groups",
-        shape: Shape::RefList {
-            kind: SpecKind::SecurityGroup,
-            min_len: 0,
-            ordered: false,
-        },
-        presence: Presence::Default(DefaultValue::NoReferences),
-        scale: false,
-        example: "security_groups = [\"app\"]",
-    },
-    FieldDef {
-        name: "monitoring",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "monitoring = true",
-    },
-];
-
-const DB_CLUSTER_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "engine",
-        shape: Shape::Text(TextFormat::Engine),
-        presence: Presence::Required,
-        scale: false,
-        example: "engine = \"aurora-postgresql\"",
-    },
-    FieldDef {
-        name: "engine_version",
-        shape: Shape::Text(TextFormat::EngineVersion),
-        presence: Presence::Required,
-        scale: false,
-        example: "engine_version = \"15.4\"",
-    },
-    FieldDef {
-        name: "instance_class",
-        shape: Shape::Text(TextFormat::InstanceClass),
-        presence: Presence::Required,
-        scale: true,
-        example: "instance_class = \"db.t3.medium\"",
-    },
-    FieldDef {
-        name: "instances",
-        shape: Shape::Int {
-            min: 1,
-            max: 16,
-            why: Some("an Aurora cluster has one writer and at most 15 replicas"),
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: true,
-        example: "instances = 1",
-    },
-    FieldDef {
-        name: "subnets",
-        shape: Shape::RefList {
-            kind: SpecKind::Subnet,
-            min_len: 2,
-            ordered: false,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "subnets = [\"a\", \"b\"]",
-    },
-    FieldDef {
-        name: "security_groups",
-        shape: Shape::RefList {
-            kind: SpecKind::SecurityGroup,
-            min_len: 0,
-            ordered: false,
-        },
-        presence: Presence::Default(DefaultValue::NoReferences),
-        scale: false,
-        example: "security_groups = [\"db\"]",
-    },
-    FieldDef {
-        name: "backup_retention_days",
-        shape: Shape::Int {
-            min: 1,
-            max: 35,
-            why: Some("AWS keeps automated backups for 1 to 35 days"),
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: false,
-        example: "backup_retention_days = 7",
-    },
-    FieldDef {
-        name: "backup_window",
-        shape: Shape::Text(TextFormat::Window),
-        presence: Presence::Optional,
-        scale: false,
-        example: "backup_window = \"03:00-04:00\"",
-    },
-    FieldDef {
-        name: "deletion_protection",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "deletion_protection = true",
-    },
-    FieldDef {
-        name: "storage_encrypted",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "storage_encrypted = true",
-    },
-    FieldDef {
-        name: "master_username",
-        shape: Shape::Text(TextFormat::MasterUsername),
-        presence: Presence::Required,
-        scale: false,
-        example: "master_username = \"app\"",
-    },
-];
 
 /// A field's value after its own validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -589,7 +418,7 @@ impl Rule {
         let target = match &self.target {
             RuleTarget::Cidr(cidr) => format!("cidr={cidr}"),
             RuleTarget::Group(name) => {
-                format!("group={}", address(SpecKind::SecurityGroup, &name.value))
+                format!("group={}", address(security_group::KIND, &name.value))
             }
         };
         format!("{}:{ports}:{target}", self.protocol.as_str())
@@ -618,24 +447,6 @@ impl Rule {
             ports: None,
             target: RuleTarget::Cidr(Cidr::EVERYWHERE),
             span,
-        }
-    }
-}
-
-impl DefaultValue {
-    /// The value of a field left out of resource `name` declared at `span`.
-    pub(crate) fn materialize(&self, name: &str, span: Span) -> FieldValue {
-        match self {
-            DefaultValue::Int(number) => FieldValue::Int(*number),
-            DefaultValue::Bool(flag) => FieldValue::Bool(*flag),
-            DefaultValue::NoReferences => FieldValue::RefList {
-                kind: SpecKind::SecurityGroup,
-                ordered: false,
-                names: Vec::new(),
-            },
-            DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
-            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
-            DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
         }
     }
 }
@@ -735,8 +546,9 @@ pub(crate) fn parse_field(
             kind,
             min_len,
             ordered,
+            why,
         } => {
-            let names = parse_name_list(raw, *kind, *min_len, &subject, diagnostics)?;
+            let names = parse_name_list(raw, *kind, *min_len, *why, &subject, diagnostics)?;
             FieldValue::RefList {
                 kind: *kind,
                 ordered: *ordered,
@@ -874,6 +686,7 @@ fn parse_name_list(
     raw: &Sp<RawValue>,
     kind: SpecKind,
     min_len: usize,
+    why: Option<&'static str>,
     subject: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Vec<Sp<String>>> {
@@ -925,13 +738,10 @@ fn parse_name_list(
         } else {
             format!("at least {min_len} {}", kind.plural())
         };
-        let why = (kind == SpecKind::Subnet && min_len >= 2).then(|| {
-            "AWS requires a database's subnets to cover at least two availability zones".to_string()
-        });
         diagnostics.push(
             Diagnostic::error(format!("{subject} must list {needed}"))
                 .at(raw.span, label)
-                .with_optional_hint(why),
+                .with_optional_hint(why.map(str::to_string)),
         );
         return None;
     }
@@ -1147,6 +957,49 @@ mod tests {
             assert_eq!(SpecKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(SpecKind::parse("db_instance"), None);
+    }
+
+    #[test]
+    fn the_registry_is_in_creation_order() {
+        let kinds: Vec<ResourceKind> = REGISTRY.iter().map(|k| k.resource_kind()).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(kinds, sorted);
+    }
+
+    #[test]
+    fn every_kind_is_well_formed() {
+        for kind in SpecKind::ALL {
+            let mut names = HashSet::new();
+            for def in kind.fields() {
+                let what = format!("{}.{}", kind.as_str(), def.name);
+                assert!(names.insert(def.name), "{what} is defined twice");
+                if let Presence::Default(default) = &def.presence {
+                    let value = def.default_value("name", Span::default());
+                    assert!(
+                        value.is_some(),
+                        "the default of {what} does not fit its shape"
+                    );
+                    if let (DefaultValue::Int(number), Shape::Int { min, max, .. }) =
+                        (default, &def.shape)
+                    {
+                        assert!(
+                            (min..=max).contains(&number),
+                            "{what}: default out of range"
+                        );
+                    }
+                }
+            }
+            if let Some(count) = kind.count_field() {
+                let shape = kind.field(count).map(|def| &def.shape);
+                assert!(
+                    matches!(shape, Some(Shape::Int { .. })),
+                    "the count field of {} is not an integer field",
+                    kind.as_str()
+                );
+            }
+        }
     }
 
     #[test]

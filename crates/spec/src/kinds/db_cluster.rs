@@ -1,0 +1,141 @@
+//! `db_cluster`: an Aurora database cluster and its `instances`.
+//!
+//! Owns the database cluster's definition: its wording, its fields (`engine`,
+//! `engine_version`, `instance_class`, `instances`, `subnets`, `security_groups`,
+//! `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`,
+//! `master_username`) and its count field. Invariants: `instance_class` and `instances` are its
+//! scale fields; it expands into a `db_subnet_group`, the `db_cluster` and `instances`
+//! `db_instance`s; the password is never in the spec (RDS generates and keeps it).
+
+use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
+use super::{security_group, subnet};
+use crate::model::ResourceKind;
+
+/// `aurora-postgresql` or `aurora-mysql`.
+pub(crate) const ENGINE: &str = "engine";
+/// The full engine version.
+pub(crate) const ENGINE_VERSION: &str = "engine_version";
+/// The RDS instance class of every instance (scale).
+pub(crate) const INSTANCE_CLASS: &str = "instance_class";
+/// How many instances: one writer and the replicas (scale).
+pub(crate) const INSTANCES: &str = "instances";
+/// The subnets of the cluster's subnet group, in two zones at least.
+pub(crate) const SUBNETS: &str = "subnets";
+/// The security groups of the cluster.
+pub(crate) const SECURITY_GROUPS: &str = "security_groups";
+/// How many days automated backups are kept.
+pub(crate) const BACKUP_RETENTION_DAYS: &str = "backup_retention_days";
+/// The daily backup window, in UTC.
+pub(crate) const BACKUP_WINDOW: &str = "backup_window";
+/// Whether RDS refuses to delete the cluster.
+pub(crate) const DELETION_PROTECTION: &str = "deletion_protection";
+/// Whether the storage is encrypted.
+pub(crate) const STORAGE_ENCRYPTED: &str = "storage_encrypted";
+/// The master user's name.
+pub(crate) const MASTER_USERNAME: &str = "master_username";
+
+pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
+    resource_kind: ResourceKind::DbCluster,
+    singular: "database cluster",
+    plural: "database clusters",
+    fields: &[
+        FieldDef {
+            name: ENGINE,
+            shape: Shape::Text(TextFormat::Engine),
+            presence: Presence::Required,
+            scale: false,
+            example: "engine = \"aurora-postgresql\"",
+        },
+        FieldDef {
+            name: ENGINE_VERSION,
+            shape: Shape::Text(TextFormat::EngineVersion),
+            presence: Presence::Required,
+            scale: false,
+            example: "engine_version = \"15.4\"",
+        },
+        FieldDef {
+            name: INSTANCE_CLASS,
+            shape: Shape::Text(TextFormat::InstanceClass),
+            presence: Presence::Required,
+            scale: true,
+            example: "instance_class = \"db.t3.medium\"",
+        },
+        FieldDef {
+            name: INSTANCES,
+            shape: Shape::Int {
+                min: 1,
+                max: 16,
+                why: Some("an Aurora cluster has one writer and at most 15 replicas"),
+            },
+            presence: Presence::Default(DefaultValue::Int(1)),
+            scale: true,
+            example: "instances = 1",
+        },
+        FieldDef {
+            name: SUBNETS,
+            shape: Shape::RefList {
+                kind: subnet::KIND,
+                min_len: 2,
+                ordered: false,
+                why: Some(
+                    "AWS requires a database's subnets to cover at least two availability zones",
+                ),
+            },
+            presence: Presence::Required,
+            scale: false,
+            example: "subnets = [\"a\", \"b\"]",
+        },
+        FieldDef {
+            name: SECURITY_GROUPS,
+            shape: Shape::RefList {
+                kind: security_group::KIND,
+                min_len: 0,
+                ordered: false,
+                why: None,
+            },
+            presence: Presence::Default(DefaultValue::NoReferences),
+            scale: false,
+            example: "security_groups = [\"db\"]",
+        },
+        FieldDef {
+            name: BACKUP_RETENTION_DAYS,
+            shape: Shape::Int {
+                min: 1,
+                max: 35,
+                why: Some("AWS keeps automated backups for 1 to 35 days"),
+            },
+            presence: Presence::Default(DefaultValue::Int(1)),
+            scale: false,
+            example: "backup_retention_days = 7",
+        },
+        FieldDef {
+            name: BACKUP_WINDOW,
+            shape: Shape::Text(TextFormat::Window),
+            presence: Presence::Optional,
+            scale: false,
+            example: "backup_window = \"03:00-04:00\"",
+        },
+        FieldDef {
+            name: DELETION_PROTECTION,
+            shape: Shape::Bool,
+            presence: Presence::Default(DefaultValue::Bool(false)),
+            scale: false,
+            example: "deletion_protection = true",
+        },
+        FieldDef {
+            name: STORAGE_ENCRYPTED,
+            shape: Shape::Bool,
+            presence: Presence::Default(DefaultValue::Bool(false)),
+            scale: false,
+            example: "storage_encrypted = true",
+        },
+        FieldDef {
+            name: MASTER_USERNAME,
+            shape: Shape::Text(TextFormat::MasterUsername),
+            presence: Presence::Required,
+            scale: false,
+            example: "master_username = \"app\"",
+        },
+    ],
+    count_field: Some(INSTANCES),
+});

@@ -1,0 +1,101 @@
+//! `instance`: EC2 instances from one pinned image, `count` of them.
+//!
+//! Owns the instance's definition: its wording, its fields (`ami`, `instance_type`, `count`,
+//! `volume_size`, `subnets`, `security_groups`, `monitoring`) and its count field. Invariants:
+//! `instance_type`, `count` and `volume_size` are its scale fields; it expands into `count`
+//! resources `instance.NAME[0]`..`[count-1]`.
+
+use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
+use super::{security_group, subnet};
+use crate::model::ResourceKind;
+
+/// The pinned image id.
+pub(crate) const AMI: &str = "ami";
+/// The EC2 instance type (scale).
+pub(crate) const INSTANCE_TYPE: &str = "instance_type";
+/// How many instances (scale).
+pub(crate) const COUNT: &str = "count";
+/// The root volume's size in GiB (scale); the image's own size when left out.
+pub(crate) const VOLUME_SIZE: &str = "volume_size";
+/// The subnets the instances are spread over, in order.
+pub(crate) const SUBNETS: &str = "subnets";
+/// The security groups of every instance.
+pub(crate) const SECURITY_GROUPS: &str = "security_groups";
+/// Detailed monitoring.
+pub(crate) const MONITORING: &str = "monitoring";
+
+pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
+    resource_kind: ResourceKind::Instance,
+    singular: "instance",
+    plural: "instances",
+    fields: &[
+        FieldDef {
+            name: AMI,
+            shape: Shape::Text(TextFormat::Ami),
+            presence: Presence::Required,
+            scale: false,
+            example: "ami = \"ami-0c55b159cbfafe1f0\"",
+        },
+        FieldDef {
+            name: INSTANCE_TYPE,
+            shape: Shape::Text(TextFormat::InstanceType),
+            presence: Presence::Required,
+            scale: true,
+            example: "instance_type = \"t3.medium\"",
+        },
+        FieldDef {
+            name: COUNT,
+            shape: Shape::Int {
+                min: 0,
+                max: 100,
+                why: None,
+            },
+            presence: Presence::Default(DefaultValue::Int(1)),
+            scale: true,
+            example: "count = 1",
+        },
+        FieldDef {
+            name: VOLUME_SIZE,
+            shape: Shape::Int {
+                min: 1,
+                max: 16_384,
+                why: Some("an EBS volume holds 1 to 16384 GiB"),
+            },
+            presence: Presence::Optional,
+            scale: true,
+            example: "volume_size = 20",
+        },
+        FieldDef {
+            name: SUBNETS,
+            shape: Shape::RefList {
+                kind: subnet::KIND,
+                min_len: 1,
+                ordered: true,
+                why: None,
+            },
+            presence: Presence::Required,
+            scale: false,
+            example: "subnets = [\"a\", \"b\"]",
+        },
+        FieldDef {
+            name: SECURITY_GROUPS,
+            shape: Shape::RefList {
+                kind: security_group::KIND,
+                min_len: 0,
+                ordered: false,
+                why: None,
+            },
+            presence: Presence::Default(DefaultValue::NoReferences),
+            scale: false,
+            example: "security_groups = [\"app\"]",
+        },
+        FieldDef {
+            name: MONITORING,
+            shape: Shape::Bool,
+            presence: Presence::Default(DefaultValue::Bool(false)),
+            scale: false,
+            example: "monitoring = true",
+        },
+    ],
+    count_field: Some(COUNT),
+});
