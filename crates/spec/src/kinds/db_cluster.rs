@@ -3,13 +3,16 @@
 //! Owns the database cluster's definition: its wording, its fields (`engine`,
 //! `engine_version`, `instance_class`, `instances`, `subnets`, `security_groups`,
 //! `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`,
-//! `master_username`) and its count field. Invariants: `instance_class` and `instances` are its
-//! scale fields; it expands into a `db_subnet_group`, the `db_cluster` and `instances`
-//! `db_instance`s; the password is never in the spec (RDS generates and keeps it).
+//! `master_username`), its count field and its expansion. Invariants: `instance_class` and
+//! `instances` are its scale fields; it expands into a `db_subnet_group` (its subnets), the
+//! `db_cluster` (which uses the group) and `instances` `db_instance`s (in the cluster), all
+//! named like the cluster; the password is never in the spec (RDS generates and keeps it).
 
 use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
 use super::{security_group, subnet};
-use crate::model::ResourceKind;
+use crate::expand::{Expansion, Fields, copy, referenced};
+use crate::model::{Address, ResourceKind, Value};
+use crate::spec::Configured;
 
 /// `aurora-postgresql` or `aurora-mysql`.
 pub(crate) const ENGINE: &str = "engine";
@@ -33,6 +36,13 @@ pub(crate) const DELETION_PROTECTION: &str = "deletion_protection";
 pub(crate) const STORAGE_ENCRYPTED: &str = "storage_encrypted";
 /// The master user's name.
 pub(crate) const MASTER_USERNAME: &str = "master_username";
+
+/// The description of the expanded `db_subnet_group`.
+pub(crate) const SUBNET_GROUP_DESCRIPTION: &str = "description";
+/// The subnet group of the expanded `db_cluster`.
+pub(crate) const SUBNET_GROUP: &str = "subnet_group";
+/// The cluster of an expanded `db_instance`.
+pub(crate) const CLUSTER: &str = "cluster";
 
 pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
     resource_kind: ResourceKind::DbCluster,
@@ -138,4 +148,54 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: Some(INSTANCES),
+    expand,
 });
+
+/// The cluster's subnet group, the cluster, and its `instances`.
+fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
+    let name = cluster.name();
+    let span = cluster.resource.span;
+    let subnet_group = Address::new(ResourceKind::DbSubnetGroup, name);
+    let cluster_address = Address::new(ResourceKind::DbCluster, name);
+
+    let mut fields = Fields::new();
+    copy(cluster, &[SUBNETS], &mut fields);
+    fields.insert(
+        SUBNET_GROUP_DESCRIPTION.to_string(),
+        Value::Str(format!("subnets of {cluster_address}")),
+    );
+    let depends_on = referenced(cluster, SUBNETS);
+    out.push(subnet_group.clone(), span, depends_on, fields);
+
+    let mut fields = Fields::new();
+    copy(
+        cluster,
+        &[
+            ENGINE,
+            ENGINE_VERSION,
+            SECURITY_GROUPS,
+            BACKUP_RETENTION_DAYS,
+            BACKUP_WINDOW,
+            DELETION_PROTECTION,
+            STORAGE_ENCRYPTED,
+            MASTER_USERNAME,
+        ],
+        &mut fields,
+    );
+    fields.insert(
+        SUBNET_GROUP.to_string(),
+        Value::Str(subnet_group.to_string()),
+    );
+    let mut depends_on = referenced(cluster, SECURITY_GROUPS);
+    depends_on.push(subnet_group);
+    out.push(cluster_address.clone(), span, depends_on, fields);
+
+    let count = u32::try_from(cluster.count()).unwrap_or(0);
+    for index in 0..count {
+        let mut fields = Fields::new();
+        copy(cluster, &[ENGINE, INSTANCE_CLASS], &mut fields);
+        fields.insert(CLUSTER.to_string(), Value::Str(cluster_address.to_string()));
+        let address = Address::indexed(ResourceKind::DbInstance, name, index);
+        out.push(address, span, vec![cluster_address.clone()], fields);
+    }
+}

@@ -1,13 +1,16 @@
 //! `instance`: EC2 instances from one pinned image, `count` of them.
 //!
 //! Owns the instance's definition: its wording, its fields (`ami`, `instance_type`, `count`,
-//! `volume_size`, `subnets`, `security_groups`, `monitoring`) and its count field. Invariants:
-//! `instance_type`, `count` and `volume_size` are its scale fields; it expands into `count`
-//! resources `instance.NAME[0]`..`[count-1]`.
+//! `volume_size`, `subnets`, `security_groups`, `monitoring`), its count field and its
+//! expansion. Invariants: `instance_type`, `count` and `volume_size` are its scale fields; it
+//! expands into `count` resources `instance.NAME[0]`..`[count-1]`, spread round robin over
+//! `subnets` in their order, each with the one `subnet` it is placed in.
 
 use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
 use super::{security_group, subnet};
-use crate::model::ResourceKind;
+use crate::expand::{Expansion, Fields, address_of, copy, referenced};
+use crate::model::{Address, ResourceKind, Value};
+use crate::spec::Configured;
 
 /// The pinned image id.
 pub(crate) const AMI: &str = "ami";
@@ -23,6 +26,8 @@ pub(crate) const SUBNETS: &str = "subnets";
 pub(crate) const SECURITY_GROUPS: &str = "security_groups";
 /// Detailed monitoring.
 pub(crate) const MONITORING: &str = "monitoring";
+/// The subnet one expanded instance is placed in (expanded instances only).
+pub(crate) const SUBNET: &str = "subnet";
 
 pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
     resource_kind: ResourceKind::Instance,
@@ -98,4 +103,27 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: Some(COUNT),
+    expand,
 });
+
+/// `count` instances, spread round robin over the subnets.
+fn expand(instance: &Configured<'_>, out: &mut Expansion<'_>) {
+    let subnets = instance.references(SUBNETS);
+    let groups = referenced(instance, SECURITY_GROUPS);
+    let mut shared = Fields::new();
+    copy(
+        instance,
+        &[AMI, INSTANCE_TYPE, SECURITY_GROUPS, MONITORING, VOLUME_SIZE],
+        &mut shared,
+    );
+    let count = u32::try_from(instance.count()).unwrap_or(0);
+    for (index, placed) in (0..count).zip(subnets.iter().cycle()) {
+        let subnet = address_of(subnet::KIND, &placed.value);
+        let mut fields = shared.clone();
+        fields.insert(SUBNET.to_string(), Value::Str(subnet.to_string()));
+        let mut depends_on = groups.clone();
+        depends_on.push(subnet);
+        let address = Address::indexed(ResourceKind::Instance, instance.name(), index);
+        out.push(address, instance.resource.span, depends_on, fields);
+    }
+}

@@ -3,10 +3,11 @@
 //!
 //! Owns [`REGISTRY`], [`KindDef`] and its handle [`SpecKind`], the field schema ([`FieldDef`])
 //! and typed field values ([`FieldValue`]). Each kind is defined once, in its own file of this
-//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields and count field. Every
-//! generic pass asks the registry instead of naming kinds: the raw stage asks which field names
-//! exist, validation asks for types, defaults and which fields are scale, the JSON Schema and
-//! the parity digest walk the fields. Invariants:
+//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field and how it
+//! expands into desired resources. Every generic pass asks the registry instead of naming
+//! kinds: the raw stage asks which field names exist, validation asks for types, defaults and
+//! which fields are scale, the JSON Schema and the parity digest walk the fields, expansion
+//! calls each kind's `expand`. Invariants:
 //! - [`REGISTRY`] lists every spec kind once, in creation order (the order of their
 //!   [`ResourceKind`]s), and kinds compare and sort by that order;
 //! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
@@ -20,10 +21,12 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use crate::diagnostic::Diagnostic;
+use crate::expand::Expansion;
 use crate::formats;
 use crate::model::{ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
+use crate::spec::Configured;
 use crate::suggest;
 
 pub(crate) mod db_cluster;
@@ -57,6 +60,9 @@ pub(crate) struct KindDef {
     pub fields: &'static [FieldDef],
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub count_field: Option<&'static str>,
+    /// Adds the desired resources one resource of this kind becomes, with its effective
+    /// fields (the spec is valid: every reference resolves).
+    pub expand: fn(&Configured<'_>, &mut Expansion<'_>),
 }
 
 /// A kind of resource written in a spec (derived kinds such as `db_instance` are not): a handle
@@ -104,6 +110,11 @@ impl SpecKind {
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub(crate) fn count_field(self) -> Option<&'static str> {
         self.0.count_field
+    }
+
+    /// Adds the desired resources `resource`, of this kind, becomes.
+    pub(crate) fn expand(self, resource: &Configured<'_>, out: &mut Expansion<'_>) {
+        (self.0.expand)(resource, out);
     }
 }
 

@@ -1,11 +1,16 @@
 //! `security_group`: a firewall of a VPC, with ingress and egress rules.
 //!
-//! Owns the security group's definition: its wording and its fields (`vpc`, `description`,
-//! `ingress`, `egress`). Invariant: a group is never counted and expands into exactly one
-//! `security_group` resource; without `egress` it keeps AWS's default, all traffic out.
+//! Owns the security group's definition: its wording, its fields (`vpc`, `description`,
+//! `ingress`, `egress`) and its expansion. Invariants: a group is never counted and expands
+//! into exactly one `security_group` resource, which depends on its VPC and on every other
+//! group its rules name; without `egress` it keeps AWS's default, all traffic out.
 
-use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat, vpc};
+use super::{
+    DefaultValue, FieldDef, KindDef, Presence, RuleTarget, Shape, SpecKind, TextFormat, vpc,
+};
+use crate::expand::{Expansion, Fields, address_of, copy, referenced};
 use crate::model::ResourceKind;
+use crate::spec::Configured;
 
 /// The VPC the group is in.
 pub(crate) const VPC: &str = "vpc";
@@ -51,4 +56,21 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: None,
+    expand,
 });
+
+/// One `security_group`, with every field.
+fn expand(group: &Configured<'_>, out: &mut Expansion<'_>) {
+    let mut fields = Fields::new();
+    copy(group, &[VPC, DESCRIPTION, INGRESS, EGRESS], &mut fields);
+    let mut depends_on = referenced(group, VPC);
+    for rule in group.rules(INGRESS).iter().chain(group.rules(EGRESS)) {
+        if let RuleTarget::Group(other) = &rule.target
+            && other.value != group.name()
+        {
+            depends_on.push(address_of(KIND, &other.value));
+        }
+    }
+    let address = address_of(KIND, group.name());
+    out.push(address, group.resource.span, depends_on, fields);
+}

@@ -1,10 +1,13 @@
 //! `subnet`: a block of a VPC's network in one availability zone.
 //!
-//! Owns the subnet's definition: its wording and its fields (`vpc`, `cidr`, `zone`).
-//! Invariant: a subnet is never counted and expands into exactly one `subnet` resource.
+//! Owns the subnet's definition: its wording, its fields (`vpc`, `cidr`, `zone`) and its
+//! expansion. Invariant: a subnet is never counted and expands into exactly one `subnet`
+//! resource, which depends on its VPC.
 
 use super::{FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat, vpc};
+use crate::expand::{Expansion, Fields, address_of, copy, referenced};
 use crate::model::ResourceKind;
+use crate::spec::Configured;
 
 /// The VPC the subnet is in.
 pub(crate) const VPC: &str = "vpc";
@@ -44,4 +47,14 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: None,
+    expand,
 });
+
+/// One `subnet`, with every field.
+fn expand(subnet: &Configured<'_>, out: &mut Expansion<'_>) {
+    let mut fields = Fields::new();
+    copy(subnet, &[VPC, CIDR, ZONE], &mut fields);
+    let address = address_of(KIND, subnet.name());
+    let depends_on = referenced(subnet, VPC);
+    out.push(address, subnet.resource.span, depends_on, fields);
+}
