@@ -3,16 +3,20 @@
 //! Owns the database cluster's definition: its wording, its fields (`engine`,
 //! `engine_version`, `instance_class`, `instances`, `subnets`, `security_groups`,
 //! `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`,
-//! `master_username`), its count field and its expansion. Invariants: `instance_class` and
+//! `master_username`), its count field, its expansion and its checks (subnets and groups in one
+//! VPC, subnets in two zones at least). Invariants: `instance_class` and
 //! `instances` are its scale fields; it expands into a `db_subnet_group` (its subnets), the
 //! `db_cluster` (which uses the group) and `instances` `db_instance`s (in the cluster), all
 //! named like the cluster; the password is never in the spec (RDS generates and keeps it).
 
+use std::collections::BTreeSet;
+
 use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
-use super::{security_group, subnet};
+use super::{address, security_group, subnet, vpc};
+use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, copy, referenced};
 use crate::model::{Address, ResourceKind, Value};
-use crate::spec::Configured;
+use crate::spec::{Configuration, Configured};
 
 /// `aurora-postgresql` or `aurora-mysql`.
 pub(crate) const ENGINE: &str = "engine";
@@ -149,7 +153,15 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
     ],
     count_field: Some(INSTANCES),
     expand,
+    check: Some(check),
+    check_all: None,
 });
+
+/// Its subnets and security groups are in one VPC, its subnets in two zones at least.
+fn check(configuration: &Configuration<'_>, cluster: &Configured<'_>, out: &mut Vec<Diagnostic>) {
+    vpc::check_one_vpc(configuration, cluster, SUBNETS, SECURITY_GROUPS, out);
+    check_zones(configuration, cluster, out);
+}
 
 /// The cluster's subnet group, the cluster, and its `instances`.
 fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
@@ -197,5 +209,34 @@ fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
         fields.insert(CLUSTER.to_string(), Value::Str(cluster_address.to_string()));
         let address = Address::indexed(ResourceKind::DbInstance, name, index);
         out.push(address, span, vec![cluster_address.clone()], fields);
+    }
+}
+
+/// AWS requires a DB subnet group to cover at least two availability zones.
+fn check_zones(
+    configuration: &Configuration<'_>,
+    cluster: &Configured<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let names = cluster.references(SUBNETS);
+    let zones: Vec<&str> = names
+        .iter()
+        .filter_map(|n| configuration.get(subnet::KIND, &n.value))
+        .filter_map(|s| s.text(subnet::ZONE))
+        .collect();
+    let distinct: BTreeSet<&str> = zones.iter().copied().collect();
+    if names.len() >= 2
+        && zones.len() == names.len()
+        && distinct.len() < 2
+        && let (Some(zone), Some(field)) = (zones.first(), cluster.field(SUBNETS))
+    {
+        out.push(
+            Diagnostic::error(format!(
+                "the subnets of `{}` are all in zone `{zone}`",
+                address(cluster.kind(), cluster.name())
+            ))
+            .at(field.span, "AWS requires subnets in at least two zones")
+            .with_hint("add a subnet in another availability zone"),
+        );
     }
 }

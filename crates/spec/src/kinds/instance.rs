@@ -2,15 +2,16 @@
 //!
 //! Owns the instance's definition: its wording, its fields (`ami`, `instance_type`, `count`,
 //! `volume_size`, `subnets`, `security_groups`, `monitoring`), its count field and its
-//! expansion. Invariants: `instance_type`, `count` and `volume_size` are its scale fields; it
+//! expansion and checks (its subnets and groups in one VPC). Invariants: `instance_type`, `count` and `volume_size` are its scale fields; it
 //! expands into `count` resources `instance.NAME[0]`..`[count-1]`, spread round robin over
 //! `subnets` in their order, each with the one `subnet` it is placed in.
 
 use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
-use super::{security_group, subnet};
+use super::{security_group, subnet, vpc};
+use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
 use crate::model::{Address, ResourceKind, Value};
-use crate::spec::Configured;
+use crate::spec::{Configuration, Configured};
 
 /// The pinned image id.
 pub(crate) const AMI: &str = "ami";
@@ -104,7 +105,14 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
     ],
     count_field: Some(COUNT),
     expand,
+    check: Some(check),
+    check_all: None,
 });
+
+/// Its subnets and security groups are in one VPC.
+fn check(configuration: &Configuration<'_>, instance: &Configured<'_>, out: &mut Vec<Diagnostic>) {
+    vpc::check_one_vpc(configuration, instance, SUBNETS, SECURITY_GROUPS, out);
+}
 
 /// `count` instances, spread round robin over the subnets.
 fn expand(instance: &Configured<'_>, out: &mut Expansion<'_>) {

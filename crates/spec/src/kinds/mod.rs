@@ -3,11 +3,12 @@
 //!
 //! Owns [`REGISTRY`], [`KindDef`] and its handle [`SpecKind`], the field schema ([`FieldDef`])
 //! and typed field values ([`FieldValue`]). Each kind is defined once, in its own file of this
-//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field and how it
-//! expands into desired resources. Every generic pass asks the registry instead of naming
-//! kinds: the raw stage asks which field names exist, validation asks for types, defaults and
-//! which fields are scale, the JSON Schema and the parity digest walk the fields, expansion
-//! calls each kind's `expand`. Invariants:
+//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field, how it
+//! expands into desired resources and the checks it needs other resources for. Every generic
+//! pass asks the registry instead of naming kinds: the raw stage asks which field names exist,
+//! validation asks for types, defaults and which fields are scale and runs each kind's checks,
+//! the JSON Schema and the parity digest walk the fields, expansion calls each kind's `expand`.
+//! Invariants:
 //! - [`REGISTRY`] lists every spec kind once, in creation order (the order of their
 //!   [`ResourceKind`]s), and kinds compare and sort by that order;
 //! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
@@ -26,7 +27,7 @@ use crate::formats;
 use crate::model::{ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
-use crate::spec::Configured;
+use crate::spec::{Configuration, Configured};
 use crate::suggest;
 
 pub(crate) mod db_cluster;
@@ -63,6 +64,13 @@ pub(crate) struct KindDef {
     /// Adds the desired resources one resource of this kind becomes, with its effective
     /// fields (the spec is valid: every reference resolves).
     pub expand: fn(&Configured<'_>, &mut Expansion<'_>),
+    /// The checks one resource of this kind needs other resources for, run on each
+    /// configuration (after every reference was checked to resolve; a check skips what does
+    /// not resolve).
+    pub check: Option<fn(&Configuration<'_>, &Configured<'_>, &mut Vec<Diagnostic>)>,
+    /// The checks that need every resource of this kind at once (overlaps, cycles), run on
+    /// each configuration after the checks of single resources.
+    pub check_all: Option<fn(&Configuration<'_>, &mut Vec<Diagnostic>)>,
 }
 
 /// A kind of resource written in a spec (derived kinds such as `db_instance` are not): a handle
@@ -115,6 +123,25 @@ impl SpecKind {
     /// Adds the desired resources `resource`, of this kind, becomes.
     pub(crate) fn expand(self, resource: &Configured<'_>, out: &mut Expansion<'_>) {
         (self.0.expand)(resource, out);
+    }
+
+    /// Runs this kind's checks of `resource`, of this kind, in `configuration`.
+    pub(crate) fn check(
+        self,
+        configuration: &Configuration<'_>,
+        resource: &Configured<'_>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(check) = self.0.check {
+            check(configuration, resource, out);
+        }
+    }
+
+    /// Runs this kind's checks of all its resources in `configuration` at once.
+    pub(crate) fn check_all(self, configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(check_all) = self.0.check_all {
+            check_all(configuration, out);
+        }
     }
 }
 
