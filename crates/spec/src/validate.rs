@@ -668,12 +668,14 @@ impl Validator<'_> {
             .split_once('.')
             .and_then(|(kind, name)| SpecKind::parse(kind).map(|k| (k, name)))
         else {
-            let derived = match text.split_once('.') {
-                Some(("db_instance" | "db_subnet_group", name)) => Some(format!(
-                    "differences of a database are declared on `db_cluster.{name}`"
-                )),
-                _ => None,
-            };
+            let derived = text.split_once('.').and_then(|(kind, name)| {
+                let (owner, derived) = kinds::derived(kind)?;
+                Some(format!(
+                    "differences of {} are declared on `{}`",
+                    derived.whole,
+                    kinds::address(owner, name)
+                ))
+            });
             self.report(
                 Diagnostic::error(format!("`{text}` is not a resource address"))
                     .at(

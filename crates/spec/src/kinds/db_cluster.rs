@@ -11,7 +11,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
+use super::{
+    DefaultValue, Derived, ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat,
+};
 use super::{address, security_group, subnet, vpc};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, copy, referenced};
@@ -152,6 +154,33 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: Some(INSTANCES),
+    expands_to: &[
+        ExpandedKind {
+            derived: Some(Derived {
+                plural: "DB subnet groups",
+                hint: "set `subnets` on the `[db_cluster.NAME]`",
+                whole: "a database",
+            }),
+            ..ExpandedKind::plain(ResourceKind::DbSubnetGroup)
+        },
+        ExpandedKind {
+            // The cluster's storage: envctl never replaces it as a side effect of another change.
+            holds_data: true,
+            ..ExpandedKind::plain(ResourceKind::DbCluster)
+        },
+        ExpandedKind {
+            kind: ResourceKind::DbInstance,
+            scale_fields: &[INSTANCE_CLASS],
+            scale_dependent_fields: &[INSTANCE_CLASS],
+            holds_data: false,
+            counted: true,
+            derived: Some(Derived {
+                plural: "database instances",
+                hint: "set `instances` and `instance_class` on the `[db_cluster.NAME]`",
+                whole: "a database",
+            }),
+        },
+    ],
     expand,
     check: Some(check),
     check_all: None,

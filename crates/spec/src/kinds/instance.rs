@@ -6,7 +6,7 @@
 //! expands into `count` resources `instance.NAME[0]`..`[count-1]`, spread round robin over
 //! `subnets` in their order, each with the one `subnet` it is placed in.
 
-use super::{DefaultValue, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
+use super::{DefaultValue, ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
 use super::{security_group, subnet, vpc};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
@@ -104,6 +104,15 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: Some(COUNT),
+    expands_to: &[ExpandedKind {
+        kind: ResourceKind::Instance,
+        scale_fields: &[INSTANCE_TYPE, VOLUME_SIZE],
+        // Instances are spread round robin, so their placement follows the count.
+        scale_dependent_fields: &[INSTANCE_TYPE, VOLUME_SIZE, SUBNET],
+        holds_data: false,
+        counted: true,
+        derived: None,
+    }],
     expand,
     check: Some(check),
     check_all: None,

@@ -3,14 +3,17 @@
 //!
 //! Owns [`REGISTRY`], [`KindDef`] and its handle [`SpecKind`], the field schema ([`FieldDef`])
 //! and typed field values ([`FieldValue`]). Each kind is defined once, in its own file of this
-//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field, how it
-//! expands into desired resources and the checks it needs other resources for. Every generic
-//! pass asks the registry instead of naming kinds: the raw stage asks which field names exist,
-//! validation asks for types, defaults and which fields are scale and runs each kind's checks,
-//! the JSON Schema and the parity digest walk the fields, expansion calls each kind's `expand`.
-//! Invariants:
+//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field, the kinds of
+//! desired resource it expands into ([`ExpandedKind`]) and how, and the checks it needs other
+//! resources for. Every generic pass asks the registry instead of naming kinds: the raw stage
+//! asks which field names exist, validation asks for types, defaults and which fields are scale
+//! and runs each kind's checks, the JSON Schema and the parity digest walk the fields, expansion
+//! calls each kind's `expand`, and [`ResourceKind`]'s per-kind answers (scale fields, data,
+//! counting) are read from the expanded kinds. Invariants:
 //! - [`REGISTRY`] lists every spec kind once, in creation order (the order of their
 //!   [`ResourceKind`]s), and kinds compare and sort by that order;
+//! - the expanded kinds of the registry, in order, are exactly [`ResourceKind::ALL`]: each spec
+//!   kind expands into the kind of its own name and perhaps some derived ones;
 //! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
 //!   range, format); checks that need other resources (references, containment) happen later;
 //! - every default fits its field's shape (the registry's tests hold every kind to that);
@@ -61,6 +64,9 @@ pub(crate) struct KindDef {
     pub fields: &'static [FieldDef],
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub count_field: Option<&'static str>,
+    /// The kinds of desired resource `expand` makes, in creation order: the one of the same
+    /// name, and any derived from it (a database cluster's subnet group and instances).
+    pub expands_to: &'static [ExpandedKind],
     /// Adds the desired resources one resource of this kind becomes, with its effective
     /// fields (the spec is valid: every reference resolves).
     pub expand: fn(&Configured<'_>, &mut Expansion<'_>),
@@ -71,6 +77,70 @@ pub(crate) struct KindDef {
     /// The checks that need every resource of this kind at once (overlaps, cycles), run on
     /// each configuration after the checks of single resources.
     pub check_all: Option<fn(&Configuration<'_>, &mut Vec<Diagnostic>)>,
+}
+
+/// A kind of desired resource that a spec kind expands into, with what the later stages ask of
+/// it through [`ResourceKind`]'s methods (which read it here).
+#[derive(Debug)]
+pub(crate) struct ExpandedKind {
+    pub kind: ResourceKind,
+    /// Fields that only set scale: environments may differ in them, parity ignores them.
+    pub scale_fields: &'static [&'static str],
+    /// The scale fields, plus those that follow from scale (an instance's placement follows
+    /// its count).
+    pub scale_dependent_fields: &'static [&'static str],
+    /// Whether a replacement would lose data that the resource holds.
+    pub holds_data: bool,
+    /// Whether the spec resource expands to a counted set of these, whose size is scale.
+    pub counted: bool,
+    /// `Some` for a kind derived from the spec kind, which a spec cannot declare itself.
+    pub derived: Option<Derived>,
+}
+
+impl ExpandedKind {
+    /// A kind of one uncounted resource per spec resource, with no scale, holding no data.
+    pub(crate) const fn plain(kind: ResourceKind) -> ExpandedKind {
+        ExpandedKind {
+            kind,
+            scale_fields: &[],
+            scale_dependent_fields: &[],
+            holds_data: false,
+            counted: false,
+            derived: None,
+        }
+    }
+}
+
+/// How messages speak of a derived kind, which a spec cannot declare.
+#[derive(Debug)]
+pub(crate) struct Derived {
+    /// How messages name several: `database instances`.
+    pub plural: &'static str,
+    /// What to write in the spec instead of declaring one.
+    pub hint: &'static str,
+    /// What differences of one are declared on, in words: `a database`.
+    pub whole: &'static str,
+}
+
+/// What the registry says of expanded kind `kind`, with the spec kind it comes from.
+pub(crate) fn expanded(kind: ResourceKind) -> Option<(SpecKind, &'static ExpandedKind)> {
+    SpecKind::ALL.into_iter().find_map(|spec| {
+        spec.expands_to()
+            .iter()
+            .find(|expanded| expanded.kind == kind)
+            .map(|expanded| (spec, expanded))
+    })
+}
+
+/// The derived kind named `name` (`db_instance`), with the spec kind it is derived from.
+pub(crate) fn derived(name: &str) -> Option<(SpecKind, &'static Derived)> {
+    SpecKind::ALL.into_iter().find_map(|spec| {
+        spec.expands_to()
+            .iter()
+            .filter(|expanded| expanded.kind.as_str() == name)
+            .find_map(|expanded| expanded.derived.as_ref())
+            .map(|derived| (spec, derived))
+    })
 }
 
 /// A kind of resource written in a spec (derived kinds such as `db_instance` are not): a handle
@@ -118,6 +188,11 @@ impl SpecKind {
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub(crate) fn count_field(self) -> Option<&'static str> {
         self.0.count_field
+    }
+
+    /// The kinds of desired resource this kind expands into, in creation order.
+    pub(crate) fn expands_to(self) -> &'static [ExpandedKind] {
+        self.0.expands_to
     }
 
     /// Adds the desired resources `resource`, of this kind, becomes.
@@ -1004,6 +1079,51 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(kinds, sorted);
+    }
+
+    #[test]
+    fn the_registry_expands_into_every_resource_kind_in_creation_order() {
+        let expanded: Vec<ResourceKind> = REGISTRY
+            .iter()
+            .flat_map(|kind| kind.expands_to().iter().map(|e| e.kind))
+            .collect();
+        assert_eq!(expanded, ResourceKind::ALL);
+        for kind in SpecKind::ALL {
+            for e in kind.expands_to() {
+                let own = e.kind == kind.resource_kind();
+                assert_eq!(e.derived.is_none(), own, "{}: {}", kind.as_str(), e.kind);
+                assert_eq!(derived(e.kind.as_str()).is_some(), !own, "{}", e.kind);
+            }
+        }
+    }
+
+    #[test]
+    fn expanded_scale_fields_are_the_spec_kinds_scale_fields_but_the_count() {
+        for kind in SpecKind::ALL {
+            let spec: BTreeSet<&str> = kind
+                .fields()
+                .iter()
+                .filter(|f| f.scale && Some(f.name) != kind.count_field())
+                .map(|f| f.name)
+                .collect();
+            let expanded: BTreeSet<&str> = kind
+                .expands_to()
+                .iter()
+                .flat_map(|e| e.scale_fields.iter().copied())
+                .collect();
+            assert_eq!(spec, expanded, "{}", kind.as_str());
+            for e in kind.expands_to() {
+                for field in e.scale_fields {
+                    assert!(
+                        e.scale_dependent_fields.contains(field),
+                        "{}.{field}",
+                        e.kind
+                    );
+                }
+            }
+            let counted = kind.expands_to().iter().any(|e| e.counted);
+            assert_eq!(counted, kind.count_field().is_some(), "{}", kind.as_str());
+        }
     }
 
     #[test]

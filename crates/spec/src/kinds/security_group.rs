@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use super::{
-    DefaultValue, FieldDef, KindDef, Presence, RuleTarget, Shape, SpecKind, TextFormat, vpc,
+    DefaultValue, ExpandedKind, FieldDef, KindDef, Presence, RuleTarget, Shape, SpecKind,
+    TextFormat, vpc,
 };
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
@@ -61,6 +62,7 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: None,
+    expands_to: &[ExpandedKind::plain(ResourceKind::SecurityGroup)],
     expand,
     check: Some(check_rules_vpc),
     check_all: Some(check_cycles),

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat, vpc};
+use super::{ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat, vpc};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
 use crate::model::ResourceKind;
@@ -53,6 +53,7 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         },
     ],
     count_field: None,
+    expands_to: &[ExpandedKind::plain(ResourceKind::Subnet)],
     expand,
     check: Some(check_in_vpc),
     check_all: Some(check_overlaps),

@@ -5,7 +5,9 @@
 //! subnets and security groups share one. Invariant: a VPC is never counted and expands into
 //! exactly one `vpc` resource.
 
-use super::{FieldDef, KindDef, Presence, Shape, SpecKind, address, security_group, subnet};
+use super::{
+    ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, address, security_group, subnet,
+};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy};
 use crate::model::ResourceKind;
@@ -29,6 +31,7 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         example: "cidr = \"10.0.0.0/16\"",
     }],
     count_field: None,
+    expands_to: &[ExpandedKind::plain(ResourceKind::Vpc)],
     expand,
     check: None,
     check_all: None,
