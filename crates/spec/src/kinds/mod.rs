@@ -40,7 +40,9 @@ pub(crate) mod subnet;
 pub(crate) mod vpc;
 
 /// Every kind a spec can declare, in the order resources are created. Adding a kind is one
-/// file in this directory and one entry here.
+/// file in this directory, its `mod` line above and its entry here (plus, for the kinds of
+/// desired resource it expands into, their variants of [`ResourceKind`]; the tests of this
+/// module say what else is missing).
 pub(crate) const REGISTRY: [SpecKind; 5] = [
     vpc::KIND,
     subnet::KIND,
@@ -1158,6 +1160,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The crate docs' table of kinds lists every kind, with its fields in order and `*` on the
+    /// scale fields (what it says in parentheses about expanded names is left to the reader).
+    #[test]
+    fn the_crate_docs_list_every_kind_and_its_fields() {
+        let documented: Vec<String> = include_str!("../lib.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | `"))
+            .map(|row| {
+                let mut row = format!("| `{row}");
+                while let Some(start) = row.find(" (`") {
+                    let end = row[start..].find("`)").map_or(row.len(), |e| start + e + 2);
+                    row.replace_range(start..end, "");
+                }
+                row
+            })
+            .collect();
+        let registry: Vec<String> = REGISTRY
+            .iter()
+            .map(|kind| {
+                let fields: Vec<String> = kind
+                    .fields()
+                    .iter()
+                    .map(|f| format!("`{}`{}", f.name, if f.scale { "*" } else { "" }))
+                    .collect();
+                format!("| `{}` | {} |", kind.as_str(), fields.join(", "))
+            })
+            .collect();
+        assert_eq!(documented, registry);
     }
 
     #[test]
