@@ -1,8 +1,10 @@
 //! Expansion: one environment's configuration, turned into its [`DesiredState`].
 //!
-//! Owns the mapping from spec resources to concrete cloud resources: counted resources become
-//! `instance.app[0]`..`[n-1]`, a `db_cluster` becomes a `db_subnet_group`, the cluster and its
-//! `db_instance`s. Invariants of the result:
+//! Owns the generic part of the mapping from spec resources to concrete cloud resources: each
+//! kind's `expand` (in its file of `crate::kinds`) says which resources one spec resource becomes
+//! (counted resources become `instance.app[0]`..`[n-1]`, a `db_cluster` becomes a
+//! `db_subnet_group`, the cluster and its `db_instance`s), and [`Expansion::push`] gives each
+//! its cloud name, tags and sorted dependencies. Invariants of the result:
 //! - resources are sorted by address: kind in creation order, then name, then index, so every
 //!   resource comes after those it depends on;
 //! - `depends_on` is sorted, deduplicated and names only addresses of the same state (the spec
@@ -12,32 +14,25 @@
 
 use std::collections::BTreeMap;
 
-use crate::kinds::{FieldValue, RuleTarget, SpecKind};
+use crate::kinds::{FieldValue, SpecKind};
 use crate::model::{
-    Address, DesiredResource, DesiredState, ResourceKind, Span, TAG_ADDRESS, TAG_ENVIRONMENT,
-    TAG_PROJECT, Value,
+    Address, DesiredResource, DesiredState, Span, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_PROJECT, Value,
 };
 use crate::spec::{Configured, Environment, Spec};
 
 pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     let model = &spec.model;
     let configuration = model.configuration(Some(environment));
-    let mut builder = Builder {
+    let mut expansion = Expansion {
         project: &model.project.name,
         environment: &environment.settings.name,
         tags: &model.project.tags,
         resources: Vec::new(),
     };
     for resource in &configuration.resources {
-        match resource.kind() {
-            SpecKind::Vpc => builder.vpc(resource),
-            SpecKind::Subnet => builder.subnet(resource),
-            SpecKind::SecurityGroup => builder.security_group(resource),
-            SpecKind::Instance => builder.instances(resource),
-            SpecKind::DbCluster => builder.database(resource),
-        }
+        resource.kind().expand(resource, &mut expansion);
     }
-    let mut resources = builder.resources;
+    let mut resources = expansion.resources;
     resources.sort_by(|a, b| a.address.cmp(&b.address));
     DesiredState {
         project: model.project.name.clone(),
@@ -56,7 +51,9 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     }
 }
 
-struct Builder<'a> {
+/// The resources expanded so far; kinds add theirs with [`Expansion::push`].
+#[derive(Debug)]
+pub(crate) struct Expansion<'a> {
     project: &'a str,
     environment: &'a str,
     tags: &'a BTreeMap<String, String>,
@@ -64,10 +61,10 @@ struct Builder<'a> {
 }
 
 /// The fields of one expanded resource, by name.
-type Fields = BTreeMap<String, Value>;
+pub(crate) type Fields = BTreeMap<String, Value>;
 
-/// Copies the named fields of `resource` that have a value.
-fn copy(resource: &Configured<'_>, names: &[&str], into: &mut Fields) {
+/// Copies the named fields of `resource` that have a value, as expansion writes them.
+pub(crate) fn copy(resource: &Configured<'_>, names: &[&str], into: &mut Fields) {
     for name in names {
         if let Some(value) = resource.field(name) {
             into.insert((*name).to_string(), value.value.to_value());
@@ -75,12 +72,13 @@ fn copy(resource: &Configured<'_>, names: &[&str], into: &mut Fields) {
     }
 }
 
-fn address_of(kind: SpecKind, name: &str) -> Address {
+/// The address of the expanded resource of the same kind and name as a spec resource.
+pub(crate) fn address_of(kind: SpecKind, name: &str) -> Address {
     Address::new(kind.resource_kind(), name)
 }
 
 /// The addresses a reference field of `resource` names.
-fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address> {
+pub(crate) fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address> {
     match resource.field(field).map(|f| &f.value) {
         Some(FieldValue::Ref { kind, name }) => vec![address_of(*kind, &name.value)],
         Some(FieldValue::RefList { kind, names, .. }) => {
@@ -90,8 +88,16 @@ fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address> {
     }
 }
 
-impl Builder<'_> {
-    fn push(&mut self, address: Address, span: Span, mut depends_on: Vec<Address>, fields: Fields) {
+impl Expansion<'_> {
+    /// Adds one resource: its cloud name and tags follow from its address, `depends_on` is
+    /// sorted and deduplicated.
+    pub(crate) fn push(
+        &mut self,
+        address: Address,
+        span: Span,
+        mut depends_on: Vec<Address>,
+        fields: Fields,
+    ) {
         let mut cloud_name = format!("{}-{}-{}", self.project, self.environment, address.name);
         if let Some(index) = address.index {
             cloud_name.push_str(&format!("-{index}"));
@@ -112,117 +118,5 @@ impl Builder<'_> {
             fields,
             span,
         });
-    }
-
-    fn vpc(&mut self, vpc: &Configured<'_>) {
-        let mut fields = Fields::new();
-        copy(vpc, &["cidr"], &mut fields);
-        let address = address_of(SpecKind::Vpc, vpc.name());
-        self.push(address, vpc.resource.span, Vec::new(), fields);
-    }
-
-    fn subnet(&mut self, subnet: &Configured<'_>) {
-        let mut fields = Fields::new();
-        copy(subnet, &["vpc", "cidr", "zone"], &mut fields);
-        let address = address_of(SpecKind::Subnet, subnet.name());
-        let depends_on = referenced(subnet, "vpc");
-        self.push(address, subnet.resource.span, depends_on, fields);
-    }
-
-    fn security_group(&mut self, group: &Configured<'_>) {
-        let mut fields = Fields::new();
-        copy(
-            group,
-            &["vpc", "description", "ingress", "egress"],
-            &mut fields,
-        );
-        let mut depends_on = referenced(group, "vpc");
-        for rule in group.rules("ingress").iter().chain(group.rules("egress")) {
-            if let RuleTarget::Group(other) = &rule.target
-                && other.value != group.name()
-            {
-                depends_on.push(address_of(SpecKind::SecurityGroup, &other.value));
-            }
-        }
-        let address = address_of(SpecKind::SecurityGroup, group.name());
-        self.push(address, group.resource.span, depends_on, fields);
-    }
-
-    fn instances(&mut self, instance: &Configured<'_>) {
-        let subnets = instance.references("subnets");
-        let groups = referenced(instance, "security_groups");
-        let mut shared = Fields::new();
-        copy(
-            instance,
-            &[
-                "ami",
-                "instance_type",
-                "security_groups",
-                "monitoring",
-                "volume_size",
-            ],
-            &mut shared,
-        );
-        let count = u32::try_from(instance.count()).unwrap_or(0);
-        for (index, subnet) in (0..count).zip(subnets.iter().cycle()) {
-            let subnet = address_of(SpecKind::Subnet, &subnet.value);
-            let mut fields = shared.clone();
-            fields.insert("subnet".to_string(), Value::Str(subnet.to_string()));
-            let mut depends_on = groups.clone();
-            depends_on.push(subnet);
-            let address = Address::indexed(ResourceKind::Instance, instance.name(), index);
-            self.push(address, instance.resource.span, depends_on, fields);
-        }
-    }
-
-    fn database(&mut self, cluster: &Configured<'_>) {
-        let name = cluster.name();
-        let span = cluster.resource.span;
-        let subnet_group = Address::new(ResourceKind::DbSubnetGroup, name);
-        let cluster_address = Address::new(ResourceKind::DbCluster, name);
-
-        let mut fields = Fields::new();
-        copy(cluster, &["subnets"], &mut fields);
-        fields.insert(
-            "description".to_string(),
-            Value::Str(format!("subnets of {cluster_address}")),
-        );
-        let depends_on = referenced(cluster, "subnets");
-        self.push(subnet_group.clone(), span, depends_on, fields);
-
-        let mut fields = Fields::new();
-        copy(
-            cluster,
-            &[
-                "engine",
-                "engine_version",
-                "security_groups",
-                "backup_retention_days",
-                "backup_window",
-                "deletion_protection",
-                "storage_encrypted",
-                "master_username",
-            ],
-            &mut fields,
-        );
-        fields.insert(
-            "subnet_group".to_string(),
-            Value::Str(subnet_group.to_string()),
-        );
-        let mut depends_on = referenced(cluster, "security_groups");
-        depends_on.push(subnet_group);
-        self.push(cluster_address.clone(), span, depends_on, fields);
-
-        let count = u32::try_from(cluster.count()).unwrap_or(0);
-        for index in 0..count {
-            let mut fields = Fields::new();
-            copy(cluster, &["engine", "instance_class"], &mut fields);
-            fields.insert(
-                "cluster".to_string(),
-                Value::Str(cluster_address.to_string()),
-            );
-            let address = Address::indexed(ResourceKind::DbInstance, name, index);
-            self.push(address, span, vec![cluster_address.clone()], fields);
-        }
     }
 }

@@ -15,7 +15,8 @@
 //! them is an error. [`Spec::expand`] then turns the spec into the [`DesiredState`] of one
 //! environment.
 //!
-//! Resource kinds and their fields (expanded field names in parentheses where they differ):
+//! Resource kinds and their fields (expanded field names in parentheses where they differ);
+//! each kind is defined in its own file of `src/kinds/`, and a test holds this table to them:
 //!
 //! | kind | fields |
 //! |------|--------|

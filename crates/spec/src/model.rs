@@ -15,6 +15,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds;
+
 /// Tag key naming the project that owns a resource.
 pub const TAG_PROJECT: &str = "envctl:project";
 /// Tag key naming the environment that owns a resource.
@@ -66,34 +68,28 @@ impl ResourceKind {
     }
 
     /// Fields of this kind that only set scale: an environment may override them, and parity
-    /// comparisons ignore them.
+    /// comparisons ignore them. (Like the next three, declared by the spec kind this kind is
+    /// expanded from.)
     pub fn scale_fields(self) -> &'static [&'static str] {
-        match self {
-            ResourceKind::Instance => &["instance_type", "volume_size"],
-            ResourceKind::DbInstance => &["instance_class"],
-            _ => &[],
-        }
+        kinds::expanded(self).map_or(&[], |(_, expanded)| expanded.scale_fields)
     }
 
     /// Fields two environments may legitimately differ in because of scale: the scale fields,
     /// plus an instance's subnet (instances are spread round-robin, so placement follows the
     /// count).
     pub fn scale_dependent_fields(self) -> &'static [&'static str] {
-        match self {
-            ResourceKind::Instance => &["instance_type", "volume_size", "subnet"],
-            _ => self.scale_fields(),
-        }
+        kinds::expanded(self).map_or(&[], |(_, expanded)| expanded.scale_dependent_fields)
     }
 
     /// Whether resources of this kind hold data that a replacement would lose (a DB cluster's
     /// storage). envctl never replaces one as a side effect of another change.
     pub fn holds_data(self) -> bool {
-        matches!(self, ResourceKind::DbCluster)
+        kinds::expanded(self).is_some_and(|(_, expanded)| expanded.holds_data)
     }
 
     /// Whether a spec resource of this kind expands to a counted set whose size is scale.
     pub fn is_counted(self) -> bool {
-        matches!(self, ResourceKind::Instance | ResourceKind::DbInstance)
+        kinds::expanded(self).is_some_and(|(_, expanded)| expanded.counted)
     }
 }
 
@@ -340,6 +336,33 @@ mod tests {
         for text in ["vpc.main", "instance.app[3]", "db_instance.main[0]"] {
             let parsed: Address = text.parse().expect("valid address");
             assert_eq!(parsed.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn per_kind_answers_are_the_documented_ones() {
+        for kind in ResourceKind::ALL {
+            let expected: (&[&str], &[&str], bool, bool) = match kind {
+                ResourceKind::Instance => (
+                    &["instance_type", "volume_size"],
+                    &["instance_type", "volume_size", "subnet"],
+                    false,
+                    true,
+                ),
+                ResourceKind::DbInstance => (&["instance_class"], &["instance_class"], false, true),
+                ResourceKind::DbCluster => (&[], &[], true, false),
+                ResourceKind::Vpc
+                | ResourceKind::Subnet
+                | ResourceKind::SecurityGroup
+                | ResourceKind::DbSubnetGroup => (&[], &[], false, false),
+            };
+            let found = (
+                kind.scale_fields(),
+                kind.scale_dependent_fields(),
+                kind.holds_data(),
+                kind.is_counted(),
+            );
+            assert_eq!(found, expected, "{kind}");
         }
     }
 

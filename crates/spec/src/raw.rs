@@ -797,23 +797,17 @@ impl Reader<'_> {
 
 /// The error for declaring a kind that expansion derives, if `key` names one.
 fn derived_kind(key: &str, span: Span) -> Option<Diagnostic> {
-    let (what, hint) = match key {
-        "db_instance" => (
-            "database instances",
-            "set `instances` and `instance_class` on the `[db_cluster.NAME]`",
-        ),
-        "db_subnet_group" => (
-            "DB subnet groups",
-            "set `subnets` on the `[db_cluster.NAME]`",
-        ),
-        _ => return None,
-    };
+    let (owner, derived) = kinds::derived(key)?;
     Some(
         Diagnostic::error(format!("`{key}` cannot be declared"))
             .at(
                 span,
-                format!("envctl derives {what} from each `db_cluster`"),
+                format!(
+                    "envctl derives {} from each `{}`",
+                    derived.plural,
+                    owner.as_str()
+                ),
             )
-            .with_hint(hint),
+            .with_hint(derived.hint),
     )
 }

@@ -246,6 +246,7 @@ fn field(def: &FieldDef) -> Json {
             kind,
             min_len,
             ordered,
+            ..
         } => (
             json!({
                 "type": "array",

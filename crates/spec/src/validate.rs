@@ -1,9 +1,10 @@
 //! Stage two: from the raw spec to a validated [`Spec`].
 //!
 //! Owns every rule that needs more than one value: required fields and defaults, names,
-//! scale-only overrides, declared differences, promotion chains, and the checks run on each
-//! configuration (references resolve, to the right VPC; subnets inside their VPC and apart;
-//! database subnets in two zones; no security group cycles; cloud names within AWS limits).
+//! scale-only overrides, declared differences, promotion chains, and running the checks of each
+//! configuration: the generic ones here (references resolve, cloud names within AWS limits),
+//! then each kind's own through the registry (the right VPC, subnets inside their VPC and apart,
+//! database subnets in two zones, no security group cycles: see `crate::kinds`).
 //! Invariants:
 //! - every problem is reported, none stops the others: a value that failed its own checks is
 //!   left out, and later checks skip what is missing rather than report it again;
@@ -17,9 +18,8 @@ use crate::date::CivilDate;
 use crate::diagnostic::Diagnostic;
 use crate::digest;
 use crate::formats;
-use crate::kinds::{self, FieldSite, FieldValue, Presence, RuleTarget, SpecKind};
+use crate::kinds::{self, FieldSite, FieldValue, Presence, RuleTarget, SpecKind, security_group};
 use crate::model::{Span, Value};
-use crate::net::Cidr;
 use crate::raw::{
     DIFFERENCE_KEYS, RawDifference, RawEnvironment, RawProject, RawResource, RawSpec, Sp,
 };
@@ -249,9 +249,10 @@ impl Validator<'_> {
                         examples.push(def.example);
                     }
                     Presence::Optional => {}
-                    Presence::Default(default) => {
-                        let value = default.materialize(&raw.name.value, raw.span);
-                        fields.insert(def.name, Sp::new(value, raw.span));
+                    Presence::Default(_) => {
+                        if let Some(value) = def.default_value(&raw.name.value, raw.span) {
+                            fields.insert(def.name, Sp::new(value, raw.span));
+                        }
                     }
                 }
             }
@@ -667,12 +668,14 @@ impl Validator<'_> {
             .split_once('.')
             .and_then(|(kind, name)| SpecKind::parse(kind).map(|k| (k, name)))
         else {
-            let derived = match text.split_once('.') {
-                Some(("db_instance" | "db_subnet_group", name)) => Some(format!(
-                    "differences of a database are declared on `db_cluster.{name}`"
-                )),
-                _ => None,
-            };
+            let derived = text.split_once('.').and_then(|(kind, name)| {
+                let (owner, derived) = kinds::derived(kind)?;
+                Some(format!(
+                    "differences of {} are declared on `{}`",
+                    derived.whole,
+                    kinds::address(owner, name)
+                ))
+            });
             self.report(
                 Diagnostic::error(format!("`{text}` is not a resource address"))
                     .at(
@@ -862,7 +865,8 @@ fn difference_subject(raw: &RawDifference) -> String {
     }
 }
 
-/// Every check that needs several resources, on one configuration.
+/// Every check that needs several resources, on one configuration: the generic ones here, each
+/// kind's own in its file of [`crate::kinds`].
 fn check_configuration(
     configuration: &Configuration<'_>,
     project: Option<&str>,
@@ -870,23 +874,14 @@ fn check_configuration(
 ) {
     for resource in &configuration.resources {
         check_references(configuration, resource, out);
-        match resource.kind() {
-            SpecKind::Subnet => check_subnet_in_vpc(configuration, resource, out),
-            SpecKind::Instance | SpecKind::DbCluster => {
-                check_one_vpc(configuration, resource, out);
-            }
-            SpecKind::SecurityGroup => check_group_rules_vpc(configuration, resource, out),
-            SpecKind::Vpc => {}
-        }
-        if resource.kind() == SpecKind::DbCluster {
-            check_database_zones(configuration, resource, out);
-        }
+        resource.kind().check(configuration, resource, out);
         if let (Some(project), Some(environment)) = (project, configuration.environment) {
             check_cloud_name(project, environment, resource, out);
         }
     }
-    check_subnet_overlaps(configuration, out);
-    check_group_cycles(configuration, out);
+    for kind in SpecKind::ALL {
+        kind.check_all(configuration, out);
+    }
 }
 
 /// Every name a resource references exists.
@@ -903,7 +898,7 @@ fn check_references(
             FieldValue::Rules(rules) => rules
                 .iter()
                 .filter_map(|rule| match &rule.target {
-                    RuleTarget::Group(name) => Some((SpecKind::SecurityGroup, name)),
+                    RuleTarget::Group(name) => Some((security_group::KIND, name)),
                     RuleTarget::Cidr(_) => None,
                 })
                 .collect(),
@@ -937,243 +932,6 @@ fn check_references(
     }
 }
 
-/// The VPC a subnet or security group is in, when it resolves.
-fn vpc_of<'m>(configuration: &Configuration<'m>, kind: SpecKind, name: &str) -> Option<&'m str> {
-    let vpc = configuration.get(kind, name)?.reference("vpc")?;
-    configuration
-        .get(SpecKind::Vpc, &vpc.value)
-        .map(|v| v.name())
-}
-
-fn check_subnet_in_vpc(
-    configuration: &Configuration<'_>,
-    subnet: &Configured<'_>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let Some(vpc_name) = vpc_of(configuration, SpecKind::Subnet, subnet.name()) else {
-        return;
-    };
-    let vpc_cidr = configuration
-        .get(SpecKind::Vpc, vpc_name)
-        .and_then(|v| v.cidr("cidr"));
-    if let (Some(vpc_cidr), Some(cidr)) = (vpc_cidr, subnet.cidr("cidr"))
-        && !vpc_cidr.value.contains(cidr.value)
-    {
-        out.push(
-            Diagnostic::error(format!(
-                "subnet `{}` lies outside its VPC `{vpc_name}`",
-                subnet.name()
-            ))
-            .at(
-                cidr.span,
-                format!("`{}` is not inside `{}`", cidr.value, vpc_cidr.value),
-            )
-            .with_hint(format!(
-                "pick a block inside `{}`, the cidr of `vpc.{vpc_name}`",
-                vpc_cidr.value
-            )),
-        );
-    }
-}
-
-fn check_subnet_overlaps(configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
-    let mut by_vpc: BTreeMap<&str, Vec<(&str, Sp<Cidr>)>> = BTreeMap::new();
-    for subnet in configuration.of_kind(SpecKind::Subnet) {
-        if let (Some(vpc), Some(cidr)) = (
-            vpc_of(configuration, SpecKind::Subnet, subnet.name()),
-            subnet.cidr("cidr"),
-        ) {
-            by_vpc.entry(vpc).or_default().push((subnet.name(), cidr));
-        }
-    }
-    // CIDR blocks either nest or are disjoint: sorted by address, a block overlaps an earlier
-    // one exactly when it lies inside the widest block seen so far. One sweep, not all pairs.
-    for subnets in by_vpc.values_mut() {
-        subnets.sort_by_key(|(_, cidr)| cidr.value);
-        let mut widest: Option<(&str, Sp<Cidr>)> = None;
-        for (name, cidr) in subnets.iter() {
-            let overlapping = widest.filter(|(_, w)| w.value.overlaps(cidr.value));
-            if overlapping.is_none() {
-                widest = Some((name, *cidr));
-            }
-            if let Some((other, other_cidr)) = overlapping {
-                // Report at whichever of the two comes later in the source.
-                let (name, cidr, other, other_cidr) = if cidr.span.start >= other_cidr.span.start {
-                    (*name, cidr, other, &other_cidr)
-                } else {
-                    (other, &other_cidr, *name, cidr)
-                };
-                out.push(
-                    Diagnostic::error(format!("subnet `{name}` overlaps subnet `{other}`"))
-                        .at(
-                            cidr.span,
-                            format!("`{}` overlaps `{}`", cidr.value, other_cidr.value),
-                        )
-                        .with_hint("subnets of one VPC need blocks that share no address"),
-                );
-            }
-        }
-    }
-}
-
-/// An instance's or a cluster's subnets and security groups are all in one VPC.
-fn check_one_vpc(
-    configuration: &Configuration<'_>,
-    resource: &Configured<'_>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let address = kinds::address(resource.kind(), resource.name());
-    let mut home: Option<(&str, &str)> = None;
-    for subnet in resource.references("subnets") {
-        let Some(vpc) = vpc_of(configuration, SpecKind::Subnet, &subnet.value) else {
-            continue;
-        };
-        match home {
-            None => home = Some((vpc, &subnet.value)),
-            Some((home_vpc, first)) if home_vpc != vpc => out.push(
-                Diagnostic::error(format!("the subnets of `{address}` are in different VPCs"))
-                    .at(subnet.span, format!("`{}` is in `vpc.{vpc}`", subnet.value))
-                    .with_hint(format!(
-                        "`{first}` is in `vpc.{home_vpc}`; a resource's subnets and security \
-                         groups must all be in one VPC"
-                    )),
-            ),
-            Some(_) => {}
-        }
-    }
-    let Some((home_vpc, _)) = home else {
-        return;
-    };
-    for group in resource.references("security_groups") {
-        if let Some(vpc) = vpc_of(configuration, SpecKind::SecurityGroup, &group.value)
-            && vpc != home_vpc
-        {
-            out.push(
-                Diagnostic::error(format!(
-                    "security group `{}` of `{address}` is in another VPC",
-                    group.value
-                ))
-                .at(group.span, format!("`{}` is in `vpc.{vpc}`", group.value))
-                .with_hint(format!(
-                    "the subnets of `{address}` are in `vpc.{home_vpc}`"
-                )),
-            );
-        }
-    }
-}
-
-/// AWS requires a DB subnet group to cover at least two availability zones.
-fn check_database_zones(
-    configuration: &Configuration<'_>,
-    cluster: &Configured<'_>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let names = cluster.references("subnets");
-    let zones: Vec<&str> = names
-        .iter()
-        .filter_map(|n| configuration.get(SpecKind::Subnet, &n.value))
-        .filter_map(|s| s.text("zone"))
-        .collect();
-    let distinct: BTreeSet<&str> = zones.iter().copied().collect();
-    if names.len() >= 2
-        && zones.len() == names.len()
-        && distinct.len() < 2
-        && let (Some(zone), Some(field)) = (zones.first(), cluster.field("subnets"))
-    {
-        out.push(
-            Diagnostic::error(format!(
-                "the subnets of `{}` are all in zone `{zone}`",
-                kinds::address(cluster.kind(), cluster.name())
-            ))
-            .at(field.span, "AWS requires subnets in at least two zones")
-            .with_hint("add a subnet in another availability zone"),
-        );
-    }
-}
-
-/// A rule's `from_group` is in the group's own VPC.
-fn check_group_rules_vpc(
-    configuration: &Configuration<'_>,
-    group: &Configured<'_>,
-    out: &mut Vec<Diagnostic>,
-) {
-    let Some(home) = vpc_of(configuration, SpecKind::SecurityGroup, group.name()) else {
-        return;
-    };
-    for field in ["ingress", "egress"] {
-        for rule in group.rules(field) {
-            if let RuleTarget::Group(other) = &rule.target
-                && let Some(vpc) = vpc_of(configuration, SpecKind::SecurityGroup, &other.value)
-                && vpc != home
-            {
-                out.push(
-                    Diagnostic::error(format!(
-                        "a rule of `security_group.{}` names a group of another VPC",
-                        group.name()
-                    ))
-                    .at(other.span, format!("`{}` is in `vpc.{vpc}`", other.value))
-                    .with_hint(format!(
-                        "`{}` is in `vpc.{home}`; allow the other VPC by `cidr` instead",
-                        group.name()
-                    )),
-                );
-            }
-        }
-    }
-}
-
-/// Security groups naming each other through `from_group` cannot be created in any order.
-fn check_group_cycles(configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
-    let groups: Vec<&Configured<'_>> = configuration.of_kind(SpecKind::SecurityGroup).collect();
-    let index: HashMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.name(), i))
-        .collect();
-    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(groups.len());
-    let mut spans: HashMap<(usize, usize), Span> = HashMap::new();
-    for (i, group) in groups.iter().enumerate() {
-        let mut targets = Vec::new();
-        for rule in group.rules("ingress").iter().chain(group.rules("egress")) {
-            if let RuleTarget::Group(other) = &rule.target
-                && let Some(&j) = index.get(other.value.as_str())
-                && j != i
-            {
-                if !targets.contains(&j) {
-                    targets.push(j);
-                }
-                spans.entry((i, j)).or_insert(other.span);
-            }
-        }
-        edges.push(targets);
-    }
-    for cycle in find_cycles(&edges) {
-        let (Some(&first), Some(&second)) = (cycle.first(), cycle.get(1).or(cycle.first())) else {
-            continue;
-        };
-        let Some(span) = spans.get(&(first, second)) else {
-            continue;
-        };
-        let chain: Vec<String> = cycle
-            .iter()
-            .chain(cycle.first())
-            .filter_map(|&i| groups.get(i))
-            .map(|g| format!("`security_group.{}`", g.name()))
-            .collect();
-        out.push(
-            Diagnostic::error(format!(
-                "security groups name each other in a cycle: {}",
-                chain.join(" -> ")
-            ))
-            .at(*span, "part of the cycle")
-            .with_hint(
-                "a group is created after the groups its rules name; let one of them allow the \
-                 other by `cidr` instead",
-            ),
-        );
-    }
-}
-
 /// `{project}-{env}-{name}[-{i}]` stays within AWS's 63 characters.
 fn check_cloud_name(
     project: &str,
@@ -1203,7 +961,7 @@ fn check_cloud_name(
 
 /// Every cycle of a directed graph given as adjacency lists, each as its nodes in order,
 /// starting where the search entered it. Iterative, so deep graphs cannot overflow the stack.
-fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+pub(crate) fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         New,

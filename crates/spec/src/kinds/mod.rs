@@ -1,42 +1,158 @@
-//! The resource kinds a spec can declare, their fields, and how one field's value is read.
+//! The resource kinds a spec can declare: the registry of them, the field schema they are
+//! described with, and how one field's value is read.
 //!
-//! Owns [`SpecKind`], the field schema ([`FieldDef`]) and typed field values ([`FieldValue`]).
-//! This is the one place that knows what each kind has: the raw stage asks it which field
-//! names exist, validation asks it for types, defaults and which fields are scale, expansion
-//! and the parity digest ask it how values convert. Invariants:
+//! Owns [`REGISTRY`], [`KindDef`] and its handle [`SpecKind`], the field schema ([`FieldDef`])
+//! and typed field values ([`FieldValue`]). Each kind is defined once, in its own file of this
+//! directory (`vpc.rs`, `subnet.rs`, ...): its name, wording, fields, count field, the kinds of
+//! desired resource it expands into ([`ExpandedKind`]) and how, and the checks it needs other
+//! resources for. Every generic pass asks the registry instead of naming kinds: the raw stage
+//! asks which field names exist, validation asks for types, defaults and which fields are scale
+//! and runs each kind's checks, the JSON Schema and the parity digest walk the fields, expansion
+//! calls each kind's `expand`, and [`ResourceKind`]'s per-kind answers (scale fields, data,
+//! counting) are read from the expanded kinds. Invariants:
+//! - [`REGISTRY`] lists every spec kind once, in creation order (the order of their
+//!   [`ResourceKind`]s), and kinds compare and sort by that order;
+//! - the expanded kinds of the registry, in order, are exactly [`ResourceKind::ALL`]: each spec
+//!   kind expands into the kind of its own name and perhaps some derived ones;
 //! - a `FieldValue` returned by [`parse_field`] has passed the field's own validation (type,
 //!   range, format); checks that need other resources (references, containment) happen later;
+//! - every default fits its field's shape (the registry's tests hold every kind to that);
 //! - scale fields are exactly `instance.instance_type`, `instance.count`,
 //!   `instance.volume_size`, `db_cluster.instance_class` and `db_cluster.instances`.
 
 use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use crate::diagnostic::Diagnostic;
+use crate::expand::Expansion;
 use crate::formats;
 use crate::model::{ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
+use crate::spec::{Configuration, Configured};
 use crate::suggest;
 
-/// A kind of resource written in a spec (derived kinds such as `db_instance` are not).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum SpecKind {
-    Vpc,
-    Subnet,
-    SecurityGroup,
-    Instance,
-    DbCluster,
+pub(crate) mod db_cluster;
+pub(crate) mod instance;
+pub(crate) mod security_group;
+pub(crate) mod subnet;
+pub(crate) mod vpc;
+
+/// Every kind a spec can declare, in the order resources are created. Adding a kind is one
+/// file in this directory, its `mod` line above and its entry here (plus, for the kinds of
+/// desired resource it expands into, their variants of [`ResourceKind`]; the tests of this
+/// module say what else is missing).
+pub(crate) const REGISTRY: [SpecKind; 5] = [
+    vpc::KIND,
+    subnet::KIND,
+    security_group::KIND,
+    instance::KIND,
+    db_cluster::KIND,
+];
+
+/// Everything the generic passes need to know about one kind of spec resource. Each kind's
+/// file defines one, as the `KIND` constant.
+#[derive(Debug)]
+pub(crate) struct KindDef {
+    /// The expanded resource of the same name: its name is the kind's name in a spec and in
+    /// addresses (`security_group`), and its order is the kind's creation order.
+    pub resource_kind: ResourceKind,
+    /// How messages name one resource of this kind.
+    pub singular: &'static str,
+    /// How messages name several resources of this kind.
+    pub plural: &'static str,
+    /// The fields a resource of this kind may set, in documentation order.
+    pub fields: &'static [FieldDef],
+    /// The field holding how many cloud resources this one expands into, if it is counted.
+    pub count_field: Option<&'static str>,
+    /// The kinds of desired resource `expand` makes, in creation order: the one of the same
+    /// name, and any derived from it (a database cluster's subnet group and instances).
+    pub expands_to: &'static [ExpandedKind],
+    /// Adds the desired resources one resource of this kind becomes, with its effective
+    /// fields (the spec is valid: every reference resolves).
+    pub expand: fn(&Configured<'_>, &mut Expansion<'_>),
+    /// The checks one resource of this kind needs other resources for, run on each
+    /// configuration (after every reference was checked to resolve; a check skips what does
+    /// not resolve).
+    pub check: Option<fn(&Configuration<'_>, &Configured<'_>, &mut Vec<Diagnostic>)>,
+    /// The checks that need every resource of this kind at once (overlaps, cycles), run on
+    /// each configuration after the checks of single resources.
+    pub check_all: Option<fn(&Configuration<'_>, &mut Vec<Diagnostic>)>,
 }
+
+/// A kind of desired resource that a spec kind expands into, with what the later stages ask of
+/// it through [`ResourceKind`]'s methods (which read it here).
+#[derive(Debug)]
+pub(crate) struct ExpandedKind {
+    pub kind: ResourceKind,
+    /// Fields that only set scale: environments may differ in them, parity ignores them.
+    pub scale_fields: &'static [&'static str],
+    /// The scale fields, plus those that follow from scale (an instance's placement follows
+    /// its count).
+    pub scale_dependent_fields: &'static [&'static str],
+    /// Whether a replacement would lose data that the resource holds.
+    pub holds_data: bool,
+    /// Whether the spec resource expands to a counted set of these, whose size is scale.
+    pub counted: bool,
+    /// `Some` for a kind derived from the spec kind, which a spec cannot declare itself.
+    pub derived: Option<Derived>,
+}
+
+impl ExpandedKind {
+    /// A kind of one uncounted resource per spec resource, with no scale, holding no data.
+    pub(crate) const fn plain(kind: ResourceKind) -> ExpandedKind {
+        ExpandedKind {
+            kind,
+            scale_fields: &[],
+            scale_dependent_fields: &[],
+            holds_data: false,
+            counted: false,
+            derived: None,
+        }
+    }
+}
+
+/// How messages speak of a derived kind, which a spec cannot declare.
+#[derive(Debug)]
+pub(crate) struct Derived {
+    /// How messages name several: `database instances`.
+    pub plural: &'static str,
+    /// What to write in the spec instead of declaring one.
+    pub hint: &'static str,
+    /// What differences of one are declared on, in words: `a database`.
+    pub whole: &'static str,
+}
+
+/// What the registry says of expanded kind `kind`, with the spec kind it comes from.
+pub(crate) fn expanded(kind: ResourceKind) -> Option<(SpecKind, &'static ExpandedKind)> {
+    SpecKind::ALL.into_iter().find_map(|spec| {
+        spec.expands_to()
+            .iter()
+            .find(|expanded| expanded.kind == kind)
+            .map(|expanded| (spec, expanded))
+    })
+}
+
+/// The derived kind named `name` (`db_instance`), with the spec kind it is derived from.
+pub(crate) fn derived(name: &str) -> Option<(SpecKind, &'static Derived)> {
+    SpecKind::ALL.into_iter().find_map(|spec| {
+        spec.expands_to()
+            .iter()
+            .filter(|expanded| expanded.kind.as_str() == name)
+            .find_map(|expanded| expanded.derived.as_ref())
+            .map(|derived| (spec, derived))
+    })
+}
+
+/// A kind of resource written in a spec (derived kinds such as `db_instance` are not): a handle
+/// on its [`KindDef`]. Kinds are equal, ordered and hashed by their expanded kind.
+#[derive(Clone, Copy)]
+pub(crate) struct SpecKind(&'static KindDef);
 
 impl SpecKind {
     /// Every kind, in the order resources are created.
-    pub(crate) const ALL: [SpecKind; 5] = [
-        SpecKind::Vpc,
-        SpecKind::Subnet,
-        SpecKind::SecurityGroup,
-        SpecKind::Instance,
-        SpecKind::DbCluster,
-    ];
+    pub(crate) const ALL: [SpecKind; REGISTRY.len()] = REGISTRY;
 
     /// The kind named `text` in a spec (`security_group`).
     pub(crate) fn parse(text: &str) -> Option<SpecKind> {
@@ -49,46 +165,22 @@ impl SpecKind {
 
     /// The kind of the expanded resource of the same name.
     pub(crate) fn resource_kind(self) -> ResourceKind {
-        match self {
-            SpecKind::Vpc => ResourceKind::Vpc,
-            SpecKind::Subnet => ResourceKind::Subnet,
-            SpecKind::SecurityGroup => ResourceKind::SecurityGroup,
-            SpecKind::Instance => ResourceKind::Instance,
-            SpecKind::DbCluster => ResourceKind::DbCluster,
-        }
+        self.0.resource_kind
     }
 
     /// How messages name one resource of this kind.
     pub(crate) fn singular(self) -> &'static str {
-        match self {
-            SpecKind::Vpc => "VPC",
-            SpecKind::Subnet => "subnet",
-            SpecKind::SecurityGroup => "security group",
-            SpecKind::Instance => "instance",
-            SpecKind::DbCluster => "database cluster",
-        }
+        self.0.singular
     }
 
     /// How messages name several resources of this kind.
     pub(crate) fn plural(self) -> &'static str {
-        match self {
-            SpecKind::Vpc => "VPCs",
-            SpecKind::Subnet => "subnets",
-            SpecKind::SecurityGroup => "security groups",
-            SpecKind::Instance => "instances",
-            SpecKind::DbCluster => "database clusters",
-        }
+        self.0.plural
     }
 
     /// The fields a resource of this kind may set, in documentation order.
     pub(crate) fn fields(self) -> &'static [FieldDef] {
-        match self {
-            SpecKind::Vpc => VPC_FIELDS,
-            SpecKind::Subnet => SUBNET_FIELDS,
-            SpecKind::SecurityGroup => SECURITY_GROUP_FIELDS,
-            SpecKind::Instance => INSTANCE_FIELDS,
-            SpecKind::DbCluster => DB_CLUSTER_FIELDS,
-        }
+        self.0.fields
     }
 
     pub(crate) fn field(self, name: &str) -> Option<&'static FieldDef> {
@@ -97,11 +189,68 @@ impl SpecKind {
 
     /// The field holding how many cloud resources this one expands into, if it is counted.
     pub(crate) fn count_field(self) -> Option<&'static str> {
-        match self {
-            SpecKind::Instance => Some("count"),
-            SpecKind::DbCluster => Some("instances"),
-            _ => None,
+        self.0.count_field
+    }
+
+    /// The kinds of desired resource this kind expands into, in creation order.
+    pub(crate) fn expands_to(self) -> &'static [ExpandedKind] {
+        self.0.expands_to
+    }
+
+    /// Adds the desired resources `resource`, of this kind, becomes.
+    pub(crate) fn expand(self, resource: &Configured<'_>, out: &mut Expansion<'_>) {
+        (self.0.expand)(resource, out);
+    }
+
+    /// Runs this kind's checks of `resource`, of this kind, in `configuration`.
+    pub(crate) fn check(
+        self,
+        configuration: &Configuration<'_>,
+        resource: &Configured<'_>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(check) = self.0.check {
+            check(configuration, resource, out);
         }
+    }
+
+    /// Runs this kind's checks of all its resources in `configuration` at once.
+    pub(crate) fn check_all(self, configuration: &Configuration<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(check_all) = self.0.check_all {
+            check_all(configuration, out);
+        }
+    }
+}
+
+impl PartialEq for SpecKind {
+    fn eq(&self, other: &SpecKind) -> bool {
+        self.resource_kind() == other.resource_kind()
+    }
+}
+
+impl Eq for SpecKind {}
+
+impl PartialOrd for SpecKind {
+    fn partial_cmp(&self, other: &SpecKind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SpecKind {
+    fn cmp(&self, other: &SpecKind) -> std::cmp::Ordering {
+        self.resource_kind().cmp(&other.resource_kind())
+    }
+}
+
+impl Hash for SpecKind {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.resource_kind().hash(state);
+    }
+}
+
+impl fmt::Debug for SpecKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpecKind({})", self.as_str())
     }
 }
 
@@ -132,6 +281,32 @@ pub(crate) struct FieldDef {
     pub example: &'static str,
 }
 
+impl FieldDef {
+    /// The value of this field when resource `name`, declared at `span`, leaves it out: `None`
+    /// when it has no default (or a default that does not fit its shape, which the registry's
+    /// tests rule out).
+    pub(crate) fn default_value(&self, name: &str, span: Span) -> Option<FieldValue> {
+        let Presence::Default(default) = &self.presence else {
+            return None;
+        };
+        Some(match default {
+            DefaultValue::Int(number) => FieldValue::Int(*number),
+            DefaultValue::Bool(flag) => FieldValue::Bool(*flag),
+            DefaultValue::NoReferences => match self.shape {
+                Shape::RefList { kind, ordered, .. } => FieldValue::RefList {
+                    kind,
+                    ordered,
+                    names: Vec::new(),
+                },
+                _ => return None,
+            },
+            DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
+            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
+            DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
+        })
+    }
+}
+
 /// The type of a field's value, with the checks that need nothing but the value.
 #[derive(Debug)]
 pub(crate) enum Shape {
@@ -155,6 +330,8 @@ pub(crate) enum Shape {
         kind: SpecKind,
         min_len: usize,
         ordered: bool,
+        /// Why the list needs `min_len` names, when the reason is not obvious.
+        why: Option<&'static str>,
     },
     /// Security group rules.
     Rules,
@@ -220,239 +397,6 @@ pub(crate) enum DefaultValue {
 
 /// Database engines envctl manages.
 pub(crate) const ENGINES: [&str; 2] = ["aurora-postgresql", "aurora-mysql"];
-
-const VPC_FIELDS: &[FieldDef] = &[FieldDef {
-    name: "cidr",
-    shape: Shape::Cidr {
-        min_prefix: 16,
-        max_prefix: 28,
-    },
-    presence: Presence::Required,
-    scale: false,
-    example: "cidr = \"10.0.0.0/16\"",
-}];
-
-const SUBNET_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "vpc",
-        shape: Shape::Ref(SpecKind::Vpc),
-        presence: Presence::Required,
-        scale: false,
-        example: "vpc = \"main\"",
-    },
-    FieldDef {
-        name: "cidr",
-        shape: Shape::Cidr {
-            min_prefix: 16,
-            max_prefix: 28,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "cidr = \"10.0.1.0/24\"",
-    },
-    FieldDef {
-        name: "zone",
-        shape: Shape::Text(TextFormat::Zone),
-        presence: Presence::Required,
-        scale: false,
-        example: "zone = \"us-east-1a\"",
-    },
-];
-
-const SECURITY_GROUP_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "vpc",
-        shape: Shape::Ref(SpecKind::Vpc),
-        presence: Presence::Required,
-        scale: false,
-        example: "vpc = \"main\"",
-    },
-    FieldDef {
-        name: "description",
-        shape: Shape::Text(TextFormat::Description),
-        presence: Presence::Default(DefaultValue::ResourceName),
-        scale: false,
-        example: "description = \"app servers\"",
-    },
-    FieldDef {
-        name: "ingress",
-        shape: Shape::Rules,
-        presence: Presence::Default(DefaultValue::NoRules),
-        scale: false,
-        example: "ingress = [{ protocol = \"tcp\", ports = 443, cidr = \"10.0.0.0/8\" }]",
-    },
-    FieldDef {
-        name: "egress",
-        shape: Shape::Rules,
-        presence: Presence::Default(DefaultValue::AllTrafficOut),
-        scale: false,
-        example: "egress = [{ protocol = \"all\", cidr = \"0.0.0.0/0\" }]",
-    },
-];
-
-const INSTANCE_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "ami",
-        shape: Shape::Text(TextFormat::Ami),
-        presence: Presence::Required,
-        scale: false,
-        example: "ami = \"ami-0c55b159cbfafe1f0\"",
-    },
-    FieldDef {
-        name: "instance_type",
-        shape: Shape::Text(TextFormat::InstanceType),
-        presence: Presence::Required,
-        scale: true,
-        example: "instance_type = \"t3.medium\"",
-    },
-    FieldDef {
-        name: "count",
-        shape: Shape::Int {
-            min: 0,
-            max: 100,
-            why: None,
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: true,
-        example: "count = 1",
-    },
-    FieldDef {
-        name: "volume_size",
-        shape: Shape::Int {
-            min: 1,
-            max: 16_384,
-            why: Some("an EBS volume holds 1 to 16384 GiB"),
-        },
-        presence: Presence::Optional,
-        scale: true,
-        example: "volume_size = 20",
-    },
-    FieldDef {
-        name: "subnets",
-        shape: Shape::RefList {
-            kind: SpecKind::Subnet,
-            min_len: 1,
-            ordered: true,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "subnets = [\"a\", \"b\"]",
-    },
-    FieldDef {
-        name: "security_groups",
-        shape: Shape::RefList {
-            kind: SpecKind::SecurityGroup,
-            min_len: 0,
-            ordered: false,
-        },
-        presence: Presence::Default(DefaultValue::NoReferences),
-        scale: false,
-        example: "security_groups = [\"app\"]",
-    },
-    FieldDef {
-        name: "monitoring",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "monitoring = true",
-    },
-];
-
-const DB_CLUSTER_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "engine",
-        shape: Shape::Text(TextFormat::Engine),
-        presence: Presence::Required,
-        scale: false,
-        example: "engine = \"aurora-postgresql\"",
-    },
-    FieldDef {
-        name: "engine_version",
-        shape: Shape::Text(TextFormat::EngineVersion),
-        presence: Presence::Required,
-        scale: false,
-        example: "engine_version = \"15.4\"",
-    },
-    FieldDef {
-        name: "instance_class",
-        shape: Shape::Text(TextFormat::InstanceClass),
-        presence: Presence::Required,
-        scale: true,
-        example: "instance_class = \"db.t3.medium\"",
-    },
-    FieldDef {
-        name: "instances",
-        shape: Shape::Int {
-            min: 1,
-            max: 16,
-            why: Some("an Aurora cluster has one writer and at most 15 replicas"),
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: true,
-        example: "instances = 1",
-    },
-    FieldDef {
-        name: "subnets",
-        shape: Shape::RefList {
-            kind: SpecKind::Subnet,
-            min_len: 2,
-            ordered: false,
-        },
-        presence: Presence::Required,
-        scale: false,
-        example: "subnets = [\"a\", \"b\"]",
-    },
-    FieldDef {
-        name: "security_groups",
-        shape: Shape::RefList {
-            kind: SpecKind::SecurityGroup,
-            min_len: 0,
-            ordered: false,
-        },
-        presence: Presence::Default(DefaultValue::NoReferences),
-        scale: false,
-        example: "security_groups = [\"db\"]",
-    },
-    FieldDef {
-        name: "backup_retention_days",
-        shape: Shape::Int {
-            min: 1,
-            max: 35,
-            why: Some("AWS keeps automated backups for 1 to 35 days"),
-        },
-        presence: Presence::Default(DefaultValue::Int(1)),
-        scale: false,
-        example: "backup_retention_days = 7",
-    },
-    FieldDef {
-        name: "backup_window",
-        shape: Shape::Text(TextFormat::Window),
-        presence: Presence::Optional,
-        scale: false,
-        example: "backup_window = \"03:00-04:00\"",
-    },
-    FieldDef {
-        name: "deletion_protection",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "deletion_protection = true",
-    },
-    FieldDef {
-        name: "storage_encrypted",
-        shape: Shape::Bool,
-        presence: Presence::Default(DefaultValue::Bool(false)),
-        scale: false,
-        example: "storage_encrypted = true",
-    },
-    FieldDef {
-        name: "master_username",
-        shape: Shape::Text(TextFormat::MasterUsername),
-        presence: Presence::Required,
-        scale: false,
-        example: "master_username = \"app\"",
-    },
-];
 
 /// A field's value after its own validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -589,7 +533,7 @@ impl Rule {
         let target = match &self.target {
             RuleTarget::Cidr(cidr) => format!("cidr={cidr}"),
             RuleTarget::Group(name) => {
-                format!("group={}", address(SpecKind::SecurityGroup, &name.value))
+                format!("group={}", address(security_group::KIND, &name.value))
             }
         };
         format!("{}:{ports}:{target}", self.protocol.as_str())
@@ -618,24 +562,6 @@ impl Rule {
             ports: None,
             target: RuleTarget::Cidr(Cidr::EVERYWHERE),
             span,
-        }
-    }
-}
-
-impl DefaultValue {
-    /// The value of a field left out of resource `name` declared at `span`.
-    pub(crate) fn materialize(&self, name: &str, span: Span) -> FieldValue {
-        match self {
-            DefaultValue::Int(number) => FieldValue::Int(*number),
-            DefaultValue::Bool(flag) => FieldValue::Bool(*flag),
-            DefaultValue::NoReferences => FieldValue::RefList {
-                kind: SpecKind::SecurityGroup,
-                ordered: false,
-                names: Vec::new(),
-            },
-            DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
-            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
-            DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
         }
     }
 }
@@ -735,8 +661,9 @@ pub(crate) fn parse_field(
             kind,
             min_len,
             ordered,
+            why,
         } => {
-            let names = parse_name_list(raw, *kind, *min_len, &subject, diagnostics)?;
+            let names = parse_name_list(raw, *kind, *min_len, *why, &subject, diagnostics)?;
             FieldValue::RefList {
                 kind: *kind,
                 ordered: *ordered,
@@ -874,6 +801,7 @@ fn parse_name_list(
     raw: &Sp<RawValue>,
     kind: SpecKind,
     min_len: usize,
+    why: Option<&'static str>,
     subject: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Vec<Sp<String>>> {
@@ -925,13 +853,10 @@ fn parse_name_list(
         } else {
             format!("at least {min_len} {}", kind.plural())
         };
-        let why = (kind == SpecKind::Subnet && min_len >= 2).then(|| {
-            "AWS requires a database's subnets to cover at least two availability zones".to_string()
-        });
         diagnostics.push(
             Diagnostic::error(format!("{subject} must list {needed}"))
                 .at(raw.span, label)
-                .with_optional_hint(why),
+                .with_optional_hint(why.map(str::to_string)),
         );
         return None;
     }
@@ -1147,6 +1072,124 @@ mod tests {
             assert_eq!(SpecKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(SpecKind::parse("db_instance"), None);
+    }
+
+    #[test]
+    fn the_registry_is_in_creation_order() {
+        let kinds: Vec<ResourceKind> = REGISTRY.iter().map(|k| k.resource_kind()).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(kinds, sorted);
+    }
+
+    #[test]
+    fn the_registry_expands_into_every_resource_kind_in_creation_order() {
+        let expanded: Vec<ResourceKind> = REGISTRY
+            .iter()
+            .flat_map(|kind| kind.expands_to().iter().map(|e| e.kind))
+            .collect();
+        assert_eq!(expanded, ResourceKind::ALL);
+        for kind in SpecKind::ALL {
+            for e in kind.expands_to() {
+                let own = e.kind == kind.resource_kind();
+                assert_eq!(e.derived.is_none(), own, "{}: {}", kind.as_str(), e.kind);
+                assert_eq!(derived(e.kind.as_str()).is_some(), !own, "{}", e.kind);
+            }
+        }
+    }
+
+    #[test]
+    fn expanded_scale_fields_are_the_spec_kinds_scale_fields_but_the_count() {
+        for kind in SpecKind::ALL {
+            let spec: BTreeSet<&str> = kind
+                .fields()
+                .iter()
+                .filter(|f| f.scale && Some(f.name) != kind.count_field())
+                .map(|f| f.name)
+                .collect();
+            let expanded: BTreeSet<&str> = kind
+                .expands_to()
+                .iter()
+                .flat_map(|e| e.scale_fields.iter().copied())
+                .collect();
+            assert_eq!(spec, expanded, "{}", kind.as_str());
+            for e in kind.expands_to() {
+                for field in e.scale_fields {
+                    assert!(
+                        e.scale_dependent_fields.contains(field),
+                        "{}.{field}",
+                        e.kind
+                    );
+                }
+            }
+            let counted = kind.expands_to().iter().any(|e| e.counted);
+            assert_eq!(counted, kind.count_field().is_some(), "{}", kind.as_str());
+        }
+    }
+
+    #[test]
+    fn every_kind_is_well_formed() {
+        for kind in SpecKind::ALL {
+            let mut names = HashSet::new();
+            for def in kind.fields() {
+                let what = format!("{}.{}", kind.as_str(), def.name);
+                assert!(names.insert(def.name), "{what} is defined twice");
+                if let Presence::Default(default) = &def.presence {
+                    let value = def.default_value("name", Span::default());
+                    assert!(
+                        value.is_some(),
+                        "the default of {what} does not fit its shape"
+                    );
+                    if let (DefaultValue::Int(number), Shape::Int { min, max, .. }) =
+                        (default, &def.shape)
+                    {
+                        assert!(
+                            (min..=max).contains(&number),
+                            "{what}: default out of range"
+                        );
+                    }
+                }
+            }
+            if let Some(count) = kind.count_field() {
+                let shape = kind.field(count).map(|def| &def.shape);
+                assert!(
+                    matches!(shape, Some(Shape::Int { .. })),
+                    "the count field of {} is not an integer field",
+                    kind.as_str()
+                );
+            }
+        }
+    }
+
+    /// The crate docs' table of kinds lists every kind, with its fields in order and `*` on the
+    /// scale fields (what it says in parentheses about expanded names is left to the reader).
+    #[test]
+    fn the_crate_docs_list_every_kind_and_its_fields() {
+        let documented: Vec<String> = include_str!("../lib.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | `"))
+            .map(|row| {
+                let mut row = format!("| `{row}");
+                while let Some(start) = row.find(" (`") {
+                    let end = row[start..].find("`)").map_or(row.len(), |e| start + e + 2);
+                    row.replace_range(start..end, "");
+                }
+                row
+            })
+            .collect();
+        let registry: Vec<String> = REGISTRY
+            .iter()
+            .map(|kind| {
+                let fields: Vec<String> = kind
+                    .fields()
+                    .iter()
+                    .map(|f| format!("`{}`{}", f.name, if f.scale { "*" } else { "" }))
+                    .collect();
+                format!("| `{}` | {} |", kind.as_str(), fields.join(", "))
+            })
+            .collect();
+        assert_eq!(documented, registry);
     }
 
     #[test]
