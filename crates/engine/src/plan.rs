@@ -694,7 +694,7 @@ fn keep_orphan_networks_with_foreign_content(
         if !orphan_network {
             return true;
         }
-        let address = Value::Str(c.address.to_string());
+        let address = Value::Ref(c.address.clone());
         let foreign = live
             .unmanaged
             .iter()

@@ -164,7 +164,7 @@ async fn a_replaced_group_is_created_first_and_instances_move_to_it_in_place() {
         if r.kind == ResourceKind::Instance {
             r.fields.insert(
                 "security_groups".into(),
-                Value::string_set(["security_group.app".to_string()]),
+                Value::set([Value::Ref(Address::new(ResourceKind::SecurityGroup, "app"))]),
             );
         }
     }

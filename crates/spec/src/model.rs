@@ -4,8 +4,9 @@
 //! [`Address`], [`ResourceKind`] and field [`Value`]s. Invariants:
 //! - every resource has a unique address within one `DesiredState`;
 //! - `depends_on` names only addresses present in the same state;
-//! - reference fields (`vpc`, `subnet`, `security_groups`, ...) hold addresses rendered as text
-//!   (`"security_group.app"`), never cloud ids: ids are the provider's business;
+//! - reference fields (`vpc`, `subnet`, `security_groups`, ...) hold [`Value::Ref`]s, typed
+//!   addresses, never cloud ids: ids are the provider's business (a live resource's reference
+//!   to something envctl does not own stays a `Str` holding the cloud id);
 //! - list fields that behave as sets (rules, security groups, subnets of a DB subnet group) are
 //!   sorted and deduplicated, so two equal configurations compare equal.
 
@@ -196,6 +197,10 @@ impl<'de> Deserialize<'de> for Address {
 pub enum Value {
     Bool(bool),
     Int(i64),
+    /// A reference to another resource of the same environment. Serialised as its address
+    /// text (`"security_group.app"`), like a string; read back, text that parses as an
+    /// address is a reference.
+    Ref(Address),
     Str(String),
     List(Vec<Value>),
 }
@@ -207,6 +212,31 @@ impl Value {
             Value::Str(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// The address of a `Ref`, or `None` for any other variant.
+    pub fn as_ref(&self) -> Option<&Address> {
+        match self {
+            Value::Ref(address) => Some(address),
+            _ => None,
+        }
+    }
+
+    /// The addresses a reference field holds: its own for a `Ref`, its items' for a `List`.
+    pub fn refs(&self) -> Vec<&Address> {
+        match self {
+            Value::Ref(address) => vec![address],
+            Value::List(items) => items.iter().filter_map(Value::as_ref).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A sorted, deduplicated list (a set of references, of rules, ...).
+    pub fn set<I: IntoIterator<Item = Value>>(items: I) -> Value {
+        let mut v: Vec<Value> = items.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Value::List(v)
     }
 
     /// The number of an `Int`, or `None` for any other variant.
@@ -248,6 +278,7 @@ impl fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) => write!(f, "{s:?}"),
+            Value::Ref(address) => write!(f, "\"{address}\""),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {

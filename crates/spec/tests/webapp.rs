@@ -40,6 +40,15 @@ fn text(items: &[&str]) -> Value {
     Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect())
 }
 
+/// A reference field's value: the typed address, never its text.
+fn reference(address: &str) -> Value {
+    Value::Ref(address.parse().expect("valid address"))
+}
+
+fn references(addresses: &[&str]) -> Value {
+    Value::List(addresses.iter().map(|a| reference(a)).collect())
+}
+
 #[test]
 fn webapp_checks_without_any_diagnostic() {
     let spec = webapp();
@@ -209,7 +218,7 @@ fn instances_are_spread_round_robin_over_their_subnets() {
         .collect();
     assert_eq!(
         Value::List(subnets),
-        text(&["subnet.a", "subnet.b", "subnet.a"])
+        references(&["subnet.a", "subnet.b", "subnet.a"])
     );
     let third = resource(&production, "instance.app[2]");
     assert_eq!(
@@ -264,7 +273,7 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
     assert_eq!(
         fields("subnet.b"),
         map(&[
-            ("vpc", Value::Str("vpc.main".into())),
+            ("vpc", reference("vpc.main")),
             ("cidr", Value::Str("10.0.2.0/24".into())),
             ("zone", Value::Str("us-east-1b".into())),
         ])
@@ -272,7 +281,7 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
     assert_eq!(
         fields("security_group.db"),
         map(&[
-            ("vpc", Value::Str("vpc.main".into())),
+            ("vpc", reference("vpc.main")),
             ("description", Value::Str("database".into())),
             ("ingress", text(&["tcp:5432-5432:group=security_group.app"])),
             ("egress", text(&["all:all:cidr=0.0.0.0/0"])),
@@ -287,15 +296,15 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
         map(&[
             ("ami", Value::Str("ami-0c55b159cbfafe1f0".into())),
             ("instance_type", Value::Str("t3.medium".into())),
-            ("subnet", Value::Str("subnet.a".into())),
-            ("security_groups", text(&["security_group.app"])),
+            ("subnet", reference("subnet.a")),
+            ("security_groups", references(&["security_group.app"])),
             ("monitoring", Value::Bool(true)),
         ])
     );
     assert_eq!(
         fields("db_subnet_group.main"),
         map(&[
-            ("subnets", text(&["subnet.a", "subnet.b"])),
+            ("subnets", references(&["subnet.a", "subnet.b"])),
             (
                 "description",
                 Value::Str("subnets of db_cluster.main".into())
@@ -307,8 +316,8 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
         map(&[
             ("engine", Value::Str("aurora-postgresql".into())),
             ("engine_version", Value::Str("15.4".into())),
-            ("subnet_group", Value::Str("db_subnet_group.main".into())),
-            ("security_groups", text(&["security_group.db"])),
+            ("subnet_group", reference("db_subnet_group.main")),
+            ("security_groups", references(&["security_group.db"])),
             ("backup_retention_days", Value::Int(7)),
             ("backup_window", Value::Str("03:00-04:00".into())),
             ("deletion_protection", Value::Bool(true)),
@@ -319,7 +328,7 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
     assert_eq!(
         fields("db_instance.main[0]"),
         map(&[
-            ("cluster", Value::Str("db_cluster.main".into())),
+            ("cluster", reference("db_cluster.main")),
             ("engine", Value::Str("aurora-postgresql".into())),
             ("instance_class", Value::Str("db.t3.medium".into())),
         ])

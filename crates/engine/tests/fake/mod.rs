@@ -208,7 +208,7 @@ impl Provider for FakeCloud {
         let mut moved = live.clone();
         if let Some(Value::List(groups)) = moved.fields.get_mut("security_groups") {
             for group in groups.iter_mut() {
-                if group.as_str() == Some(target.to_string().as_str()) {
+                if group.as_ref() == Some(target) {
                     *group = Value::Str(old_id.to_string());
                 }
             }
@@ -323,7 +323,7 @@ pub fn with_database(mut state: DesiredState, deletion_protection: bool) -> Desi
         tags,
         depends_on: vec![subnet.clone()],
         fields: BTreeMap::from([
-            ("subnet".to_string(), Value::Str(subnet.to_string())),
+            ("subnet".to_string(), Value::Ref(subnet.clone())),
             ("storage_encrypted".to_string(), Value::Bool(true)),
             (
                 "deletion_protection".to_string(),
@@ -376,14 +376,14 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
             vec![vpc.clone()],
             vec![
                 ("cidr", Value::Str(format!("10.0.{}.0/24", i + 1))),
-                ("vpc", Value::Str(vpc.to_string())),
+                ("vpc", Value::Ref(vpc.clone())),
             ],
         );
     }
     add(
         group.clone(),
         vec![vpc.clone()],
-        vec![("vpc", Value::Str(vpc.to_string()))],
+        vec![("vpc", Value::Ref(vpc.clone()))],
     );
     for i in 0..instances {
         let subnet = subnets[i as usize % 2].clone();
@@ -393,7 +393,7 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
             vec![
                 ("ami", Value::Str("ami-12345678".into())),
                 ("instance_type", Value::Str(instance_type.into())),
-                ("subnet", Value::Str(subnet.to_string())),
+                ("subnet", Value::Ref(subnet.clone())),
             ],
         );
     }

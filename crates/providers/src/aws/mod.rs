@@ -238,23 +238,21 @@ impl Provider for AwsProvider {
         if fields.is_empty() {
             return None;
         }
-        let address = target.to_string();
-        let rule_source = format!("group={address}");
+        let rule_source = format!("group={target}");
         let mut moved = live.clone();
         for field in fields {
             let Some(Value::List(items)) = moved.fields.get(*field) else {
                 continue;
             };
-            let rewritten = items.iter().filter_map(Value::as_str).map(|item| {
-                if item == address {
-                    old_id.to_string()
-                } else if let Some(rule) = item.strip_suffix(&rule_source) {
-                    format!("{rule}group={old_id}")
-                } else {
-                    item.to_string()
-                }
+            let rewritten = items.iter().map(|item| match item {
+                Value::Ref(address) if address == target => Value::Str(old_id.to_string()),
+                Value::Str(rule) => match rule.strip_suffix(&rule_source) {
+                    Some(head) => Value::Str(format!("{head}group={old_id}")),
+                    None => item.clone(),
+                },
+                other => other.clone(),
             });
-            let rewritten = Value::string_set(rewritten.collect::<Vec<_>>());
+            let rewritten = Value::set(rewritten.collect::<Vec<_>>());
             moved.fields.insert((*field).to_string(), rewritten);
         }
         Some(moved)
@@ -479,16 +477,16 @@ fn prove_placement(resources: &mut Vec<LiveResource>) -> Vec<envctl_engine::Conf
                 let Some((field, target)) = kinds::placement(r.kind) else {
                     return false;
                 };
-                let points_home = |text: &str| {
-                    text.parse::<Address>()
-                        .is_ok_and(|a| a.kind == target && owned.contains(&a))
+                // A reference that did not resolve is still a cloud id (`Str`).
+                let points_home = |value: &Value| {
+                    value
+                        .as_ref()
+                        .is_some_and(|a| a.kind == target && owned.contains(a))
                 };
                 match r.fields.get(field) {
-                    Some(Value::Str(text)) => !points_home(text),
-                    Some(Value::List(items)) => {
-                        !items.iter().filter_map(Value::as_str).all(points_home)
-                    }
-                    _ => false,
+                    Some(Value::List(items)) => !items.iter().all(points_home),
+                    Some(value) => !points_home(value),
+                    None => false,
                 }
             })
             .map(|(i, _)| i)
@@ -539,13 +537,13 @@ fn resolve_references(resources: &mut [LiveResource]) -> std::collections::BTree
                 Some(address) => {
                     referenced.insert(id.to_string());
                     depends_on.push(address.clone());
-                    address.to_string()
+                    Value::Ref(address.clone())
                 }
-                None => id.to_string(),
+                None => Value::Str(id.to_string()),
             };
             let resolved = match &*value {
-                Value::Str(id) => Value::Str(resolve(id)),
-                Value::List(items) => Value::string_set(
+                Value::Str(id) => resolve(id),
+                Value::List(items) => Value::set(
                     items
                         .iter()
                         .filter_map(Value::as_str)
@@ -563,17 +561,23 @@ fn resolve_references(resources: &mut [LiveResource]) -> std::collections::BTree
     referenced
 }
 
-/// Resolves one address to its cloud id. A value that is no address is a cloud id already
-/// (a reference to a resource envctl does not own, or to the old copy of one being replaced).
-fn id_of(ids: &CloudIds, address: &str) -> Result<String, ProviderError> {
-    match address.parse::<Address>() {
-        Ok(parsed) => ids
-            .get(&parsed)
-            .cloned()
-            .ok_or_else(|| ProviderError::UnresolvedReference {
-                address: address.to_string(),
-            }),
-        Err(_) => Ok(address.to_string()),
+/// Resolves one reference to its cloud id. A text is a cloud id already (a reference to a
+/// resource envctl does not own, or to the old copy of one being replaced).
+fn id_of(ids: &CloudIds, value: &Value) -> Result<String, ProviderError> {
+    match value {
+        Value::Ref(address) => {
+            ids.get(address)
+                .cloned()
+                .ok_or_else(|| ProviderError::UnresolvedReference {
+                    address: address.to_string(),
+                })
+        }
+        Value::Str(id) => Ok(id.clone()),
+        other => Err(ProviderError::Rejected {
+            code: "InvalidReference".into(),
+            message: format!("{other} is not a reference"),
+            request_id: None,
+        }),
     }
 }
 
@@ -583,11 +587,10 @@ fn field_id(
     field: &str,
     ids: &CloudIds,
 ) -> Result<String, ProviderError> {
-    let address = desired
+    let reference = desired
         .field(field)
-        .and_then(Value::as_str)
         .ok_or_else(|| missing_field(desired, field))?;
-    id_of(ids, address)
+    id_of(ids, reference)
 }
 
 /// Resolves a desired reference list field to cloud ids.
@@ -596,13 +599,15 @@ fn field_ids(
     field: &str,
     ids: &CloudIds,
 ) -> Result<Vec<String>, ProviderError> {
-    desired
-        .field(field)
-        .map(Value::str_items)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|address| id_of(ids, address))
-        .collect()
+    match desired.field(field) {
+        Some(Value::List(items)) => items.iter().map(|item| id_of(ids, item)).collect(),
+        Some(other) => Err(ProviderError::Rejected {
+            code: "InvalidReference".into(),
+            message: format!("`{field}` of {} is not a list: {other}", desired.address),
+            request_id: None,
+        }),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// A desired text field.

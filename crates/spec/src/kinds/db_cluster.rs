@@ -223,10 +223,7 @@ fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
         ],
         &mut fields,
     );
-    fields.insert(
-        SUBNET_GROUP.to_string(),
-        Value::Str(subnet_group.to_string()),
-    );
+    fields.insert(SUBNET_GROUP.to_string(), Value::Ref(subnet_group.clone()));
     let mut depends_on = referenced(cluster, SECURITY_GROUPS);
     depends_on.push(subnet_group);
     out.push(cluster_address.clone(), span, depends_on, fields);
@@ -235,7 +232,7 @@ fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
     for index in 0..count {
         let mut fields = Fields::new();
         copy(cluster, &[ENGINE, INSTANCE_CLASS], &mut fields);
-        fields.insert(CLUSTER.to_string(), Value::Str(cluster_address.to_string()));
+        fields.insert(CLUSTER.to_string(), Value::Ref(cluster_address.clone()));
         let address = Address::indexed(ResourceKind::DbInstance, name, index);
         out.push(address, span, vec![cluster_address.clone()], fields);
     }

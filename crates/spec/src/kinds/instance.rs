@@ -137,7 +137,7 @@ fn expand(instance: &Configured<'_>, out: &mut Expansion<'_>) {
     for (index, placed) in (0..count).zip(subnets.iter().cycle()) {
         let subnet = address_of(subnet::KIND, &placed.value);
         let mut fields = shared.clone();
-        fields.insert(SUBNET.to_string(), Value::Str(subnet.to_string()));
+        fields.insert(SUBNET.to_string(), Value::Ref(subnet.clone()));
         let mut depends_on = groups.clone();
         depends_on.push(subnet);
         let address = Address::indexed(ResourceKind::Instance, instance.name(), index);

@@ -25,7 +25,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use crate::diagnostic::Diagnostic;
-use crate::expand::Expansion;
+use crate::expand::{Expansion, address_of};
 use crate::formats;
 use crate::model::{ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
@@ -418,7 +418,7 @@ pub(crate) enum FieldValue {
 }
 
 impl FieldValue {
-    /// The value as expansion writes it: references become addresses (`subnet.a`), set-like
+    /// The value as expansion writes it: references become typed addresses, set-like
     /// lists are sorted and deduplicated, rules become their canonical strings.
     pub(crate) fn to_value(&self) -> Value {
         match self {
@@ -426,7 +426,7 @@ impl FieldValue {
             FieldValue::Int(number) => Value::Int(*number),
             FieldValue::Bool(flag) => Value::Bool(*flag),
             FieldValue::Cidr(cidr) => Value::Str(cidr.to_string()),
-            FieldValue::Ref { kind, name } => Value::Str(address(*kind, &name.value)),
+            FieldValue::Ref { kind, name } => Value::Ref(address_of(*kind, &name.value)),
             FieldValue::RefList {
                 kind,
                 ordered: true,
@@ -434,12 +434,14 @@ impl FieldValue {
             } => Value::List(
                 names
                     .iter()
-                    .map(|n| Value::Str(address(*kind, &n.value)))
+                    .map(|n| Value::Ref(address_of(*kind, &n.value)))
                     .collect(),
             ),
-            FieldValue::RefList { kind, names, .. } => {
-                Value::string_set(names.iter().map(|n| address(*kind, &n.value)))
-            }
+            FieldValue::RefList { kind, names, .. } => Value::set(
+                names
+                    .iter()
+                    .map(|n| Value::Ref(address_of(*kind, &n.value))),
+            ),
             FieldValue::Rules(rules) => Value::string_set(rules.iter().map(Rule::canonical)),
         }
     }

@@ -187,3 +187,71 @@ pub(crate) fn references(kind: ResourceKind) -> &'static [(&'static str, Resourc
 pub(super) fn placement(kind: ResourceKind) -> Option<(&'static str, ResourceKind)> {
     dispatch!(kind, K => K::PLACEMENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use envctl_spec::{CivilDate, SourceFile, Value};
+
+    use super::*;
+
+    /// The reference fields each kind declares here are exactly the fields the spec's
+    /// expansion fills with references, pointing at the same kinds: a reference the provider
+    /// did not resolve would show as a difference on every plan, one it resolved wrongly
+    /// would be applied to the wrong resource.
+    #[test]
+    fn the_providers_reference_fields_are_the_specs() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../environments/webapp.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("the example spec");
+        let source = SourceFile::new(path, text);
+        let today = CivilDate::new(2026, 1, 1).expect("a date");
+        let spec = envctl_spec::check(&source, today)
+            .spec
+            .expect("a valid spec");
+        let mut seen_kinds = BTreeSet::new();
+        for environment in spec.environment_names() {
+            let desired = spec.expand(environment).expect("a declared environment");
+            for resource in &desired.resources {
+                seen_kinds.insert(resource.kind);
+                let from_spec: BTreeSet<(&str, ResourceKind)> = resource
+                    .fields
+                    .iter()
+                    .flat_map(|(field, value)| {
+                        let targets: Vec<ResourceKind> = match value {
+                            Value::List(items) if items.is_empty() => {
+                                // An empty list tells no kind; the provider's table must
+                                // still name the field.
+                                return references(resource.kind)
+                                    .iter()
+                                    .filter(|(f, _)| f == field)
+                                    .map(|(f, k)| (*f, *k))
+                                    .collect::<Vec<_>>();
+                            }
+                            other => other.refs().iter().map(|a| a.kind).collect(),
+                        };
+                        targets
+                            .into_iter()
+                            .map(|kind| (field.as_str(), kind))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                let from_provider: BTreeSet<(&str, ResourceKind)> =
+                    references(resource.kind).iter().copied().collect();
+                assert_eq!(
+                    from_spec, from_provider,
+                    "{}: the spec's references against the provider's",
+                    resource.address
+                );
+            }
+        }
+        assert_eq!(
+            seen_kinds.len(),
+            ResourceKind::ALL.len(),
+            "the example spec should exercise every kind"
+        );
+    }
+}
