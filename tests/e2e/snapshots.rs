@@ -15,8 +15,14 @@ fn stable() -> insta::Settings {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     for (pattern, replacement) in [
-        (r"\b(vpc|subnet|sg|i|vol|eni|igw|rtb|acl)-[0-9a-f]{8,17}\b", "[$1-id]"),
-        (r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b", "[time]"),
+        (
+            r"\b(vpc|subnet|sg|i|vol|eni|igw|rtb|acl)-[0-9a-f]{8,17}\b",
+            "[$1-id]",
+        ),
+        (
+            r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z\b",
+            "[time]",
+        ),
         (r"\b\d+(\.\d+)?(ms|s)\b", "[duration]"),
         (r"\b\d+m\d{2}s\b", "[duration]"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),

@@ -829,19 +829,16 @@ mod tests {
     use super::*;
     use crate::style::strip;
 
-    /// Compares `actual` with `tests/snapshots/NAME`, or rewrites it under `ENVCTL_BLESS=1`.
+    /// Compares `actual` with its `insta` snapshot `tests/snapshots/NAME.snap` (accept a
+    /// deliberate change with `cargo insta review`, or `INSTA_UPDATE=always`).
     pub fn assert_snapshot(name: &str, actual: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/snapshots")
-            .join(name);
-        if std::env::var_os("ENVCTL_BLESS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, actual).expect("snapshot written");
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            expected == actual,
-            "{name} differs from its snapshot (run with ENVCTL_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
-        );
+        insta::with_settings!({
+            snapshot_path => "../tests/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, actual);
+        });
     }
 
     fn address(text: &str) -> Address {
@@ -948,14 +945,14 @@ mod tests {
     #[test]
     fn a_plan_renders_as_text() {
         let plan = sample_plan();
-        assert_snapshot("plan.txt", &plan_text(&plan, Palette::PLAIN));
-        assert_snapshot("plan-notes.txt", &notes_text(&plan.notes));
+        assert_snapshot("plan", &plan_text(&plan, Palette::PLAIN));
+        assert_snapshot("plan-notes", &notes_text(&plan.notes));
     }
 
     #[test]
     fn a_plan_renders_as_json() {
         let json = serde_json::to_string_pretty(&plan_json(&sample_plan())).expect("JSON");
-        assert_snapshot("plan.json", &format!("{json}\n"));
+        assert_snapshot("plan-json", &format!("{json}\n"));
     }
 
     #[test]

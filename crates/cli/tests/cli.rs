@@ -1,7 +1,8 @@
-//! The command line as a user meets it, without a cloud: every `--help` (snapshots in
-//! `tests/snapshots/`), the man page (`docs/envctl.1`), the spec's JSON Schema
-//! (`schema/envctl.schema.json`) and the shell completions. Rewrite the snapshots and the
-//! committed files with `ENVCTL_BLESS=1`, then review the changes.
+//! The command line as a user meets it, without a cloud: every `--help` (`insta` snapshots in
+//! `tests/snapshots/`; accept a deliberate change with `cargo insta review`), the man page
+//! (`docs/envctl.1`), the spec's JSON Schema (`schema/envctl.schema.json`) and the shell
+//! completions. The man page is a committed, generated file, not a snapshot: regenerate it
+//! with `ENVCTL_BLESS=1`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -43,10 +44,15 @@ fn assert_file(path: &Path, actual: &str) {
     );
 }
 
-fn snapshot(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name)
+/// Compares a help text with its `insta` snapshot `tests/snapshots/NAME.snap`.
+fn assert_help(name: &str, help: &str) {
+    insta::with_settings!({
+        snapshot_path => "snapshots",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, help);
+    });
 }
 
 fn repo_file(path: &str) -> PathBuf {
@@ -74,7 +80,7 @@ fn subcommands() -> Vec<String> {
 fn every_help_matches_its_snapshot_and_shows_an_example() {
     let (code, help, _) = envctl(&["--help"]);
     assert_eq!(code, 0);
-    assert_file(&snapshot("help.txt"), &help);
+    assert_help("help", &help);
     let commands = subcommands();
     assert!(commands.len() >= 14, "{commands:?}");
     for command in &commands {
@@ -84,7 +90,7 @@ fn every_help_matches_its_snapshot_and_shows_an_example() {
             help.contains("\nExample:\n  envctl ") || help.contains("\nExamples:\n  envctl "),
             "`envctl {command} --help` shows no example:\n{help}"
         );
-        assert_file(&snapshot(&format!("help-{command}.txt")), &help);
+        assert_help(&format!("help-{command}"), &help);
     }
 }
 

@@ -1,8 +1,9 @@
 //! Snapshot tests of diagnostics, as a user sees them.
 //!
 //! Each `tests/fixtures/<name>.toml` is checked (as of [`TODAY`]) and every diagnostic is
-//! rendered with the path `fixtures/<name>.toml`; the result must equal `<name>.stderr`. Run
-//! with `ENVCTL_BLESS=1` to rewrite the `.stderr` files, then review the changes by eye.
+//! rendered with the path `fixtures/<name>.toml`; the result must equal its `insta` snapshot
+//! `tests/fixtures/snapshots/<name>.snap`. After a deliberate change, review and accept with
+//! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the git diff).
 //! Files are read as bytes, so a fixture may hold invalid UTF-8.
 
 use std::fs;
@@ -44,52 +45,44 @@ fn render(name: &str, bytes: Vec<u8>) -> String {
 
 #[test]
 fn fixtures_match_their_snapshots() {
-    let bless = std::env::var_os("ENVCTL_BLESS").is_some_and(|v| v == "1");
+    let snapshots = fixtures_dir().join("snapshots");
     let mut entries: Vec<PathBuf> = fs::read_dir(fixtures_dir())
         .expect("tests/fixtures exists")
         .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     entries.sort();
-    let mut failures = Vec::new();
-    let mut count = 0;
+    assert!(!entries.is_empty(), "no fixtures found");
+    // A snapshot whose fixture is gone tests nothing.
+    for snapshot in fs::read_dir(&snapshots).into_iter().flatten() {
+        let snapshot = snapshot.expect("readable entry").path();
+        let Some(stem) = snapshot.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let stem = stem.trim_end_matches(".snap");
+        assert!(
+            fixtures_dir().join(format!("{stem}.toml")).exists(),
+            "{} has no fixtures/{stem}.toml",
+            snapshot.display()
+        );
+    }
     for path in &entries {
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
-            .expect("utf-8 name");
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("toml") => {}
-            Some("stderr") => {
-                if !path.with_extension("toml").exists() {
-                    failures.push(format!("{stem}.stderr has no {stem}.toml"));
-                }
-                continue;
-            }
-            _ => continue,
-        }
-        count += 1;
+            .expect("a fixture name");
         let actual = render(stem, fs::read(path).expect("readable fixture"));
-        if actual.is_empty() {
-            failures.push(format!(
-                "{stem}.toml produces no diagnostic: it tests nothing"
-            ));
-            continue;
-        }
-        let snapshot = path.with_extension("stderr");
-        if bless {
-            fs::write(&snapshot, &actual).expect("writable snapshot");
-            continue;
-        }
-        match fs::read_to_string(&snapshot) {
-            Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "{stem}: rendered diagnostics differ from {stem}.stderr\n--- expected\n{expected}\n--- actual\n{actual}"
-            )),
-            Err(_) => failures.push(format!(
-                "{stem}.stderr is missing; run with ENVCTL_BLESS=1\n--- actual\n{actual}"
-            )),
-        }
+        assert!(
+            !actual.is_empty(),
+            "{stem}.toml produces no diagnostic: it tests nothing"
+        );
+        insta::with_settings!({
+            snapshot_path => "fixtures/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            description => format!("diagnostics of fixtures/{stem}.toml"),
+        }, {
+            insta::assert_snapshot!(stem, actual);
+        });
     }
-    assert!(count > 0, "no fixtures found");
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
