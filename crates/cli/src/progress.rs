@@ -26,8 +26,8 @@ pub fn bars_wanted(no_progress: bool) -> bool {
 
 fn label(action: Action, step: Step) -> &'static str {
     match (action, step) {
-        (Action::Replace, Step::Create) => "replacing (create new)",
-        (Action::Replace, Step::Delete) => "replacing (delete old)",
+        (Action::Replace(_), Step::Create) => "replacing (create new)",
+        (Action::Replace(_), Step::Delete) => "replacing (delete old)",
         (_, Step::Create) => "creating",
         (_, Step::Update) => "updating",
         (_, Step::Delete) => "deleting",

@@ -86,7 +86,7 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
                     }
                 }
             }
-            Action::Update | Action::Replace => {
+            Action::Update | Action::Replace(_) => {
                 for field in &change.fields {
                     let _ = writeln!(
                         out,
@@ -165,7 +165,8 @@ struct JsonChange<'a> {
     kind: envctl_spec::ResourceKind,
     /// The cloud id of the live resource (none for a create).
     id: Option<&'a str>,
-    action: Action,
+    /// `create`, `update`, `replace` or `delete`.
+    action: &'static str,
     cause: envctl_engine::Cause,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -182,7 +183,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
             address: c.address.to_string(),
             kind: c.kind,
             id: c.live.as_ref().map(|l| l.id.as_str()),
-            action: c.action,
+            action: c.action.verb(),
             cause: c.cause,
             reason: c.reason.as_deref(),
             fields: match c.action {
@@ -209,7 +210,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                         forces_replacement: false,
                     })
                     .collect(),
-                Action::Update | Action::Replace => c
+                Action::Update | Action::Replace(_) => c
                     .fields
                     .iter()
                     .map(|f| JsonField {
@@ -431,8 +432,8 @@ pub fn report_text(verb: &str, report: &ApplyReport) -> String {
     let mut out = String::new();
     for operation in &report.operations {
         let step = match (operation.action, operation.step) {
-            (Action::Replace, Step::Create) => "replace (create new)".to_string(),
-            (Action::Replace, Step::Delete) => "replace (delete old)".to_string(),
+            (Action::Replace(_), Step::Create) => "replace (create new)".to_string(),
+            (Action::Replace(_), Step::Delete) => "replace (delete old)".to_string(),
             (_, step) => step.verb().to_string(),
         };
         match &operation.outcome {
@@ -887,7 +888,6 @@ mod tests {
             fields: Vec::new(),
             desired: None,
             live: None,
-            replace_order: None,
             reason: None,
         };
         let field = |name: &str, live: &str, desired: &str, forces_replacement: bool| FieldChange {
@@ -925,8 +925,11 @@ mod tests {
                     fields: vec![field("cidr", "10.0.9.0/24", "10.0.2.0/24", true)],
                     desired: Some(resource("subnet.b")),
                     live: Some(live("subnet.b", "subnet-0f1e2d")),
-                    replace_order: Some(ReplaceOrder::CreateBeforeDestroy),
-                    ..change("subnet.b", Action::Replace, Cause::Spec)
+                    ..change(
+                        "subnet.b",
+                        Action::Replace(ReplaceOrder::CreateBeforeDestroy),
+                        Cause::Spec,
+                    )
                 },
                 ResourceChange {
                     live: Some(live("subnet.a", "subnet-0a0a0a")),

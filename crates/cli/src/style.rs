@@ -92,7 +92,7 @@ impl Palette {
         let style = match action {
             Action::Create => AnsiColor::Green.on_default(),
             Action::Update => AnsiColor::Yellow.on_default(),
-            Action::Replace => AnsiColor::Magenta.on_default(),
+            Action::Replace(_) => AnsiColor::Magenta.on_default(),
             Action::Delete => AnsiColor::Red.on_default(),
         }
         .bold();
@@ -196,7 +196,7 @@ mod tests {
         for action in [
             Action::Create,
             Action::Update,
-            Action::Replace,
+            Action::Replace(envctl_engine::ReplaceOrder::CreateBeforeDestroy),
             Action::Delete,
         ] {
             let plain = Palette::PLAIN.action(action);

@@ -70,7 +70,7 @@ pub fn drift_of(plan: &Plan) -> DriftReport {
         match change.action {
             Action::Create => drift.push(entry(DriftKind::Missing, Vec::new())),
             Action::Delete => drift.push(entry(DriftKind::Unmanaged, Vec::new())),
-            Action::Update | Action::Replace => {
+            Action::Update | Action::Replace(_) => {
                 let (modified, extra) = split_extra_items(&change.fields);
                 if !modified.is_empty() || (extra.is_empty() && change.cause == Cause::Redeploy) {
                     drift.push(entry(DriftKind::Modified, modified));

@@ -98,9 +98,9 @@ impl ApplyGraph {
                 continue;
             }
             let disruptive = match change.action {
-                Action::Replace => true,
+                Action::Replace(_) => true,
                 Action::Update => change.fields.iter().any(|f| f.field == "instance_type"),
-                _ => false,
+                Action::Create | Action::Delete => false,
             };
             if !disruptive {
                 continue;
@@ -110,21 +110,24 @@ impl ApplyGraph {
                 .filter(|&n| graph[n].change_index == index)
                 .collect();
             let step_node = |step| nodes.iter().copied().find(|&n| graph[n].step == step);
-            let (first, last) = match (change.action, change.replace_order) {
-                (Action::Update, _) => match step_node(Step::Update) {
+            let (first, last) = match change.action {
+                Action::Update => match step_node(Step::Update) {
                     Some(n) => (n, n),
                     None => continue,
                 },
-                (_, Some(ReplaceOrder::CreateBeforeDestroy)) => {
+                Action::Create | Action::Delete => continue,
+                Action::Replace(ReplaceOrder::CreateBeforeDestroy) => {
                     match (step_node(Step::Create), step_node(Step::Delete)) {
                         (Some(c), Some(d)) => (c, d),
                         _ => continue,
                     }
                 }
-                _ => match (step_node(Step::Delete), step_node(Step::Create)) {
-                    (Some(d), Some(c)) => (d, c),
-                    _ => continue,
-                },
+                Action::Replace(ReplaceOrder::DestroyBeforeCreate) => {
+                    match (step_node(Step::Delete), step_node(Step::Create)) {
+                        (Some(d), Some(c)) => (d, c),
+                        _ => continue,
+                    }
+                }
             };
             groups
                 .entry(change.address.name.clone())
@@ -183,14 +186,12 @@ impl ApplyGraph {
                     let node = add(Step::Delete);
                     deleting.entry(&change.address).or_default().push(node);
                 }
-                Action::Replace => {
+                Action::Replace(order) => {
                     let create = add(Step::Create);
                     let delete = add(Step::Delete);
-                    match change.replace_order {
-                        Some(ReplaceOrder::CreateBeforeDestroy) => {
-                            graph.add_edge(create, delete, ())
-                        }
-                        _ => graph.add_edge(delete, create, ()),
+                    match order {
+                        ReplaceOrder::CreateBeforeDestroy => graph.add_edge(create, delete, ()),
+                        ReplaceOrder::DestroyBeforeCreate => graph.add_edge(delete, create, ()),
                     };
                     building.insert(&change.address, create);
                     deleting.entry(&change.address).or_default().push(delete);

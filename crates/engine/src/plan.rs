@@ -20,7 +20,7 @@ use crate::live::{LiveResource, LiveState, applied_digest};
 use crate::provider::{DELETION_PROTECTION_FIELD, FieldChange, Note, Provider, ReplaceOrder};
 
 /// The version of the saved-plan and JSON plan format.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// What happens to one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,7 +28,9 @@ pub const PLAN_FORMAT_VERSION: u32 = 2;
 pub enum Action {
     Create,
     Update,
-    Replace,
+    /// Replaced: a new copy is created and the old one deleted, in this order. A replacement
+    /// always has an order, so the apply graph never guesses one.
+    Replace(ReplaceOrder),
     Delete,
 }
 
@@ -38,7 +40,7 @@ impl Action {
         match self {
             Action::Create => "+",
             Action::Update => "~",
-            Action::Replace => "-/+",
+            Action::Replace(_) => "-/+",
             Action::Delete => "-",
         }
     }
@@ -48,7 +50,7 @@ impl Action {
         match self {
             Action::Create => "create",
             Action::Update => "update",
-            Action::Replace => "replace",
+            Action::Replace(_) => "replace",
             Action::Delete => "delete",
         }
     }
@@ -117,9 +119,6 @@ pub struct ResourceChange {
     /// What the cloud has now; absent for creates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveResource>,
-    /// For replacements: whether the new resource comes up before the old one goes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replace_order: Option<ReplaceOrder>,
     /// Why this change happens when the fields alone do not say it (for display only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -257,7 +256,7 @@ impl Plan {
             match change.action {
                 Action::Create => summary.create += 1,
                 Action::Update => summary.update += 1,
-                Action::Replace => summary.replace += 1,
+                Action::Replace(_) => summary.replace += 1,
                 Action::Delete => summary.delete += 1,
             }
         }
@@ -359,7 +358,6 @@ fn draft<P: Provider + ?Sized>(
                 fields: Vec::new(),
                 desired: Some(resource.clone()),
                 live: None,
-                replace_order: None,
                 reason: None,
             });
             continue;
@@ -430,7 +428,7 @@ fn draft<P: Provider + ?Sized>(
             continue;
         }
         let action = if rebuild || fields.iter().any(|f| f.forces_replacement) {
-            Action::Replace
+            Action::Replace(provider.replace_order(resource, current))
         } else {
             Action::Update
         };
@@ -453,8 +451,6 @@ fn draft<P: Provider + ?Sized>(
             fields,
             desired: Some(resource.clone()),
             live: Some(current.clone()),
-            replace_order: (action == Action::Replace)
-                .then(|| provider.replace_order(resource, current)),
             reason,
         });
     }
@@ -492,7 +488,7 @@ fn draft<P: Provider + ?Sized>(
     let mut blockers = Vec::new();
     let mut data_loss = Vec::new();
     for change in &changes {
-        if change.action != Action::Replace
+        if !matches!(change.action, Action::Replace(_))
             || !change.kind.holds_data()
             || options.force_replace.contains(&change.address)
         {
@@ -575,7 +571,7 @@ pub fn is_deletion_protected(live: &LiveResource) -> bool {
 fn deletion_protection_blockers(changes: &[ResourceChange]) -> Vec<Blocker> {
     changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace(_)))
         .filter(|c| c.live.as_ref().is_some_and(is_deletion_protected))
         .map(|c| Blocker {
             address: Some(c.address.clone()),
@@ -656,7 +652,7 @@ fn swapped_blockers<P: Provider + ?Sized>(
     };
     let replaced: Vec<(&DesiredResource, &LiveResource)> = changes
         .iter()
-        .filter(|c| c.action == Action::Replace)
+        .filter(|c| matches!(c.action, Action::Replace(_)))
         .filter_map(|c| Some((desired.resource(&c.address)?, c.live.as_ref()?)))
         .collect();
     let mut blockers = Vec::new();
@@ -720,7 +716,7 @@ fn keep_orphan_networks_with_foreign_content(
 fn final_snapshot_notes(changes: &[ResourceChange]) -> Vec<Note> {
     changes
         .iter()
-        .filter(|c| c.kind.holds_data() && matches!(c.action, Action::Delete | Action::Replace))
+        .filter(|c| c.kind.holds_data() && matches!(c.action, Action::Delete | Action::Replace(_)))
         .filter_map(|c| {
             let live = c.live.as_ref()?;
             Some(Note {
@@ -848,7 +844,6 @@ fn delete_change(live: &LiveResource, cause: Cause) -> ResourceChange {
         fields: Vec::new(),
         desired: None,
         live: Some(live.clone()),
-        replace_order: None,
         reason: None,
     }
 }
@@ -869,10 +864,11 @@ fn cascade_replacements<P: Provider + ?Sized>(
     loop {
         let replaced: BTreeMap<Address, (ReplaceOrder, String)> = changes
             .iter()
-            .filter(|c| c.action == Action::Replace)
-            .filter_map(|c| {
-                let order = c.replace_order.unwrap_or(ReplaceOrder::DestroyBeforeCreate);
-                Some((c.address.clone(), (order, c.live.as_ref()?.id.clone())))
+            .filter_map(|c| match c.action {
+                Action::Replace(order) => {
+                    Some((c.address.clone(), (order, c.live.as_ref()?.id.clone())))
+                }
+                Action::Create | Action::Update | Action::Delete => None,
             })
             .collect();
         let mut added = false;
@@ -901,9 +897,7 @@ fn cascade_replacements<P: Provider + ?Sized>(
             let change = &changes[index];
             if change.action != Action::Update {
                 // Created (nothing to follow) or already replaced.
-                if change.action == Action::Replace
-                    && change.replace_order == Some(ReplaceOrder::CreateBeforeDestroy)
-                {
+                if change.action == Action::Replace(ReplaceOrder::CreateBeforeDestroy) {
                     // A create-before-destroy copy cannot come up before something it
                     // references that must go first.
                     let must_wait = change.live.as_ref().is_some_and(|l| {
@@ -913,7 +907,7 @@ fn cascade_replacements<P: Provider + ?Sized>(
                         })
                     });
                     if must_wait {
-                        changes[index].replace_order = Some(ReplaceOrder::DestroyBeforeCreate);
+                        changes[index].action = Action::Replace(ReplaceOrder::DestroyBeforeCreate);
                         added = true;
                     }
                 }
@@ -933,7 +927,6 @@ fn cascade_replacements<P: Provider + ?Sized>(
                 let reason = followed.reason.clone();
                 let existing = &mut changes[index];
                 existing.action = followed.action;
-                existing.replace_order = followed.replace_order;
                 if followed.action == Action::Update {
                     existing.fields = followed.fields;
                     existing.live = followed.live;
@@ -1001,12 +994,11 @@ fn follow<P: Provider + ?Sized>(
         return Some(ResourceChange {
             address: resource.address.clone(),
             kind: resource.kind,
-            action: Action::Replace,
+            action: Action::Replace(order),
             cause: Cause::Spec,
             fields: provider.diff(resource, current).changes,
             desired: Some(resource.clone()),
             live: Some(current.clone()),
-            replace_order: Some(order),
             reason: Some(format!(
                 "{target} is replaced and this resource cannot be moved to the new one in place"
             )),
@@ -1024,7 +1016,6 @@ fn follow<P: Provider + ?Sized>(
         fields: provider.diff(resource, &moved).changes,
         desired: Some(resource.clone()),
         live: Some(moved),
-        replace_order: None,
         reason: Some(format!(
             "moved in place to the new {}",
             targets

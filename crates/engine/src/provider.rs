@@ -71,7 +71,7 @@ pub enum ReadDepth {
 }
 
 /// How a resource that must be replaced is swapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplaceOrder {
     /// The new one is created first, then the old one deleted (no name is unique).

@@ -184,7 +184,7 @@ async fn replacing_a_field_aws_cannot_change_creates_before_destroying_an_instan
     }
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Replace);
+    assert!(matches!(plan.changes[0].action, Action::Replace(_)));
     assert!(plan.changes[0].fields[0].forces_replacement);
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await

@@ -193,8 +193,8 @@ async fn a_replaced_group_is_created_first_and_instances_move_to_it_in_place() {
         ]
     );
     assert_eq!(
-        plan.changes[0].replace_order,
-        Some(ReplaceOrder::CreateBeforeDestroy)
+        plan.changes[0].action,
+        Action::Replace(ReplaceOrder::CreateBeforeDestroy)
     );
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await

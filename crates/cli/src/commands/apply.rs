@@ -175,6 +175,21 @@ async fn apply_saved(
 fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the saved plan `{}`", path.display()))?;
+    // The format first: a plan of another format may not even read as this one's.
+    #[derive(serde::Deserialize)]
+    struct Format {
+        format_version: u32,
+    }
+    if let Ok(Format { format_version }) = serde_json::from_str::<Format>(&text)
+        && format_version != PLAN_FORMAT_VERSION
+    {
+        return Err(UserError::new(format!(
+            "`{}` has plan format {format_version}, this envctl reads format {PLAN_FORMAT_VERSION}",
+            path.display(),
+        ))
+        .hint("make the plan again with this version of envctl")
+        .into());
+    }
     let plan: Plan = serde_json::from_str(&text).map_err(|e| {
         anyhow::Error::new(e).context(
             UserError::new(format!(
