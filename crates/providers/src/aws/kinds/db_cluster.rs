@@ -79,14 +79,10 @@ impl AwsKind for DbCluster {
 
     fn repointable_fields(target: ResourceKind) -> &'static [&'static str] {
         // ModifyDBCluster VpcSecurityGroupIds moves a cluster to other groups in place.
-        match target {
-            ResourceKind::SecurityGroup => &["security_groups"],
-            ResourceKind::Vpc
-            | ResourceKind::Subnet
-            | ResourceKind::Instance
-            | ResourceKind::DbSubnetGroup
-            | ResourceKind::DbCluster
-            | ResourceKind::DbInstance => &[],
+        if target == ResourceKind::SecurityGroup {
+            &["security_groups"]
+        } else {
+            &[]
         }
     }
 

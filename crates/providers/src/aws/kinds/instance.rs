@@ -96,14 +96,10 @@ impl AwsKind for Instance {
 
     fn repointable_fields(target: ResourceKind) -> &'static [&'static str] {
         // ModifyInstanceAttribute Groups moves an instance to other groups in place.
-        match target {
-            ResourceKind::SecurityGroup => &["security_groups"],
-            ResourceKind::Vpc
-            | ResourceKind::Subnet
-            | ResourceKind::Instance
-            | ResourceKind::DbSubnetGroup
-            | ResourceKind::DbCluster
-            | ResourceKind::DbInstance => &[],
+        if target == ResourceKind::SecurityGroup {
+            &["security_groups"]
+        } else {
+            &[]
         }
     }
 

@@ -45,14 +45,10 @@ impl AwsKind for SecurityGroup {
 
     fn repointable_fields(target: ResourceKind) -> &'static [&'static str] {
         // A rule naming a replaced group is revoked and authorized again for the new one.
-        match target {
-            ResourceKind::SecurityGroup => &["ingress", "egress"],
-            ResourceKind::Vpc
-            | ResourceKind::Subnet
-            | ResourceKind::Instance
-            | ResourceKind::DbSubnetGroup
-            | ResourceKind::DbCluster
-            | ResourceKind::DbInstance => &[],
+        if target == ResourceKind::SecurityGroup {
+            &["ingress", "egress"]
+        } else {
+            &[]
         }
     }
 
