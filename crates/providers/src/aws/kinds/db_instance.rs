@@ -95,17 +95,12 @@ impl AwsKind for DbInstance {
             .await
     }
 
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        let what = desired.address.to_string();
-        let arn = aws
+    async fn arn(aws: &AwsProvider, live: &LiveResource) -> Result<Option<String>, ProviderError> {
+        let what = live.address.to_string();
+        Ok(aws
             .db_instance_named(&live.id, &what)
             .await?
-            .and_then(|i| i.db_instance_arn().map(str::to_string));
-        aws.tag_rds(desired, arn).await
+            .and_then(|i| i.db_instance_arn().map(str::to_string)))
     }
 
     async fn delete(

@@ -110,13 +110,9 @@ impl AwsKind for DbSubnetGroup {
         aws.update_db_subnet_group(desired, live, ids).await
     }
 
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        let what = desired.address.to_string();
-        let arn = aws
+    async fn arn(aws: &AwsProvider, live: &LiveResource) -> Result<Option<String>, ProviderError> {
+        let what = live.address.to_string();
+        Ok(aws
             .rds
             .describe_db_subnet_groups()
             .db_subnet_group_name(&live.id)
@@ -125,8 +121,7 @@ impl AwsKind for DbSubnetGroup {
             .map_err(|e| classify(e, &what))?
             .db_subnet_groups()
             .first()
-            .and_then(|g| g.db_subnet_group_arn().map(str::to_string));
-        aws.tag_rds(desired, arn).await
+            .and_then(|g| g.db_subnet_group_arn().map(str::to_string)))
     }
 
     async fn delete(

@@ -207,14 +207,6 @@ impl AwsKind for Instance {
             .await
     }
 
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        aws.tag_ec2(desired, &live.id).await
-    }
-
     async fn delete(
         aws: &AwsProvider,
         live: &LiveResource,

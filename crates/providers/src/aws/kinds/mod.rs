@@ -107,22 +107,42 @@ pub(super) trait AwsKind {
         progress: &dyn Progress,
     ) -> impl Future<Output = Result<String, ProviderError>> + Send;
 
-    /// Makes `changes` in place (tags excluded: [`AwsKind::tag`] follows).
+    /// Makes `changes` in place (tags excluded: [`AwsKind::tag`] follows). Kinds whose
+    /// every field forces a replacement have nothing to do.
     fn update(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-        changes: &[FieldChange],
-        ids: &CloudIds,
-        progress: &dyn Progress,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+        _aws: &AwsProvider,
+        _desired: &DesiredResource,
+        _live: &LiveResource,
+        _changes: &[FieldChange],
+        _ids: &CloudIds,
+        _progress: &dyn Progress,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        async { Ok(()) }
+    }
 
-    /// Writes the desired tags and the applied digest on the resource.
+    /// The ARN of an RDS resource, which RDS tags by (`None` once RDS no longer knows it).
+    /// EC2 kinds are tagged by id and never asked.
+    fn arn(
+        _aws: &AwsProvider,
+        _live: &LiveResource,
+    ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Writes the desired tags and the applied digest on the resource, through its
+    /// service's tagging call.
     fn tag(
         aws: &AwsProvider,
         desired: &DesiredResource,
         live: &LiveResource,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        async move {
+            match Self::SERVICE {
+                Service::Ec2 => aws.tag_ec2(desired, &live.id).await,
+                Service::Rds => aws.tag_rds(desired, Self::arn(aws, live).await?).await,
+            }
+        }
+    }
 
     /// Deletes the resource and waits until AWS no longer has it.
     fn delete(

@@ -157,14 +157,6 @@ impl AwsKind for SecurityGroup {
         aws.update_security_group(desired, live, changes, ids).await
     }
 
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        aws.tag_ec2(desired, &live.id).await
-    }
-
     async fn delete(
         aws: &AwsProvider,
         live: &LiveResource,

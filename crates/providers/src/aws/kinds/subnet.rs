@@ -7,8 +7,8 @@
 
 use aws_sdk_ec2::types::ResourceType;
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
-    Scope, unmanaged_address,
+    CloudIds, DeleteOptions, LiveResource, Progress, ProviderError, ReplaceOrder, Scope,
+    unmanaged_address,
 };
 use envctl_spec::{DesiredResource, ResourceKind, Value};
 
@@ -117,26 +117,6 @@ impl AwsKind for Subnet {
         _progress: &dyn Progress,
     ) -> Result<String, ProviderError> {
         aws.create_subnet(desired, ids).await
-    }
-
-    async fn update(
-        _aws: &AwsProvider,
-        _desired: &DesiredResource,
-        _live: &LiveResource,
-        _changes: &[FieldChange],
-        _ids: &CloudIds,
-        _progress: &dyn Progress,
-    ) -> Result<(), ProviderError> {
-        // Every field forces a replacement: an update only retags.
-        Ok(())
-    }
-
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        aws.tag_ec2(desired, &live.id).await
     }
 
     async fn delete(

@@ -6,8 +6,7 @@
 //! rather than made twice.
 
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
-    Scope,
+    CloudIds, DeleteOptions, LiveResource, Progress, ProviderError, ReplaceOrder, Scope,
 };
 use envctl_spec::{DesiredResource, ResourceKind};
 
@@ -70,26 +69,6 @@ impl AwsKind for Vpc {
         _progress: &dyn Progress,
     ) -> Result<String, ProviderError> {
         aws.create_vpc(desired, ids).await
-    }
-
-    async fn update(
-        _aws: &AwsProvider,
-        _desired: &DesiredResource,
-        _live: &LiveResource,
-        _changes: &[FieldChange],
-        _ids: &CloudIds,
-        _progress: &dyn Progress,
-    ) -> Result<(), ProviderError> {
-        // Its one field forces a replacement: an update only retags.
-        Ok(())
-    }
-
-    async fn tag(
-        aws: &AwsProvider,
-        desired: &DesiredResource,
-        live: &LiveResource,
-    ) -> Result<(), ProviderError> {
-        aws.tag_ec2(desired, &live.id).await
     }
 
     async fn delete(
