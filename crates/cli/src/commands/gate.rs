@@ -23,10 +23,12 @@ pub const EXPIRED_OVERRIDE_TAG: &str = "envctl:expired-override";
 /// One blocker per declared difference naming `environment` that has expired: read-only
 /// commands report them, changing commands refuse unless `--allow-expired REASON`.
 pub fn expired_blockers(loaded: &LoadedSpec, environment: &str) -> Vec<envctl_engine::Blocker> {
-    crate::render::declared_differences(&loaded.spec, today())
+    envctl_engine::ops::declared_differences(loaded.spec.differences(), today())
         .into_iter()
-        .filter(|d| d.status == "expired" && d.values.contains_key(environment))
-        .map(|d| envctl_engine::Blocker {
+        .filter(|d| d.status.is_expired() && d.concerns(environment))
+        .map(|judged| {
+            let d = &judged.difference;
+            envctl_engine::Blocker {
             address: d.resource.parse().ok(),
             kind: envctl_engine::BlockerKind::ExpiredDifference,
             message: format!(
@@ -34,14 +36,14 @@ pub fn expired_blockers(loaded: &LoadedSpec, environment: &str) -> Vec<envctl_en
                 d.field,
                 d.resource,
                 d.expires,
-                -d.days_left,
+                -judged.status.days_left(),
                 d.owner
             ),
             hint: Some(format!(
                 "converge the environments and remove the entry, agree on a new date with `{}`, or change `{environment}` anyway with `--allow-expired REASON`",
                 d.owner
             )),
-        })
+        }})
         .collect()
 }
 
