@@ -13,6 +13,7 @@ pub mod apply;
 pub mod audit;
 pub mod drift;
 pub mod expiry;
+pub mod lock;
 pub mod parity;
 pub mod plan;
 
@@ -24,6 +25,7 @@ pub use apply::{ApplyError, apply};
 pub use audit::{Audit, AuditFinding, audit};
 pub use drift::{drift, reconcile_options};
 pub use expiry::{DeclaredDifference, EXPIRY_WARNING_DAYS, ExpiryStatus, declared_differences};
+pub use lock::{HeldLock, LockError, LockInfo, LockStore, Locking};
 pub use plan::{plan, plan_destroy, plan_with, read_live, scope_of};
 
 /// An operation that changes the cloud.
