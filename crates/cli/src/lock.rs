@@ -86,7 +86,7 @@ pub fn held() -> Option<(String, String)> {
     HELD.lock().ok().and_then(|held| held.clone())
 }
 
-fn note_held(held: Option<(String, String)>) {
+pub fn note_held(held: Option<(String, String)>) {
     if let Ok(mut slot) = HELD.lock() {
         *slot = held;
     }

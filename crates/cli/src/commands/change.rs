@@ -26,14 +26,7 @@ use crate::progress::{ProgressReporter, bars_wanted};
 use crate::render;
 use crate::style::{self, Palette};
 
-/// How much of the plan is printed before asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowPlan {
-    /// Every change, field by field.
-    Full,
-    /// The summary line only (the caller already showed the changes another way).
-    Summary,
-}
+pub use crate::frontend::ShowPlan;
 
 /// Whose lock guards the change.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! cargo's `ops`).
 //!
 //! Owns the sequencing of every operation: read -> plan (`plan`), plan -> graph -> execute
-//! (`apply`), drift (`drift`), parity and audit, and the judging of declared differences
-//! against a date (`expiry`); [`Operation`] names the operations that change the cloud.
+//! (`apply`), drift (`drift`), parity and audit, the gates a change passes (`gate`), the
+//! judging of declared differences against a date (`expiry`), and locks (`lock`); [`Operation`] names the operations that change the cloud.
 //! No command walks a graph or diffs state itself. Invariants: every operation reads live
 //! state fresh and nothing is cached between operations; nothing here prints or reads a
 //! clock: dates are passed in, and what a person should see goes through the
@@ -12,7 +12,9 @@
 pub mod apply;
 pub mod audit;
 pub mod drift;
+pub mod events;
 pub mod expiry;
+pub mod gate;
 pub mod lock;
 pub mod parity;
 pub mod plan;
@@ -24,9 +26,11 @@ use crate::provider::ProviderError;
 pub use apply::{ApplyError, apply};
 pub use audit::{Audit, AuditFinding, audit};
 pub use drift::{drift, reconcile_options};
+pub use events::{Event, RollbackCause};
 pub use expiry::{DeclaredDifference, EXPIRY_WARNING_DAYS, ExpiryStatus, declared_differences};
+pub use gate::{GateError, GateOptions, GateState};
 pub use lock::{HeldLock, LockError, LockInfo, LockStore, Locking};
-pub use plan::{plan, plan_destroy, plan_with, read_live, scope_of};
+pub use plan::{plan, plan_destroy, plan_gated, plan_with, read_live, scope_of};
 
 /// An operation that changes the cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,10 +1,15 @@
 //! `plan`: read an environment's live state and diff it against the spec.
 //!
 //! Owns the sequencing read -> plan, the deeper second read before a VPC is deleted as an
-//! orphan, and the blocker for changes that cannot be ordered. Invariant: every plan is made
-//! from a fresh read; nothing is cached between operations.
+//! orphan, the blocker for changes that cannot be ordered, and [`plan_gated`], the plan a
+//! person reviews (with the gates' refusals as blockers). Invariant: every plan is made from a
+//! fresh read; nothing is cached between operations.
 
-use envctl_spec::DesiredState;
+use envctl_spec::{CivilDate, DesiredState, Spec};
+
+use super::ReadError;
+use super::gate::{GateError, GateState, expired_blockers};
+use crate::execute::Reporter;
 
 use crate::graph::{ApplyGraph, GraphError};
 use crate::live::LiveState;
@@ -64,6 +69,33 @@ pub async fn plan_with<P: Provider + ?Sized>(
     }
     block_if_unorderable(&mut plan);
     log_plan(&plan);
+    Ok(plan)
+}
+
+/// The plan `envctl plan` shows: [`plan_with`], plus a blocker for each gate the apply after
+/// it would be refused by (an unconverged upstream environment, an expired declared
+/// difference), so that a plan a pull request shows is not green when the apply would fail.
+pub async fn plan_gated<P: Provider + ?Sized, R: Reporter + ?Sized>(
+    provider: &P,
+    spec: &Spec,
+    desired: &DesiredState,
+    options: &PlanOptions,
+    today: CivilDate,
+    reporter: &R,
+) -> Result<Plan, GateError> {
+    let mut plan = plan_with(provider, desired, options)
+        .await
+        .map_err(|source| ReadError::of(&desired.environment, source))?;
+    if let GateState::Unconverged(blocker) =
+        super::gate::state(provider, spec, desired, reporter).await?
+    {
+        plan.blockers.push(blocker);
+    }
+    plan.blockers.extend(expired_blockers(
+        spec.differences(),
+        &desired.environment,
+        today,
+    ));
     Ok(plan)
 }
 
