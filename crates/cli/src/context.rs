@@ -159,12 +159,21 @@ pub fn plural(count: usize, noun: &str) -> String {
 
 /// One environment's desired state, or a user error naming the known environments.
 pub fn expand(loaded: &LoadedSpec, environment: &str) -> anyhow::Result<DesiredState> {
-    loaded.spec.expand(environment).map_err(|error| {
-        anyhow::Error::new(UserError::new(error.to_string()).hint(format!(
-            "environments are declared as `[environments.NAME]` in `{}`",
-            loaded.source.path
-        )))
-    })
+    loaded
+        .spec
+        .expand(environment)
+        .map_err(|error| unknown_environment(loaded, error))
+}
+
+/// An environment the spec does not declare, as a user error saying where they are declared.
+pub fn unknown_environment(
+    loaded: &LoadedSpec,
+    error: envctl_spec::UnknownEnvironment,
+) -> anyhow::Error {
+    anyhow::Error::new(UserError::new(error.to_string()).hint(format!(
+        "environments are declared as `[environments.NAME]` in `{}`",
+        loaded.source.path
+    )))
 }
 
 /// The region this run works in: `--region`, else the spec's.

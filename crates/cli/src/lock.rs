@@ -1,91 +1,79 @@
 //! Holding an environment's lock around a command that changes it.
 //!
-//! Owns [`acquire`], [`release`] and [`locked`], which holds a lock around some work.
-//! Invariants: only commands that change the cloud lock; locking is on by default (a spec
-//! without `lock_bucket` uses `envctl-locks-{account}-{region}`, created private and
-//! versioned); `--no-lock` runs unlocked with a warning, never silently; a lock that cannot
-//! be released is reported, not ignored.
+//! Owns [`locked`], which holds a lock around some work through the engine's `LockStore`
+//! (the providers' S3 store), and the lock errors' hints. Invariants: only commands that
+//! change the cloud lock; locking is on by default (a spec without `lock_bucket` uses
+//! `envctl-locks-{account}-{region}`, created private and versioned); `--no-lock` runs
+//! unlocked with a warning, never silently; a lock that cannot be released is reported, not
+//! ignored.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use envctl_providers::{AwsProvider, EnvironmentLock, LockError, LockInfo};
+use envctl_engine::ops::{HeldLock, LockError, LockStore};
+use envctl_providers::{AwsProvider, S3LockStore};
 
 use crate::errors::UserError;
 
-/// The bucket holding the environments' locks: the spec's `lock_bucket`, else the default
-/// one of the account and region.
-pub async fn bucket_of(provider: &AwsProvider, named: Option<&str>) -> anyhow::Result<String> {
-    match named {
-        Some(bucket) => Ok(bucket.to_string()),
-        None => provider.default_lock_bucket().await.map_err(|e| {
-            crate::commands::cloud_error(
-                e,
-                "failed to find the default lock bucket (the spec names no `lock_bucket`)"
-                    .to_string(),
-            )
-        }),
+/// The lock store of this run: the spec's `lock_bucket` (or the account's default), each lock
+/// recording this command line.
+pub fn store<'a>(provider: &'a AwsProvider, bucket: Option<&str>) -> S3LockStore<'a> {
+    let command: Vec<String> = std::env::args().collect();
+    S3LockStore::new(provider, bucket, command.join(" "))
+}
+
+/// A lock error as a user-facing error: who holds it and how to get past it.
+pub fn lock_error(error: LockError, environment: &str) -> anyhow::Error {
+    match error {
+        LockError::Held { ref holder, .. } => {
+            let id = holder.id.clone();
+            UserError::new(error.to_string())
+                .hint(format!(
+                    "wait for that run to finish (`--lock-timeout 10m` waits for it), or, if it died, `envctl force-unlock {environment} {id}`"
+                ))
+                .into()
+        }
+        LockError::Unavailable { reason, source } => crate::commands::cloud_error(source, reason),
+        error => anyhow::Error::new(error).context(format!("failed to lock `{environment}`")),
     }
 }
 
 /// Takes the lock of `environment` (None with `--no-lock`).
 async fn acquire(
-    provider: &AwsProvider,
-    bucket: Option<&str>,
+    store: &S3LockStore<'_>,
     no_lock: bool,
     project: &str,
     environment: &str,
     timeout: Duration,
-) -> anyhow::Result<Option<EnvironmentLock>> {
+) -> anyhow::Result<Option<HeldLock>> {
     if no_lock {
         crate::style::eprintln(&format!(
             "warning: `--no-lock`: nothing stops another run from changing `{environment}` at the same time"
         ));
         return Ok(None);
     }
-    let bucket = bucket_of(provider, bucket).await?;
-    let bucket = bucket.as_str();
-    let command: Vec<String> = std::env::args().collect();
-    let info = LockInfo::for_this_process(command.join(" "));
-    match provider
-        .lock(bucket, project, environment, info, timeout)
+    let lock = store
+        .acquire(project, environment, timeout)
         .await
-    {
-        Ok(lock) => {
-            if let Some(dead) = &lock.took_over {
-                crate::style::eprintln(&format!(
-                    "warning: took over the lock of `{environment}` left by process {} on this host, which is no longer running (it ran `{}`)",
-                    dead.pid, dead.command
-                ));
-            }
-            Ok(Some(lock))
-        }
-        Err(error @ LockError::Held { .. }) => {
-            let id = match &error {
-                LockError::Held { holder, .. } => holder.id.clone(),
-                _ => String::new(),
-            };
-            Err(UserError::new(error.to_string())
-                .hint(format!(
-                    "wait for that run to finish (`--lock-timeout 10m` waits for it), or, if it died, `envctl force-unlock {environment} {id}`"
-                ))
-                .into())
-        }
-        Err(error) => {
-            Err(anyhow::Error::new(error).context(format!("failed to lock `{environment}`")))
-        }
+        .map_err(|e| lock_error(e, environment))?;
+    if let Some(dead) = &lock.took_over {
+        crate::style::eprintln(&format!(
+            "warning: took over the lock of `{environment}` left by process {} on this host, which is no longer running (it ran `{}`)",
+            dead.pid, dead.command
+        ));
     }
+    Ok(Some(lock))
 }
 
 /// Releases a lock taken by [`acquire`], reporting (not hiding) a failure.
-async fn release(lock: Option<EnvironmentLock>) {
-    if let Some(lock) = lock {
-        let id = lock.info.id.clone();
-        if let Err(error) = lock.release().await {
-            crate::style::eprintln(&format!(
-                "warning: could not release lock `{id}`: {error}; remove it with `envctl force-unlock`"
-            ));
-        }
+async fn release(store: &S3LockStore<'_>, lock: Option<HeldLock>) {
+    if let Some(lock) = lock
+        && let Err(error) = store.release(&lock).await
+    {
+        crate::style::eprintln(&format!(
+            "warning: could not release lock `{}`: {error}; remove it with `envctl force-unlock`",
+            lock.info.id
+        ));
     }
 }
 
@@ -98,7 +86,7 @@ pub fn held() -> Option<(String, String)> {
     HELD.lock().ok().and_then(|held| held.clone())
 }
 
-fn note_held(held: Option<(String, String)>) {
+pub fn note_held(held: Option<(String, String)>) {
     if let Ok(mut slot) = HELD.lock() {
         *slot = held;
     }
@@ -115,21 +103,14 @@ pub async fn locked<T>(
     timeout: Duration,
     work: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
-    let lock = acquire(
-        provider,
-        bucket.as_deref(),
-        no_lock,
-        project,
-        environment,
-        timeout,
-    )
-    .await?;
+    let store = store(provider, bucket.as_deref());
+    let lock = acquire(&store, no_lock, project, environment, timeout).await?;
     note_held(
         lock.as_ref()
             .map(|l| (environment.to_string(), l.info.id.clone())),
     );
     let result = work.await;
-    release(lock).await;
+    release(&store, lock).await;
     note_held(None);
     result
 }

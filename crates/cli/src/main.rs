@@ -11,6 +11,7 @@ mod commands;
 mod confirm;
 mod context;
 mod errors;
+mod frontend;
 mod lock;
 mod logging;
 mod manual;

@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use envctl_engine::ops::{Audit, DeclaredDifference, ExpiryStatus, Operation};
 use envctl_engine::{
     Action, ApplyReport, Cause, DriftKind, DriftReport, Note, Outcome, Plan, PlanSummary, Step,
 };
@@ -427,8 +428,19 @@ pub fn desired_json(state: &DesiredState) -> anyhow::Result<serde_json::Value> {
     Ok(value)
 }
 
-/// The closing summary of an apply or destroy, with each failure and skip explained.
-pub fn report_text(verb: &str, report: &ApplyReport) -> String {
+/// The capitalised name of an operation in summaries (`Apply complete`).
+pub fn title(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Apply => "Apply",
+        Operation::Destroy => "Destroy",
+        Operation::Reconcile => "Reconcile",
+        Operation::Redeploy => "Redeploy",
+    }
+}
+
+/// The closing summary of an operation, with each failure and skip explained.
+pub fn report_text(operation: Operation, report: &ApplyReport) -> String {
+    let verb = title(operation);
     let mut out = String::new();
     for operation in &report.operations {
         let step = match (operation.action, operation.step) {
@@ -520,52 +532,35 @@ pub fn rollback_text(report: &envctl_engine::RollbackReport) -> String {
     out
 }
 
-/// Days before expiry from which a declared difference is flagged.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
-
-/// A declared difference as reported, with where it stands against today.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeclaredDifference {
-    pub resource: String,
-    pub field: String,
-    pub values: std::collections::BTreeMap<String, Value>,
-    pub reason: String,
-    pub risk: String,
-    pub owner: String,
-    pub expires: String,
-    pub days_left: i64,
-    /// `expired`, `expiring` (within 30 days) or `active`.
-    pub status: &'static str,
+/// The name of an expiry status in text, Markdown and JSON (`docs/json-output.md`).
+pub fn status_name(status: ExpiryStatus) -> &'static str {
+    match status {
+        ExpiryStatus::Active { .. } => "active",
+        ExpiryStatus::Expiring { .. } => "expiring",
+        ExpiryStatus::Expired { .. } => "expired",
+    }
 }
 
-/// Every declared difference of the spec, judged against `today`.
-pub fn declared_differences(
-    spec: &envctl_spec::Spec,
-    today: envctl_spec::CivilDate,
-) -> Vec<DeclaredDifference> {
-    spec.differences()
-        .iter()
-        .map(|d| {
-            let days_left = today.days_until(d.expires);
-            DeclaredDifference {
-                resource: d.resource.clone(),
-                field: d.field.clone(),
-                values: d.values.clone(),
-                reason: d.reason.clone(),
-                risk: d.risk.clone(),
-                owner: d.owner.clone(),
-                expires: d.expires.to_string(),
-                days_left,
-                status: if days_left < 0 {
-                    "expired"
-                } else if days_left <= EXPIRY_WARNING_DAYS {
-                    "expiring"
-                } else {
-                    "active"
-                },
-            }
-        })
-        .collect()
+/// One declared difference as JSON: `{"resource", "field", "values", "reason", "risk",
+/// "owner", "expires", "days_left", "status"}`.
+pub fn difference_json(d: &DeclaredDifference) -> serde_json::Value {
+    let difference = &d.difference;
+    json!({
+        "resource": difference.resource,
+        "field": difference.field,
+        "values": difference.values,
+        "reason": difference.reason,
+        "risk": difference.risk,
+        "owner": difference.owner,
+        "expires": difference.expires.to_string(),
+        "days_left": d.status.days_left(),
+        "status": status_name(d.status),
+    })
+}
+
+/// Declared differences as a JSON array.
+pub fn differences_json(differences: &[DeclaredDifference]) -> serde_json::Value {
+    serde_json::Value::Array(differences.iter().map(difference_json).collect())
 }
 
 /// The human-readable list of declared differences.
@@ -578,16 +573,17 @@ pub fn declared_differences_text(differences: &[DeclaredDifference]) -> String {
         );
         return out;
     }
-    for d in differences {
+    for judged in differences {
+        let d = &judged.difference;
         let values: Vec<String> = d
             .values
             .iter()
             .map(|(env, v)| format!("{env} = {v}"))
             .collect();
-        let flag = match d.status {
-            "expired" => format!("  EXPIRED {} days ago", -d.days_left),
-            "expiring" => format!("  EXPIRES in {} days", d.days_left),
-            _ => String::new(),
+        let flag = match judged.status {
+            ExpiryStatus::Expired { days_ago } => format!("  EXPIRED {days_ago} days ago"),
+            ExpiryStatus::Expiring { days_left } => format!("  EXPIRES in {days_left} days"),
+            ExpiryStatus::Active { .. } => String::new(),
         };
         let _ = writeln!(
             out,
@@ -671,31 +667,6 @@ pub fn parity_json(reports: &[envctl_engine::ParityReport]) -> serde_json::Value
         object.insert("format_version".into(), json!(JSON_FORMAT_VERSION));
     }
     value
-}
-
-/// Everything a scheduled audit found.
-#[derive(Debug)]
-pub struct Audit {
-    pub drift: Vec<DriftReport>,
-    pub parity: Vec<envctl_engine::ParityReport>,
-    pub differences: Vec<DeclaredDifference>,
-}
-
-impl Audit {
-    /// Drift entries, undeclared parity differences, and expired or expiring differences.
-    pub fn findings(&self) -> usize {
-        self.drift.iter().map(|d| d.drift.len()).sum::<usize>()
-            + self
-                .parity
-                .iter()
-                .map(|p| p.undeclared().count())
-                .sum::<usize>()
-            + self
-                .differences
-                .iter()
-                .filter(|d| d.status != "active")
-                .count()
-    }
 }
 
 /// The human-readable audit.
@@ -788,7 +759,8 @@ pub fn audit_markdown(audit: &Audit) -> String {
             out,
             "| resource | field | owner | expires | status | reason |\n|---|---|---|---|---|---|"
         );
-        for d in &audit.differences {
+        for judged in &audit.differences {
+            let d = &judged.difference;
             let _ = writeln!(
                 out,
                 "| `{}` | `{}` | {} | {} | {} | {} |",
@@ -796,7 +768,7 @@ pub fn audit_markdown(audit: &Audit) -> String {
                 d.field,
                 cell(&d.owner),
                 d.expires,
-                d.status,
+                status_name(judged.status),
                 cell(&d.reason)
             );
         }
@@ -816,7 +788,7 @@ pub fn audit_json(audit: &Audit, provenance: &Provenance) -> serde_json::Value {
         "findings": audit.findings(),
         "drift": drift["environments"],
         "parity": audit.parity.iter().map(parity_object).collect::<Vec<_>>(),
-        "differences": audit.differences,
+        "differences": differences_json(&audit.differences),
     })
 }
 

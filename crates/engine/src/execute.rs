@@ -26,7 +26,8 @@ use crate::live::LiveResource;
 use crate::plan::{Action, Plan};
 use crate::provider::{CloudIds, DeleteOptions, Progress, Provider, ProviderError};
 
-/// Receives progress as the executor runs; the CLI draws it, tests record it.
+/// Receives progress as the executor runs, and the events of the operations around it; the
+/// CLI draws and prints them, tests record them.
 pub trait Reporter: Sync {
     /// An operation was started.
     fn on_start(&self, address: &Address, action: Action, step: Step);
@@ -36,6 +37,9 @@ pub trait Reporter: Sync {
     fn on_wait(&self, _address: &Address, _step: Step, _state: &str, _elapsed: Duration) {}
     /// The apply is about to run `total` operations.
     fn on_begin(&self, _total: usize) {}
+    /// An operation of [`crate::ops`] reports something beyond the progress of single
+    /// operations (a plan to show, a warning, a lock taken).
+    fn on_event(&self, _event: &crate::ops::Event<'_>) {}
 }
 
 /// The [`Progress`] of one running operation: forwards waits to the reporter with the

@@ -6,7 +6,7 @@ use anyhow::Context;
 use envctl_engine::{Plan, ops, plan::PLAN_FORMAT_VERSION};
 
 use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
-use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
+use crate::commands::change::{LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
 use crate::context::{connect, load_spec};
 use crate::errors::{Outcome, UserError};
@@ -41,7 +41,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 global,
                 &provider,
                 &execution,
-                ChangeKind::Apply,
+                envctl_engine::ops::Operation::Apply,
                 ShowPlan::Full,
                 &target,
                 true,
@@ -133,7 +133,7 @@ async fn apply_saved(
         global,
         &provider,
         execution,
-        ChangeKind::Apply,
+        envctl_engine::ops::Operation::Apply,
         ShowPlan::Full,
         &target,
         true,

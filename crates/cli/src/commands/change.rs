@@ -1,7 +1,7 @@
 //! The one way every command that changes the cloud runs: plan, show, refuse what is blocked,
 //! confirm, lock, apply, report, roll back.
 //!
-//! Owns [`change`], [`ChangeKind`] and the interrupt handling of a run. Invariants: every
+//! Owns [`change`] and the interrupt handling of a run. Invariants: every
 //! refusal known from the plan comes before the question and before any change; when a person
 //! is asked, the lock is taken only after the answer and the plan is made again under it, and
 //! a plan that changed meanwhile is refused (so Ctrl-C at the prompt leaves no lock behind);
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use envctl_engine::ops::Operation;
 use envctl_engine::{ApplyOptions, Interrupt, Plan, ops};
 use envctl_providers::AwsProvider;
 
@@ -25,35 +26,7 @@ use crate::progress::{ProgressReporter, bars_wanted};
 use crate::render;
 use crate::style::{self, Palette};
 
-/// Which command is changing the cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Apply,
-    Destroy,
-    Reconcile,
-    Redeploy,
-}
-
-impl ChangeKind {
-    /// The capitalised verb of summaries (`Apply complete`).
-    pub fn title(self) -> &'static str {
-        match self {
-            ChangeKind::Apply => "Apply",
-            ChangeKind::Destroy => "Destroy",
-            ChangeKind::Reconcile => "Reconcile",
-            ChangeKind::Redeploy => "Redeploy",
-        }
-    }
-}
-
-/// How much of the plan is printed before asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowPlan {
-    /// Every change, field by field.
-    Full,
-    /// The summary line only (the caller already showed the changes another way).
-    Summary,
-}
+pub use crate::frontend::ShowPlan;
 
 /// Whose lock guards the change.
 #[derive(Debug, Clone)]
@@ -73,7 +46,7 @@ pub async fn change<F, Fut>(
     global: &GlobalArgs,
     provider: &AwsProvider,
     execution: &ExecutionArgs,
-    kind: ChangeKind,
+    operation: Operation,
     show: ShowPlan,
     target: &LockTarget,
     interruptible: bool,
@@ -102,7 +75,7 @@ where
             return Ok(Outcome::Success);
         }
         prompting.store(true, Ordering::SeqCst);
-        let answer = confirmed(&shown, execution, kind);
+        let answer = confirmed(&shown, execution, operation);
         prompting.store(false, Ordering::SeqCst);
         match answer {
             Ok(true) => {}
@@ -125,7 +98,7 @@ where
                 .hint("run the command again to see and confirm the new plan")
                 .into());
             }
-            run(global, provider, &plan, execution, kind, &interrupt).await
+            run(global, provider, &plan, execution, operation, &interrupt).await
         })
         .await
     } else {
@@ -134,10 +107,10 @@ where
             if !present(&plan, show)? {
                 return Ok(Outcome::Success);
             }
-            if !confirmed(&plan, execution, kind)? {
+            if !confirmed(&plan, execution, operation)? {
                 return Err(Reported { code: 1 }.into());
             }
-            run(global, provider, &plan, execution, kind, &interrupt).await
+            run(global, provider, &plan, execution, operation, &interrupt).await
         })
         .await
     }
@@ -200,14 +173,14 @@ fn present(plan: &Plan, show: ShowPlan) -> anyhow::Result<bool> {
 }
 
 /// Asks (or checks the flags that answer) whether to go on.
-fn confirmed(plan: &Plan, execution: &ExecutionArgs, kind: ChangeKind) -> anyhow::Result<bool> {
+fn confirmed(plan: &Plan, execution: &ExecutionArgs, operation: Operation) -> anyhow::Result<bool> {
     let summary = plan.summary();
     let risk = if plan.protected && (summary.replace > 0 || summary.delete > 0) {
         Risk::ProtectedLoss
     } else {
         Risk::Ordinary
     };
-    let question = question(plan, kind);
+    let question = question(plan, operation);
     let yes = confirm(
         &plan.environment,
         &question,
@@ -218,16 +191,20 @@ fn confirmed(plan: &Plan, execution: &ExecutionArgs, kind: ChangeKind) -> anyhow
     if !yes {
         style::eprintln(&format!(
             "{} cancelled: nothing was changed",
-            kind.title().to_lowercase()
+            render::title(operation).to_lowercase()
         ));
     }
     Ok(yes)
 }
 
 /// What the prompt asks: exactly what will happen.
-fn question(plan: &Plan, kind: ChangeKind) -> String {
-    if kind != ChangeKind::Destroy {
-        return format!("{} these changes to `{}`?", kind.title(), plan.environment);
+fn question(plan: &Plan, operation: Operation) -> String {
+    if operation != Operation::Destroy {
+        return format!(
+            "{} these changes to `{}`?",
+            render::title(operation),
+            plan.environment
+        );
     }
     let count = plan.changes.len();
     let mut question = format!(
@@ -259,20 +236,20 @@ async fn run(
     provider: &AwsProvider,
     plan: &Plan,
     execution: &ExecutionArgs,
-    kind: ChangeKind,
+    operation: Operation,
     interrupt: &Interrupt,
 ) -> anyhow::Result<Outcome> {
     if interrupt.is_triggered() {
         style::eprintln(&format!(
             "{} interrupted before its first change: nothing was changed",
-            kind.title().to_lowercase()
+            render::title(operation).to_lowercase()
         ));
         return Err(Reported { code: 130 }.into());
     }
     let options = ApplyOptions {
         parallelism: usize::from(execution.parallelism),
         delete: envctl_engine::DeleteOptions {
-            lift_deletion_protection: kind == ChangeKind::Destroy,
+            lift_deletion_protection: operation.lifts_deletion_protection(),
         },
         max_unavailable: execution.max_unavailable.map(usize::from),
         interrupt: interrupt.clone(),
@@ -281,12 +258,12 @@ async fn run(
     let report = ops::apply(provider, plan, options, &reporter)
         .await
         .map_err(|e| anyhow::Error::new(e).context("refusing to apply the plan"))?;
-    style::eprint(&render::report_text(kind.title(), &report));
+    style::eprint(&render::report_text(operation, &report));
     let interrupted = interrupt.is_triggered();
     if report.is_success() {
         Ok(Outcome::Success)
     } else {
-        if kind != ChangeKind::Destroy && (execution.rollback || plan.protected) {
+        if operation.rolls_back() && (execution.rollback || plan.protected) {
             eprintln!(
                 "rolling back the changes this run made{}",
                 if plan.protected && !execution.rollback {

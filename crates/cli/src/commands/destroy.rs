@@ -3,7 +3,7 @@
 use envctl_engine::ops;
 
 use crate::args::{DestroyArgs, GlobalArgs};
-use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
+use crate::commands::change::{LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
 use crate::context::{connect, load_spec};
 use crate::errors::Outcome;
@@ -26,7 +26,7 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
         global,
         &provider,
         &execution,
-        ChangeKind::Destroy,
+        envctl_engine::ops::Operation::Destroy,
         ShowPlan::Full,
         &target,
         true,

@@ -1,6 +1,6 @@
 //! `envctl force-unlock ENV LOCK_ID`: remove a lock whose holder died.
 
-use envctl_providers::LockError;
+use envctl_engine::ops::{LockError, LockStore};
 
 use crate::args::{ForceUnlockArgs, GlobalArgs};
 use crate::context::{connect, expand, load_spec};
@@ -15,14 +15,18 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
     let loaded = load_spec(&global.spec)?;
     expand(&loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await?;
-    let bucket = crate::lock::bucket_of(&provider, loaded.spec.lock_bucket()).await?;
-    let bucket = bucket.as_str();
+    let store = crate::lock::store(&provider, loaded.spec.lock_bucket());
     // Show whose lock it is and ask: removing a live run's lock lets two runs change the
     // environment at once.
-    let holder = provider
-        .lock_holder(bucket, loaded.spec.project(), &environment)
+    let holder = store
+        .holder(loaded.spec.project(), &environment)
         .await
-        .map_err(|e| anyhow::Error::new(e).context("failed to read the lock"))?;
+        .map_err(|e| match e {
+            LockError::Unavailable { reason, source } => {
+                crate::commands::cloud_error(source, reason)
+            }
+            e => anyhow::Error::new(e).context("failed to read the lock"),
+        })?;
     if let Some(holder) = &holder
         && holder.id == lock_id
     {
@@ -44,8 +48,8 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
             return Err(crate::errors::Reported { code: 1 }.into());
         }
     }
-    match provider
-        .force_unlock(bucket, loaded.spec.project(), &environment, &lock_id)
+    match store
+        .force_unlock(loaded.spec.project(), &environment, &lock_id)
         .await
     {
         Ok(info) => {
@@ -59,6 +63,9 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
             Err(UserError::new(error.to_string())
                 .hint("run the command that reported the lock again to see its current id")
                 .into())
+        }
+        Err(LockError::Unavailable { reason, source }) => {
+            Err(crate::commands::cloud_error(source, reason))
         }
         Err(error) => Err(anyhow::Error::new(error).context("failed to remove the lock")),
     }

@@ -45,6 +45,33 @@ pub fn cloud_error(error: ProviderError, doing: String) -> anyhow::Error {
     anyhow::Error::new(error).context(user)
 }
 
+/// A failed read of live state, with the hint of its cloud error.
+pub fn read_error(error: envctl_engine::ops::ReadError) -> anyhow::Error {
+    let doing = error.to_string();
+    cloud_error(error.source, doing)
+}
+
+/// An environment the spec does not declare, with where environments are declared.
+pub fn unknown_environment(
+    loaded: &crate::context::LoadedSpec,
+    error: envctl_spec::UnknownEnvironment,
+) -> anyhow::Error {
+    crate::context::unknown_environment(loaded, error)
+}
+
+/// A failed read-only operation over several environments, as a user-facing error.
+pub fn lookup_error(
+    loaded: &crate::context::LoadedSpec,
+    error: envctl_engine::ops::LookupError,
+) -> anyhow::Error {
+    match error {
+        envctl_engine::ops::LookupError::Read(error) => read_error(error),
+        envctl_engine::ops::LookupError::UnknownEnvironment(error) => {
+            unknown_environment(loaded, error)
+        }
+    }
+}
+
 /// The environments a command acts on: those named, or every one of the spec.
 pub fn selected_environments(
     loaded: &crate::context::LoadedSpec,

@@ -1,14 +1,12 @@
 //! `envctl parity`: compare live environments with each other, or list the declared
 //! differences with their justification and expiry.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
-use envctl_engine::{ParityReport, ReadDepth, compare_environments, ops};
-use envctl_providers::AwsProvider;
+use envctl_engine::{ParityReport, ops};
 
 use crate::args::{GlobalArgs, OutputFormat, ParityArgs};
-use crate::commands::cloud_error;
+use crate::commands::lookup_error;
 use crate::context::{LoadedSpec, connect, expand, load_spec, today};
 use crate::errors::{Outcome, UserError};
 use crate::render;
@@ -21,14 +19,14 @@ pub async fn run(global: &GlobalArgs, args: ParityArgs) -> anyhow::Result<Outcom
     } = args;
     let loaded = load_spec(&global.spec)?;
     if differences {
-        let listed = render::declared_differences(&loaded.spec, today());
+        let listed = ops::declared_differences(loaded.spec.differences(), today());
         let text = match output {
             OutputFormat::Text => render::declared_differences_text(&listed),
             OutputFormat::Json => format!(
                 "{}\n",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "format_version": render::JSON_FORMAT_VERSION,
-                    "differences": listed,
+                    "differences": render::differences_json(&listed),
                 }))?
             ),
         };
@@ -39,7 +37,11 @@ pub async fn run(global: &GlobalArgs, args: ParityArgs) -> anyhow::Result<Outcom
     let provider = connect(global, loaded.spec.region()).await?;
     let mut reports = Vec::new();
     for (from, to) in &pairs {
-        reports.push(compare(&loaded, &provider, from, to).await?);
+        reports.push(
+            ops::parity::compare(&provider, &loaded.spec, from, to)
+                .await
+                .map_err(|e| lookup_error(&loaded, e))?,
+        );
     }
     let text = match output {
         OutputFormat::Text => render::parity_text(&reports),
@@ -79,15 +81,7 @@ pub fn promotion_pairs(
         .hint("name two (`envctl parity staging production`) or none (each environment against its `promote_from`)")
         .into()),
         _ => {
-            let pairs: Vec<(String, String)> = loaded
-                .spec
-                .environment_names()
-                .into_iter()
-                .filter_map(|name| {
-                    let settings = loaded.spec.environment(name)?;
-                    Some((settings.promote_from.clone()?, name.to_string()))
-                })
-                .collect();
+            let pairs = ops::parity::promotion_pairs(&loaded.spec);
             if pairs.is_empty() {
                 return Err(UserError::new("no environment of the spec has `promote_from`")
                     .hint("name two environments to compare: `envctl parity staging production`")
@@ -96,34 +90,4 @@ pub fn promotion_pairs(
             Ok(pairs)
         }
     }
-}
-
-/// Reads both environments and compares them.
-pub async fn compare(
-    loaded: &LoadedSpec,
-    provider: &AwsProvider,
-    from: &str,
-    to: &str,
-) -> anyhow::Result<ParityReport> {
-    let declared: BTreeSet<(String, String)> = loaded
-        .spec
-        .differences()
-        .iter()
-        .map(|d| (d.resource.clone(), d.field.clone()))
-        .collect();
-    let from_desired = expand(loaded, from)?;
-    let to_desired = expand(loaded, to)?;
-    let (from_live, to_live) = tokio::try_join!(
-        ops::read_live(provider, &from_desired, ReadDepth::Owned),
-        ops::read_live(provider, &to_desired, ReadDepth::Owned),
-    )
-    .map_err(|e| {
-        cloud_error(
-            e,
-            format!("failed to read the live state of `{from}` and `{to}`"),
-        )
-    })?;
-    Ok(compare_environments(
-        from, &from_live, to, &to_live, &declared,
-    ))
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, OutputFormat, PlanArgs};
-use crate::commands::{cloud_error, print_notes};
+use crate::commands::print_notes;
 use crate::context::{connect, load_spec, write_file};
 use crate::errors::Outcome;
 use crate::render;
@@ -29,25 +29,18 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         ..envctl_engine::PlanOptions::default()
     };
     let provider = connect(global, loaded.spec.region()).await?;
-    let mut plan = ops::plan_with(&provider, &desired, &options)
-        .await
-        .map_err(|e| {
-            cloud_error(
-                e,
-                format!("failed to read the live state of `{environment}`"),
-            )
-        })?;
     // A plan a pull request shows is not green when the apply after merge would be refused.
-    if let crate::commands::gate::GateState::Unconverged(blocker) =
-        crate::commands::gate::state(&loaded, &desired, &provider).await?
-    {
-        plan.blockers.push(blocker);
-    }
-    plan.blockers
-        .extend(crate::commands::gate::expired_blockers(
-            &loaded,
-            &environment,
-        ));
+    let messages = crate::frontend::Messages;
+    let plan = ops::plan_gated(
+        &provider,
+        &loaded.spec,
+        &desired,
+        &options,
+        crate::context::today(),
+        &messages,
+    )
+    .await
+    .map_err(|e| crate::commands::gate::gate_error(&loaded, e))?;
     // `--out -`: the saved plan is stdout's data; the readable plan goes to stderr.
     let to_stdout = out.as_deref() == Some(std::path::Path::new("-"));
     if let Some(path) = &out {

@@ -5,7 +5,7 @@ use std::io::Write;
 use envctl_engine::ops;
 
 use crate::args::{GlobalArgs, ReconcileArgs};
-use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
+use crate::commands::change::{LockTarget, ShowPlan, change};
 use crate::commands::{cloud_error, selected_environments};
 use crate::context::{LoadedSpec, connect, load_spec};
 use crate::errors::{Outcome, Reported, UserError};
@@ -143,7 +143,7 @@ async fn repair(
         global,
         provider,
         execution,
-        ChangeKind::Reconcile,
+        envctl_engine::ops::Operation::Reconcile,
         ShowPlan::Summary,
         &target,
         interruptible,

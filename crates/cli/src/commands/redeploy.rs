@@ -4,7 +4,7 @@
 use envctl_engine::{PlanOptions, ReplacePolicy, ops};
 
 use crate::args::{GlobalArgs, RedeployArgs};
-use crate::commands::change::{ChangeKind, LockTarget, ShowPlan, change};
+use crate::commands::change::{LockTarget, ShowPlan, change};
 use crate::commands::cloud_error;
 use crate::context::{connect, load_spec, load_spec_at_revision};
 use crate::errors::Outcome;
@@ -52,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         global,
         &provider,
         &execution,
-        ChangeKind::Redeploy,
+        envctl_engine::ops::Operation::Redeploy,
         ShowPlan::Full,
         &target,
         true,

@@ -32,6 +32,8 @@ pub struct FakeCloud {
     /// The cloud ids each resource (by id) references, as resolved when it was last created
     /// or updated: deletes check these, like AWS, not addresses.
     references: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Reads to refuse, by environment (`*`: any environment), before they succeed again.
+    failing_reads: Mutex<BTreeMap<String, usize>>,
 }
 
 impl FakeCloud {
@@ -40,6 +42,19 @@ impl FakeCloud {
             delay,
             ..FakeCloud::default()
         }
+    }
+
+    /// Makes the next `count` reads (of any environment) fail as a network error would.
+    pub fn fail_reads(&self, count: usize) {
+        self.fail_reads_of("*", count);
+    }
+
+    /// Makes the next `count` reads of `environment` fail as a network error would.
+    pub fn fail_reads_of(&self, environment: &str, count: usize) {
+        self.failing_reads
+            .lock()
+            .unwrap()
+            .insert(environment.to_string(), count);
     }
 
     pub fn fail_on(&self, address: &str, step: Step) {
@@ -148,6 +163,19 @@ fn resolve(desired: &DesiredResource, ids: &CloudIds) -> Result<(), ProviderErro
 impl Provider for FakeCloud {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         self.calls.lock().unwrap().push("read".into());
+        {
+            let mut failing = self.failing_reads.lock().unwrap();
+            for key in [scope.environment.as_str(), "*"] {
+                if let Some(left) = failing.get_mut(key)
+                    && *left > 0
+                {
+                    *left -= 1;
+                    return Err(ProviderError::Transient {
+                        message: format!("reading `{}` failed in this test", scope.environment),
+                    });
+                }
+            }
+        }
         let resources = self
             .resources
             .lock()
@@ -407,5 +435,234 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
         lock_bucket: None,
         spec_environments: vec!["staging".into(), "production".into()],
         resources,
+    }
+}
+
+/// A small spec of two environments, `production` promoted from `staging`, with one declared
+/// difference (`instance.app`'s `monitoring`) expiring on 2027-06-30.
+pub const GATED_SPEC: &str = r#"
+[project]
+name = "gated"
+region = "us-east-1"
+
+[environments.staging]
+instance.app = { instance_type = "t3.small", count = 1 }
+
+[environments.production]
+promote_from = "staging"
+instance.app = { instance_type = "t3.large", count = 2 }
+
+[[differences]]
+resource = "instance.app"
+field = "monitoring"
+values = { staging = false, production = true }
+reason = "Detailed monitoring costs money"
+risk = "Staging alarms are coarser"
+owner = "platform-team"
+expires = 2027-06-30
+
+[vpc.main]
+cidr = "10.0.0.0/16"
+
+[subnet.a]
+vpc = "main"
+cidr = "10.0.1.0/24"
+zone = "us-east-1a"
+
+[security_group.app]
+vpc = "main"
+description = "app servers"
+ingress = [{ protocol = "tcp", ports = "443", cidr = "10.0.0.0/8" }]
+
+[instance.app]
+ami = "ami-0c55b159cbfafe1f0"
+instance_type = "t3.medium"
+count = 1
+subnets = ["a"]
+security_groups = ["app"]
+monitoring = true
+"#;
+
+/// A date of the form `YYYY-MM-DD`.
+pub fn date(text: &str) -> envctl_spec::CivilDate {
+    text.parse().unwrap()
+}
+
+/// [`GATED_SPEC`], checked as of 2027-01-01 (before its difference expires).
+pub fn gated_spec() -> envctl_spec::Spec {
+    let source = envctl_spec::SourceFile::new("envctl.toml", GATED_SPEC);
+    envctl_spec::check(&source, date("2027-01-01"))
+        .spec
+        .unwrap()
+}
+
+/// A reporter that records the events it receives, one line each.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    pub fn lines(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn has(&self, prefix: &str) -> bool {
+        self.lines().iter().any(|l| l.starts_with(prefix))
+    }
+}
+
+impl envctl_engine::Reporter for Recorder {
+    fn on_start(&self, _: &Address, _: envctl_engine::Action, _: Step) {}
+    fn on_finish(&self, _: &envctl_engine::OperationReport) {}
+    fn on_event(&self, event: &envctl_engine::ops::Event<'_>) {
+        use envctl_engine::ops::Event;
+        let line = match event {
+            Event::Planned { plan, .. } => format!("planned {}", plan.changes.len()),
+            Event::Applied { report, .. } => format!("applied {}", report.succeeded()),
+            Event::Locked { lock } => format!("locked {}", lock.environment),
+            Event::Released { lock } => format!("released {}", lock.environment),
+            Event::Drift { report } => {
+                format!("drift {} {}", report.environment, report.drift.len())
+            }
+            Event::ReadFailed { error, retry_in } => {
+                format!(
+                    "read failed {:?} {}s",
+                    error.environments,
+                    retry_in.as_secs()
+                )
+            }
+            Event::NextPass { after } => format!("next pass {}s", after.as_secs()),
+            other => format!("{other:?}"),
+        };
+        self.events.lock().unwrap().push(line);
+    }
+}
+
+/// Locks in memory, with the semantics of the S3 store: one holder per environment, released
+/// by id, force-unlocked by id; a held lock is waited for up to the timeout.
+#[derive(Default)]
+pub struct FakeLocks {
+    pub held: Mutex<BTreeMap<(String, String), envctl_engine::ops::LockInfo>>,
+    next: AtomicU64,
+    pub acquired: AtomicUsize,
+}
+
+impl FakeLocks {
+    /// Makes `holder` (someone else) hold the lock of `environment`.
+    pub fn hold_elsewhere(&self, project: &str, environment: &str, id: &str) {
+        self.held.lock().unwrap().insert(
+            (project.to_string(), environment.to_string()),
+            lock_info(id, "someone@elsewhere"),
+        );
+    }
+
+    pub fn is_locked(&self, project: &str, environment: &str) -> bool {
+        self.held
+            .lock()
+            .unwrap()
+            .contains_key(&(project.to_string(), environment.to_string()))
+    }
+}
+
+fn lock_info(id: &str, holder: &str) -> envctl_engine::ops::LockInfo {
+    envctl_engine::ops::LockInfo {
+        id: id.to_string(),
+        holder: holder.to_string(),
+        host: "test".to_string(),
+        pid: 1,
+        command: "envctl test".to_string(),
+        since_unix: 0,
+        process_space: None,
+    }
+}
+
+impl envctl_engine::ops::LockStore for FakeLocks {
+    async fn acquire(
+        &self,
+        project: &str,
+        environment: &str,
+        timeout: Duration,
+    ) -> Result<envctl_engine::ops::HeldLock, envctl_engine::ops::LockError> {
+        let key = (project.to_string(), environment.to_string());
+        let started = std::time::Instant::now();
+        loop {
+            let taken = {
+                let mut held = self.held.lock().unwrap();
+                match held.get(&key) {
+                    Some(holder) => Err(holder.clone()),
+                    None => {
+                        let id = format!("lock-{}", self.next.fetch_add(1, Ordering::SeqCst));
+                        let info = lock_info(&id, "me@here");
+                        held.insert(key.clone(), info.clone());
+                        Ok(info)
+                    }
+                }
+            };
+            match taken {
+                Ok(info) => {
+                    self.acquired.fetch_add(1, Ordering::SeqCst);
+                    return Ok(envctl_engine::ops::HeldLock {
+                        project: project.to_string(),
+                        environment: environment.to_string(),
+                        info,
+                        took_over: None,
+                    });
+                }
+                Err(holder) if started.elapsed() >= timeout => {
+                    return Err(envctl_engine::ops::LockError::Held {
+                        environment: environment.to_string(),
+                        holder,
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        lock: &envctl_engine::ops::HeldLock,
+    ) -> Result<(), envctl_engine::ops::LockError> {
+        let mut held = self.held.lock().unwrap();
+        let key = (lock.project.clone(), lock.environment.clone());
+        if held.get(&key).is_some_and(|h| h.id == lock.info.id) {
+            held.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn holder(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Option<envctl_engine::ops::LockInfo>, envctl_engine::ops::LockError> {
+        Ok(self
+            .held
+            .lock()
+            .unwrap()
+            .get(&(project.to_string(), environment.to_string()))
+            .cloned())
+    }
+
+    async fn force_unlock(
+        &self,
+        project: &str,
+        environment: &str,
+        lock_id: &str,
+    ) -> Result<envctl_engine::ops::LockInfo, envctl_engine::ops::LockError> {
+        let mut held = self.held.lock().unwrap();
+        let key = (project.to_string(), environment.to_string());
+        match held.get(&key) {
+            None => Err(envctl_engine::ops::LockError::NotLocked {
+                environment: environment.to_string(),
+            }),
+            Some(holder) if holder.id != lock_id => Err(envctl_engine::ops::LockError::WrongId {
+                environment: environment.to_string(),
+                given: lock_id.to_string(),
+                holder: holder.clone(),
+            }),
+            Some(_) => Ok(held.remove(&key).unwrap()),
+        }
     }
 }

@@ -1,89 +1,63 @@
 //! Environment locks in S3, so that pipelines on different machines never mutate one
-//! environment at once.
+//! environment at once: the S3 implementation of the engine's [`LockStore`].
 //!
-//! Owns [`LockInfo`], [`EnvironmentLock`] and [`LockError`]. Invariants: a lock is one object
-//! `envctl-locks/{project}/{environment}.json` in the spec's `lock_bucket`, created with a
-//! conditional put (`If-None-Match: *`), so of two racing runs exactly one wins; it records who
-//! holds it, since when, and for what command; it is released only by its holder (matching id)
-//! or by `force-unlock` naming its id; a lock is taken over only when its holder is provably
-//! dead (same host, same boot and pid namespace, process gone), never on a hostname alone;
-//! a retried conditional put refused because the first attempt had succeeded recognises the
-//! lock as its own; the bucket is created when missing. Nothing here prints: a takeover is
-//! returned for the caller to report.
+//! Owns [`S3LockStore`], [`EnvironmentLock`] and how this process describes itself as a lock
+//! holder ([`lock_info_for_this_process`]); the lock's types ([`LockInfo`], [`LockError`]) are
+//! the engine's, re-exported here. Invariants: a lock is one object
+//! `envctl-locks/{project}/{environment}.json` in the spec's `lock_bucket` (or the account's
+//! default bucket), created with a conditional put (`If-None-Match: *`), so of two racing runs
+//! exactly one wins; it records who holds it, since when, and for what command; it is released
+//! only by its holder (matching id) or by `force-unlock` naming its id; a lock is taken over
+//! only when its holder is provably dead (same host, same boot and pid namespace, process
+//! gone), never on a hostname alone; a retried conditional put refused because the first
+//! attempt had succeeded recognises the lock as its own; the bucket is created when missing.
+//! Nothing here prints: a takeover is returned for the caller to report.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use envctl_engine::ProviderError;
-use serde::{Deserialize, Serialize};
+pub use envctl_engine::ops::lock::{LockError, LockInfo, human_duration, utc_time};
+use envctl_engine::ops::{HeldLock, LockStore};
 
 use super::AwsProvider;
 use super::error::classify;
 
-/// Who holds a lock, since when, for what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
-    /// Names this lock in `envctl force-unlock ENV LOCK_ID`.
-    pub id: String,
-    /// `user@host` of the holder.
-    pub holder: String,
-    pub host: String,
-    pub pid: u32,
-    /// The command line that took the lock (`envctl apply production`).
-    pub command: String,
-    /// Seconds since the Unix epoch when the lock was taken.
-    pub since_unix: u64,
-    /// The holder's kernel boot and pid namespace (`boot-id/pid:[4026531836]`): with the host,
-    /// what proves a process gone is the holder and not a namesake in another container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process_space: Option<String>,
+/// A new lock description for this process, running `command`.
+pub fn lock_info_for_this_process(command: impl Into<String>) -> LockInfo {
+    let host = hostname();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    LockInfo {
+        id: format!(
+            "{:x}-{:x}",
+            now.as_nanos() & 0xffff_ffff_ffff,
+            std::process::id()
+        ),
+        holder: format!("{user}@{host}"),
+        host,
+        pid: std::process::id(),
+        command: command.into(),
+        since_unix: now.as_secs(),
+        process_space: process_space(),
+    }
 }
 
-impl LockInfo {
-    /// A new lock description for this process.
-    pub fn for_this_process(command: impl Into<String>) -> Self {
-        let host = hostname();
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        LockInfo {
-            id: format!(
-                "{:x}-{:x}",
-                now.as_nanos() & 0xffff_ffff_ffff,
-                std::process::id()
-            ),
-            holder: format!("{user}@{host}"),
-            host,
-            pid: std::process::id(),
-            command: command.into(),
-            since_unix: now.as_secs(),
-            process_space: process_space(),
-        }
-    }
-
-    /// How long ago the lock was taken.
-    pub fn age(&self) -> Duration {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        Duration::from_secs(now.saturating_sub(self.since_unix))
-    }
-
-    /// A lock taken by a process that provably no longer runs (same host, same boot and pid
-    /// namespace, no such process) can never be released by its holder. Anything less (a
-    /// container with the same hostname, a lock without its process space) is not proof.
-    fn holder_is_dead(&self) -> bool {
-        let here = process_space();
-        self.host == hostname()
-            && here.is_some()
-            && self.process_space == here
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
-    }
+/// A lock taken by a process that provably no longer runs (same host, same boot and pid
+/// namespace, no such process) can never be released by its holder. Anything less (a
+/// container with the same hostname, a lock without its process space) is not proof.
+fn holder_is_dead(info: &LockInfo) -> bool {
+    let here = process_space();
+    info.host == hostname()
+        && here.is_some()
+        && info.process_space == here
+        && !std::path::Path::new(&format!("/proc/{}", info.pid)).exists()
 }
 
 /// This process's boot id and pid namespace, where Linux tells them.
@@ -91,29 +65,6 @@ fn process_space() -> Option<String> {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
     Some(format!("{}/{}", boot.trim(), namespace.display()))
-}
-
-/// `45s`, `12m05s`, `2h03m`, `3d04h`.
-pub fn human_duration(duration: Duration) -> String {
-    let s = duration.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// `2026-12-02 05:14 UTC` for seconds since the Unix epoch.
-pub fn utc_time(unix: u64) -> String {
-    let days = i64::try_from(unix / 86_400).unwrap_or_default();
-    let date = envctl_spec::CivilDate::from_days_since_unix_epoch(days);
-    let seconds = unix % 86_400;
-    format!(
-        "{date} {:02}:{:02} UTC",
-        seconds / 3600,
-        seconds % 3600 / 60
-    )
 }
 
 fn hostname() -> String {
@@ -126,30 +77,6 @@ fn hostname() -> String {
                 .map(|h| h.trim().to_string())
         })
         .unwrap_or_else(|| "localhost".to_string())
-}
-
-/// Why a lock could not be taken or released.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Another run holds the lock and did not release it within the wait.
-    #[error("`{environment}` is locked by {} since {} ago ({}), running `{}` (lock id `{}`)", .holder.holder, human_duration(.holder.age()), utc_time(.holder.since_unix), .holder.command, .holder.id)]
-    Held {
-        environment: String,
-        holder: LockInfo,
-    },
-    /// `force-unlock` named an id that is not the current lock's.
-    #[error("the lock of `{environment}` has id `{}` (held by {} for `{}`), not `{given}`", .holder.id, .holder.holder, .holder.command)]
-    WrongId {
-        environment: String,
-        given: String,
-        holder: LockInfo,
-    },
-    /// `force-unlock` found no lock.
-    #[error("`{environment}` is not locked")]
-    NotLocked { environment: String },
-    /// S3 failed.
-    #[error(transparent)]
-    Storage(#[from] ProviderError),
 }
 
 /// A lock this process holds; release it with [`EnvironmentLock::release`].
@@ -217,7 +144,7 @@ impl AwsProvider {
                 // retry was refused by our own lock.
                 return Ok(held(took_over));
             }
-            if holder.holder_is_dead() {
+            if holder_is_dead(&holder) {
                 delete_lock(&self.s3, bucket, &key, etag.as_deref(), environment).await?;
                 took_over = Some(holder);
                 continue;
@@ -438,19 +365,118 @@ fn is_precondition_failed(error: &ProviderError) -> bool {
     matches!(error, ProviderError::Rejected { code, .. } if code == "PreconditionFailed" || code == "ConditionalRequestConflict")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The engine's [`LockStore`] over S3: the spec's `lock_bucket`, or the account's default
+/// bucket (found on first use), holding each lock as this process running `command`.
+#[derive(Debug)]
+pub struct S3LockStore<'a> {
+    provider: &'a AwsProvider,
+    bucket: Option<String>,
+    command: String,
+    /// The default bucket once found.
+    found: Mutex<Option<String>>,
+    /// The locks this store took and has not released.
+    held: Mutex<Vec<EnvironmentLock>>,
+}
 
-    #[test]
-    fn ages_and_times_read_like_a_person_writes_them() {
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(human_duration(Duration::from_secs(7382)), "2h03m");
-        assert_eq!(human_duration(Duration::from_secs(725)), "12m05s");
-        assert_eq!(
-            human_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)),
-            "3d04h"
-        );
-        assert_eq!(utc_time(1_700_000_000), "2023-11-14 22:13 UTC");
+impl<'a> S3LockStore<'a> {
+    /// Locks in `bucket` (`None`: the account's default), taken for `command` (the command
+    /// line a lock records).
+    pub fn new(
+        provider: &'a AwsProvider,
+        bucket: Option<&str>,
+        command: impl Into<String>,
+    ) -> Self {
+        S3LockStore {
+            provider,
+            bucket: bucket.map(str::to_string),
+            command: command.into(),
+            found: Mutex::new(None),
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The bucket holding the locks: the one named, else the default one of the account and
+    /// region.
+    pub async fn bucket(&self) -> Result<String, LockError> {
+        if let Some(bucket) = &self.bucket {
+            return Ok(bucket.clone());
+        }
+        if let Some(found) = self.found.lock().ok().and_then(|f| f.clone()) {
+            return Ok(found);
+        }
+        let bucket = self
+            .provider
+            .default_lock_bucket()
+            .await
+            .map_err(|source| LockError::Unavailable {
+                reason: "failed to find the default lock bucket (the spec names no `lock_bucket`)"
+                    .to_string(),
+                source,
+            })?;
+        if let Ok(mut found) = self.found.lock() {
+            *found = Some(bucket.clone());
+        }
+        Ok(bucket)
+    }
+}
+
+impl LockStore for S3LockStore<'_> {
+    async fn acquire(
+        &self,
+        project: &str,
+        environment: &str,
+        timeout: Duration,
+    ) -> Result<HeldLock, LockError> {
+        let bucket = self.bucket().await?;
+        let info = lock_info_for_this_process(self.command.clone());
+        let lock = self
+            .provider
+            .lock(&bucket, project, environment, info, timeout)
+            .await?;
+        let held = HeldLock {
+            project: project.to_string(),
+            environment: environment.to_string(),
+            info: lock.info.clone(),
+            took_over: lock.took_over.clone(),
+        };
+        if let Ok(mut locks) = self.held.lock() {
+            locks.push(lock);
+        }
+        Ok(held)
+    }
+
+    async fn release(&self, lock: &HeldLock) -> Result<(), LockError> {
+        let taken = self.held.lock().ok().and_then(|mut locks| {
+            let at = locks.iter().position(|l| l.info.id == lock.info.id)?;
+            Some(locks.remove(at))
+        });
+        match taken {
+            Some(lock) => lock.release().await.map_err(LockError::from),
+            // Not taken by this store, or released already.
+            None => Ok(()),
+        }
+    }
+
+    async fn holder(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Option<LockInfo>, LockError> {
+        let bucket = self.bucket().await?;
+        self.provider
+            .lock_holder(&bucket, project, environment)
+            .await
+    }
+
+    async fn force_unlock(
+        &self,
+        project: &str,
+        environment: &str,
+        lock_id: &str,
+    ) -> Result<LockInfo, LockError> {
+        let bucket = self.bucket().await?;
+        self.provider
+            .force_unlock(&bucket, project, environment, lock_id)
+            .await
     }
 }

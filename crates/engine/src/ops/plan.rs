@@ -1,12 +1,16 @@
-//! The library operations the CLI commands are thin wrappers over.
+//! `plan`: read an environment's live state and diff it against the spec.
 //!
-//! Owns the sequencing read -> plan and plan -> graph -> execute, so that no command walks a
-//! graph or diffs state itself. Invariant: every operation reads live state fresh; nothing is
-//! cached between operations.
+//! Owns the sequencing read -> plan, the deeper second read before a VPC is deleted as an
+//! orphan, the blocker for changes that cannot be ordered, and [`plan_gated`], the plan a
+//! person reviews (with the gates' refusals as blockers). Invariant: every plan is made from a
+//! fresh read; nothing is cached between operations.
 
-use envctl_spec::DesiredState;
+use envctl_spec::{CivilDate, DesiredState, Spec};
 
-use crate::execute::{ApplyOptions, ApplyReport, Reporter, execute};
+use super::ReadError;
+use super::gate::{GateError, GateState, expired_blockers};
+use crate::execute::Reporter;
+
 use crate::graph::{ApplyGraph, GraphError};
 use crate::live::LiveState;
 use crate::plan::{Blocker, BlockerKind, Plan, PlanOptions, make_destroy_plan, make_plan};
@@ -68,6 +72,46 @@ pub async fn plan_with<P: Provider + ?Sized>(
     Ok(plan)
 }
 
+/// The plan `envctl plan` shows: [`plan_with`], plus a blocker for each gate the apply after
+/// it would be refused by (an unconverged upstream environment, an expired declared
+/// difference), so that a plan a pull request shows is not green when the apply would fail.
+pub async fn plan_gated<P: Provider + ?Sized, R: Reporter + ?Sized>(
+    provider: &P,
+    spec: &Spec,
+    desired: &DesiredState,
+    options: &PlanOptions,
+    today: CivilDate,
+    reporter: &R,
+) -> Result<Plan, GateError> {
+    let mut plan = plan_with(provider, desired, options)
+        .await
+        .map_err(|source| ReadError::of(&desired.environment, source))?;
+    if let GateState::Unconverged(blocker) =
+        super::gate::state(provider, spec, desired, reporter).await?
+    {
+        plan.blockers.push(blocker);
+    }
+    plan.blockers.extend(expired_blockers(
+        spec.differences(),
+        &desired.environment,
+        today,
+    ));
+    Ok(plan)
+}
+
+/// Reads live state and plans deleting all of it.
+pub async fn plan_destroy<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+) -> Result<Plan, ProviderError> {
+    let live = read_live(provider, desired, ReadDepth::Owned).await?;
+    log_read(desired, &live);
+    let mut plan = make_destroy_plan(desired, &live);
+    block_if_unorderable(&mut plan);
+    log_plan(&plan);
+    Ok(plan)
+}
+
 /// A plan whose changes cannot be ordered is blocked, naming the addresses in the cycle.
 fn block_if_unorderable(plan: &mut Plan) {
     if let Err(GraphError::Cycle { addresses }) = ApplyGraph::from_plan(plan)
@@ -83,30 +127,6 @@ fn block_if_unorderable(plan: &mut Plan) {
             hint: Some("remove one of the references that close the cycle".to_string()),
         });
     }
-}
-
-/// Why [`apply`] refused to start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApplyError {
-    /// The plan has blockers; nothing was changed.
-    #[error("the plan cannot be carried out: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; "))]
-    Blocked { blockers: Vec<Blocker> },
-    /// The changes cannot be ordered; nothing was changed.
-    #[error("cannot order the changes: {0}")]
-    Unorderable(#[from] GraphError),
-}
-
-/// Reads live state and plans deleting all of it.
-pub async fn plan_destroy<P: Provider + ?Sized>(
-    provider: &P,
-    desired: &DesiredState,
-) -> Result<Plan, ProviderError> {
-    let live = read_live(provider, desired, ReadDepth::Owned).await?;
-    log_read(desired, &live);
-    let mut plan = make_destroy_plan(desired, &live);
-    block_if_unorderable(&mut plan);
-    log_plan(&plan);
-    Ok(plan)
 }
 
 fn log_read(desired: &DesiredState, live: &LiveState) {
@@ -128,40 +148,4 @@ fn log_plan(plan: &Plan) {
         delete = summary.delete,
         "planned"
     );
-}
-
-/// Builds the apply graph from `plan` and runs it; a blocked plan is refused whole, before
-/// any change.
-pub async fn apply<P: Provider + ?Sized, R: Reporter + ?Sized>(
-    provider: &P,
-    plan: &Plan,
-    options: ApplyOptions,
-    reporter: &R,
-) -> Result<ApplyReport, ApplyError> {
-    if !plan.blockers.is_empty() {
-        return Err(ApplyError::Blocked {
-            blockers: plan.blockers.clone(),
-        });
-    }
-    let graph = ApplyGraph::from_plan_rolling(plan, options.max_unavailable)?;
-    Ok(execute(plan, &graph, provider, options, reporter).await)
-}
-
-/// Reads live state deeply and reports how it departs from `desired`.
-pub async fn drift<P: Provider + ?Sized>(
-    provider: &P,
-    desired: &DesiredState,
-) -> Result<(Plan, crate::drift::DriftReport), ProviderError> {
-    let plan = plan_with(provider, desired, &reconcile_options()).await?;
-    let report = crate::drift::drift_of(&plan);
-    Ok((plan, report))
-}
-
-/// The plan options of `reconcile`: repair in place and remove what the environment does not
-/// own inside its network.
-pub fn reconcile_options() -> PlanOptions {
-    PlanOptions {
-        remove_unmanaged: true,
-        ..PlanOptions::default()
-    }
 }

@@ -1,0 +1,141 @@
+//! The terminal side of the engine's operations: the messages their events become.
+//!
+//! Owns [`print_event`] (every `Event` of `envctl_engine::ops` in the house voice, on stderr;
+//! plans and drift, which are data, on stdout) and [`Messages`], the reporter of operations
+//! that draw no progress. Invariants: the library decides, this module only words and
+//! prints; a write to stdout that fails is kept, not lost, so that the operation stops with
+//! it at its next step (a closed pipe ends the command as success, as everywhere).
+
+use std::io::Write;
+
+use envctl_engine::ops::{Event, RollbackCause};
+use envctl_engine::{Action, OperationReport, Reporter, Step};
+use envctl_spec::Address;
+
+use crate::render;
+use crate::style::{self, Palette};
+
+/// How much of the plan is printed before asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowPlan {
+    /// Every change, field by field.
+    Full,
+    /// The summary line only (the caller already showed the changes another way).
+    Summary,
+}
+
+/// Prints what `event` tells a person; returns the error of a failed write to stdout.
+pub fn print_event(event: &Event<'_>, show: ShowPlan) -> std::io::Result<()> {
+    match *event {
+        Event::ExpiredAllowed {
+            environment,
+            expired,
+            reason,
+        } => style::eprintln(&format!(
+            "warning: changing `{environment}` although {expired} declared difference{} expired: {reason}",
+            if expired == 1 { " has" } else { "s have" }
+        )),
+        Event::GateSkipped {
+            environment,
+            upstream,
+            reason,
+        } => style::eprintln(&format!(
+            "warning: skipping the promotion gate of `{environment}` (promoted from `{upstream}`): {reason}"
+        )),
+        Event::GateConverged {
+            upstream,
+            parity_digest,
+        } => eprintln!(
+            "promotion gate: `{upstream}` has converged on this spec (parity digest {parity_digest})"
+        ),
+        Event::Planned { plan, .. } => {
+            crate::commands::print_notes(&plan.notes);
+            let text = match show {
+                // (Blockers go to stderr with the refusal.)
+                ShowPlan::Full => {
+                    let mut blockless = plan.clone();
+                    blockless.blockers.clear();
+                    render::plan_text(&blockless, Palette::stdout())
+                }
+                ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
+            };
+            std::io::stdout().write_all(text.as_bytes())?;
+        }
+        Event::Declined { operation } => style::eprintln(&format!(
+            "{} cancelled: nothing was changed",
+            render::title(operation).to_lowercase()
+        )),
+        Event::NotStarted { operation } => style::eprintln(&format!(
+            "{} interrupted before its first change: nothing was changed",
+            render::title(operation).to_lowercase()
+        )),
+        Event::Unlocked { environment } => style::eprintln(&format!(
+            "warning: `--no-lock`: nothing stops another run from changing `{environment}` at the same time"
+        )),
+        Event::Locked { lock } => {
+            if let Some(dead) = &lock.took_over {
+                style::eprintln(&format!(
+                    "warning: took over the lock of `{}` left by process {} on this host, which is no longer running (it ran `{}`)",
+                    lock.environment, dead.pid, dead.command
+                ));
+            }
+            crate::lock::note_held(Some((lock.environment.clone(), lock.info.id.clone())));
+        }
+        Event::Released { .. } => crate::lock::note_held(None),
+        Event::ReleaseFailed { lock, error } => {
+            style::eprintln(&format!(
+                "warning: could not release lock `{}`: {error}; remove it with `envctl force-unlock`",
+                lock.info.id
+            ));
+            crate::lock::note_held(None);
+        }
+        Event::Applied { operation, report } => {
+            style::eprint(&render::report_text(operation, report));
+        }
+        Event::RollingBack { environment, cause } => eprintln!(
+            "rolling back the changes this run made{}",
+            match cause {
+                RollbackCause::Protected => format!(" (`{environment}` is protected)"),
+                RollbackCause::Requested => String::new(),
+            }
+        ),
+        Event::RolledBack { report } => style::eprint(&render::rollback_text(report)),
+        Event::Drift { report } => {
+            crate::commands::print_notes(&report.notes);
+            std::io::stdout()
+                .write_all(render::drift_text(std::slice::from_ref(report)).as_bytes())?;
+        }
+        Event::ReadFailed { error, retry_in } => style::eprintln(&format!(
+            "warning: {error}: {}; trying again in {}s",
+            error.source,
+            retry_in.as_secs()
+        )),
+        Event::NextPass { after } => eprintln!(
+            "next pass in {}s (Ctrl-C stops between passes)",
+            after.as_secs()
+        ),
+        Event::Stopped { between_passes } => eprintln!(
+            "stopped by Ctrl-C {}",
+            if between_passes {
+                "between passes"
+            } else {
+                "after a complete pass"
+            }
+        ),
+    }
+    Ok(())
+}
+
+/// The reporter of read-only operations (`plan`, the gates): their events become messages.
+/// (They send no data to stdout: the command prints what they return.)
+#[derive(Debug, Default)]
+pub struct Messages;
+
+impl Reporter for Messages {
+    fn on_start(&self, _: &Address, _: Action, _: Step) {}
+    fn on_finish(&self, _: &OperationReport) {}
+    fn on_event(&self, event: &Event<'_>) {
+        // Only plans and drift go to stdout, and these operations send neither.
+        let _ = print_event(event, ShowPlan::Full);
+    }
+}
