@@ -1,6 +1,7 @@
 //! Asking a person before changing the cloud.
 //!
-//! Owns the confirmation rules: `--yes` skips the question except where a protected
+//! Owns the confirmation rules (what a change risks is the engine's `Risk`): `--yes` skips
+//! the question except where a protected
 //! environment would lose something (destroy, replace, delete), which needs its name typed at
 //! the prompt or passed as `--confirm ENV`; without a terminal and without the needed flags the
 //! answer is a refusal that changes nothing.
@@ -9,17 +10,9 @@ use std::io::IsTerminal;
 
 use dialoguer::{Confirm, Input};
 
-use crate::errors::UserError;
+use envctl_engine::ops::Risk;
 
-/// What the pending change puts at risk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Risk {
-    /// Creates and in-place updates only.
-    Ordinary,
-    /// Something would be deleted or replaced in a protected environment: its name must be
-    /// given.
-    ProtectedLoss,
-}
+use crate::errors::UserError;
 
 /// Asks for confirmation; `Ok(false)` when the person declined.
 pub fn confirm(

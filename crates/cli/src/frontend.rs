@@ -1,12 +1,19 @@
-//! The terminal side of the engine's operations: the messages their events become.
+//! The terminal side of the engine's operations: the messages their events become, the
+//! progress, and the confirmation.
 //!
 //! Owns [`print_event`] (every `Event` of `envctl_engine::ops` in the house voice, on stderr;
-//! plans and drift, which are data, on stdout) and [`Messages`], the reporter of operations
-//! that draw no progress. Invariants: the library decides, this module only words and
-//! prints; a write to stdout that fails is kept, not lost, so that the operation stops with
-//! it at its next step (a closed pipe ends the command as success, as everywhere).
+//! plans and drift, which are data, on stdout), [`Messages`], the reporter of operations
+//! that draw no progress, and [`Terminal`], the engine's `Frontend` for the commands that
+//! change the cloud. Invariants: the library decides, this module only words, draws and asks;
+//! a write to stdout that fails is kept, not lost, so that the operation stops with it at its
+//! next step (a closed pipe ends the command as success, as everywhere).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use envctl_engine::ops::{Approval, Frontend, Operation};
 
 use envctl_engine::ops::{Event, RollbackCause};
 use envctl_engine::{Action, OperationReport, Reporter, Step};
@@ -138,4 +145,152 @@ impl Reporter for Messages {
         // Only plans and drift go to stdout, and these operations send neither.
         let _ = print_event(event, ShowPlan::Full);
     }
+}
+
+/// The front end of a command that changes the cloud: progress bars or lines, the events as
+/// messages, and the confirmation asked at the terminal or answered by `--yes` / `--confirm`.
+#[derive(Debug)]
+pub struct Terminal {
+    progress: crate::progress::ProgressReporter,
+    show: ShowPlan,
+    yes: bool,
+    confirm: Option<String>,
+    /// Raised while a prompt waits for an answer (Ctrl-C then cancels at once).
+    prompting: Arc<AtomicBool>,
+    /// The environment being changed, for the interrupt's message.
+    environment: Arc<Mutex<String>>,
+    /// The first write to stdout that failed.
+    failure: Mutex<Option<std::io::Error>>,
+}
+
+impl Terminal {
+    /// A terminal front end for a change of `environment` (the first one, for several),
+    /// showing plans as `show` says, with `--yes` and `--confirm ENV`, drawing bars unless
+    /// `no_progress` (or no terminal).
+    pub fn new(
+        no_progress: bool,
+        yes: bool,
+        confirm: Option<String>,
+        show: ShowPlan,
+        environment: &str,
+    ) -> Self {
+        Terminal {
+            progress: crate::progress::ProgressReporter::new(crate::progress::bars_wanted(
+                no_progress,
+            )),
+            show,
+            yes,
+            confirm,
+            prompting: Arc::new(AtomicBool::new(false)),
+            environment: Arc::new(Mutex::new(environment.to_string())),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// The flag raised while a prompt waits for an answer.
+    pub fn prompting(&self) -> Arc<AtomicBool> {
+        self.prompting.clone()
+    }
+
+    /// The environment being changed now.
+    pub fn environment(&self) -> Arc<Mutex<String>> {
+        self.environment.clone()
+    }
+}
+
+impl Reporter for Terminal {
+    fn on_start(&self, address: &Address, action: Action, step: Step) {
+        self.progress.on_start(address, action, step);
+    }
+
+    fn on_finish(&self, report: &OperationReport) {
+        self.progress.on_finish(report);
+    }
+
+    fn on_wait(&self, address: &Address, step: Step, state: &str, elapsed: Duration) {
+        self.progress.on_wait(address, step, state, elapsed);
+    }
+
+    fn on_begin(&self, total: usize) {
+        self.progress.on_begin(total);
+    }
+
+    fn on_event(&self, event: &Event<'_>) {
+        if let Event::Planned { plan, .. } = event
+            && let Ok(mut environment) = self.environment.lock()
+        {
+            environment.clone_from(&plan.environment);
+        }
+        if let Err(error) = print_event(event, self.show)
+            && let Ok(mut failure) = self.failure.lock()
+        {
+            failure.get_or_insert(error);
+        }
+    }
+}
+
+impl Frontend for Terminal {
+    type Error = anyhow::Error;
+
+    fn asks_a_person(&self) -> bool {
+        self.confirm.is_none() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    fn approve(&self, approval: &Approval<'_>) -> anyhow::Result<bool> {
+        self.prompting.store(true, Ordering::SeqCst);
+        let answer = crate::confirm::confirm(
+            &approval.plan.environment,
+            &question(approval),
+            approval.risk,
+            self.yes,
+            self.confirm.as_deref(),
+        );
+        self.prompting.store(false, Ordering::SeqCst);
+        answer
+    }
+
+    fn failure(&self) -> Option<anyhow::Error> {
+        self.failure
+            .lock()
+            .ok()
+            .and_then(|mut f| f.take())
+            .map(anyhow::Error::new)
+    }
+}
+
+/// What the prompt asks: exactly what will happen.
+fn question(approval: &Approval<'_>) -> String {
+    let plan = approval.plan;
+    match approval.operation {
+        Operation::Apply | Operation::Reconcile | Operation::Redeploy => {
+            return format!(
+                "{} these changes to `{}`?",
+                render::title(approval.operation),
+                plan.environment
+            );
+        }
+        Operation::Destroy => {}
+    }
+    let count = plan.changes.len();
+    let mut question = format!(
+        "Destroy {count} resource{} of `{}`?",
+        if count == 1 { "" } else { "s" },
+        plan.environment
+    );
+    for change in &plan.changes {
+        let Some(live) = &change.live else { continue };
+        if envctl_engine::is_deletion_protected(live) {
+            question.push_str(&format!(
+                " Deletion protection of {} will be lifted.",
+                change.address
+            ));
+        }
+        if change.kind.holds_data() {
+            question.push_str(&format!(
+                " A final snapshot of {} will be kept as `{}-final-<unix time>`.",
+                change.address, live.id
+            ));
+        }
+    }
+    question
 }

@@ -67,9 +67,16 @@ impl Reporter for SilentReporter {
 }
 
 /// A flag that stops an apply from starting more operations (Ctrl-C, SIGTERM); the ones in
-/// flight finish. Cloning shares the flag.
+/// flight finish. Cloning shares the flag; [`Interrupt::raised`] waits for it.
 #[derive(Debug, Clone, Default)]
-pub struct Interrupt(std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct Interrupt(std::sync::Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    raised: std::sync::atomic::AtomicBool,
+    /// Tasks waiting in [`Interrupt::raised`].
+    waiting: std::sync::Mutex<Vec<std::task::Waker>>,
+}
 
 impl Interrupt {
     /// A flag not yet raised.
@@ -77,14 +84,45 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// Raises the flag: no further operation starts.
+    /// Raises the flag: no further operation starts, and whoever waits for it wakes.
     pub fn trigger(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .raised
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let waiting = self
+            .0
+            .waiting
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for waker in waiting {
+            waker.wake();
+        }
     }
 
     /// Whether the flag was raised.
     pub fn is_triggered(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.raised.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the flag is raised (at once if it already was).
+    pub fn raised(&self) -> impl Future<Output = ()> + Send + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.is_triggered() {
+                return std::task::Poll::Ready(());
+            }
+            if let Ok(mut waiting) = self.0.waiting.lock()
+                && !waiting.iter().any(|w| w.will_wake(cx.waker()))
+            {
+                waiting.push(cx.waker().clone());
+            }
+            // Raised between the first look and the registration: not missed.
+            if self.is_triggered() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 }
 

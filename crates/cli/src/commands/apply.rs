@@ -3,13 +3,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use envctl_engine::{Plan, ops, plan::PLAN_FORMAT_VERSION};
+use envctl_engine::ops::{self, ChangeError, SavedPlanError, Session};
+use envctl_engine::{Interrupt, Plan, PlanOptions};
 
-use crate::args::{ApplyArgs, ExecutionArgs, GlobalArgs};
-use crate::commands::change::{LockTarget, ShowPlan, change};
-use crate::commands::cloud_error;
-use crate::context::{connect, load_spec};
+use crate::args::{ApplyArgs, ExecutionArgs, GateArgs, GlobalArgs};
+use crate::commands::change::{self, watch_interrupts};
+use crate::context::{LoadedSpec, connect, load_spec, today};
 use crate::errors::{Outcome, UserError};
+use crate::frontend::{ShowPlan, Terminal};
 
 pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome> {
     let ApplyArgs {
@@ -23,40 +24,33 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         (Some(path), _) => apply_saved(global, &path, &execution, &gate).await,
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
-            let mut desired = crate::context::expand_for_run(global, &loaded, &environment)?;
-            let options = envctl_engine::PlanOptions {
+            let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
+            let plan_options = PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
-                ..envctl_engine::PlanOptions::default()
+                ..PlanOptions::default()
             };
-            crate::commands::gate::enforce_expiry(&loaded, &mut desired, &gate)?;
             let provider = connect(global, loaded.spec.region()).await?;
-            crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-            let target = LockTarget {
-                bucket: desired.lock_bucket.clone(),
-                project: desired.project.clone(),
-                environment: environment.clone(),
-                timeout: execution.lock_timeout,
+            let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+            let terminal = terminal(global, &execution, &environment);
+            let interrupt = Interrupt::new();
+            let _interrupts = watch_interrupts(&terminal, &interrupt);
+            let session = Session {
+                provider: &provider,
+                locks: &locks,
+                frontend: &terminal,
+                today: today(),
             };
-            change(
-                global,
-                &provider,
-                &execution,
-                envctl_engine::ops::Operation::Apply,
-                ShowPlan::Full,
-                &target,
-                true,
-                || async {
-                    ops::plan_with(&provider, &desired, &options)
-                        .await
-                        .map_err(|e| {
-                            cloud_error(
-                                e,
-                                format!("failed to read the live state of `{environment}`"),
-                            )
-                        })
-                },
+            let outcome = ops::apply_environment(
+                session,
+                &loaded.spec,
+                desired,
+                &plan_options,
+                &crate::commands::gate::options(&gate),
+                &change::options(&execution, &interrupt),
             )
             .await
+            .map_err(|e| change::error(&loaded, e))?;
+            change::finish(outcome)
         }
         (None, None) => Err(UserError::new("nothing to apply")
             .hint("name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)")
@@ -64,14 +58,23 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
     }
 }
 
-/// Applies a saved plan, bound to the current spec and cloud: protection, the promotion gate
-/// and confirmation come from the current spec, never from the file; the plan is made again
-/// from the current spec and live state under the lock and must come out exactly as saved.
+fn terminal(global: &GlobalArgs, execution: &ExecutionArgs, environment: &str) -> Terminal {
+    Terminal::new(
+        global.no_progress,
+        execution.yes,
+        execution.confirm.clone(),
+        ShowPlan::Full,
+        environment,
+    )
+}
+
+/// Applies a saved plan, bound to the current spec and cloud (the engine's `apply_saved`
+/// decides; this reads the file and words the refusals).
 async fn apply_saved(
     global: &GlobalArgs,
     path: &Path,
     execution: &ExecutionArgs,
-    gate: &crate::args::GateArgs,
+    gate: &GateArgs,
 ) -> anyhow::Result<Outcome> {
     let saved = read_plan_file(path)?;
     if gate.skip_promotion_gate || gate.allow_expired.is_some() {
@@ -81,132 +84,100 @@ async fn apply_saved(
         .hint("apply with the override instead: `envctl apply ENV --skip-promotion-gate --reason TEXT` or `envctl apply ENV --allow-expired REASON`")
         .into());
     }
-    let remake = || {
-        format!(
-            "make a new plan with `envctl plan {} --out {}`",
-            saved.environment,
-            path.display()
-        )
-    };
     let loaded = load_spec(&global.spec)?;
-    let mut desired = crate::context::expand_for_run(global, &loaded, &saved.environment)?;
-    crate::commands::gate::enforce_expiry(&loaded, &mut desired, gate)?;
-    if desired.project != saved.project || desired.region != saved.region {
-        return Err(UserError::new(format!(
-            "the saved plan `{}` is for `{}` in {}, but this run would change `{}` in {}",
-            path.display(),
-            saved.project,
-            saved.region,
-            desired.project,
-            desired.region
-        ))
-        .hint(remake())
-        .into());
-    }
-    if envctl_engine::plan::desired_digest(&desired) != saved.desired_digest {
-        return Err(UserError::new(format!(
-            "the saved plan `{}` was made from another version of the spec than `{}`",
-            path.display(),
-            loaded.source.path
-        ))
-        .hint(format!(
-            "pass the plan's own spec with `--spec`, or {}",
-            remake()
-        ))
-        .into());
-    }
+    let desired = crate::context::expand_for_run(global, &loaded, &saved.environment)?;
     let provider = connect(global, loaded.spec.region()).await?;
-    let options = envctl_engine::PlanOptions {
-        force_replace: saved.force_replace.iter().cloned().collect(),
-        ..envctl_engine::PlanOptions::default()
+    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let terminal = terminal(global, execution, &saved.environment);
+    let interrupt = Interrupt::new();
+    let _interrupts = watch_interrupts(&terminal, &interrupt);
+    let session = Session {
+        provider: &provider,
+        locks: &locks,
+        frontend: &terminal,
+        today: today(),
     };
-    crate::commands::gate::enforce(&loaded, &mut desired, &provider, gate).await?;
-    let target = LockTarget {
-        bucket: desired.lock_bucket.clone(),
-        project: desired.project.clone(),
-        environment: desired.environment.clone(),
-        timeout: execution.lock_timeout,
-    };
-    // What runs is the plan made now (its protection, blockers and notes are the current
-    // spec's), and only when it comes out exactly as saved.
-    change(
-        global,
-        &provider,
-        execution,
-        envctl_engine::ops::Operation::Apply,
-        ShowPlan::Full,
-        &target,
-        true,
-        || async {
-            let current = ops::plan_with(&provider, &desired, &options)
-                .await
-                .map_err(|e| {
-                    cloud_error(
-                        e,
-                        format!("failed to read the live state of `{}`", saved.environment),
-                    )
-                })?;
-            if current.live_fingerprint != saved.live_fingerprint {
-                return Err(UserError::new(format!(
-                    "the saved plan `{}` is stale: `{}` changed since the plan was made",
-                    path.display(),
-                    saved.environment
-                ))
-                .hint(remake())
-                .into());
-            }
-            // (Compared as written: what a file holds is all that can be compared.)
-            let as_saved = |plan: &Plan| serde_json::to_value(&plan.changes).ok();
-            if as_saved(&current) != as_saved(&saved) {
-                return Err(UserError::new(format!(
-                    "the saved plan `{}` does not match what the spec and the cloud give now: it was edited",
-                    path.display()
-                ))
-                .hint(remake())
-                .into());
-            }
-            Ok(current)
-        },
+    let result = ops::apply_saved(
+        session,
+        &loaded.spec,
+        desired,
+        &saved,
+        &change::options(execution, &interrupt),
     )
-    .await
+    .await;
+    match result {
+        Ok(outcome) => change::finish(outcome),
+        Err(ChangeError::SavedPlan(error)) => Err(saved_plan_error(&loaded, path, &saved, error)),
+        Err(error) => Err(change::error(&loaded, error)),
+    }
 }
 
-/// Reads a saved plan file.
+/// Why the saved plan at `path` was refused, and how to make a new one.
+fn saved_plan_error(
+    loaded: &LoadedSpec,
+    path: &Path,
+    saved: &Plan,
+    error: SavedPlanError,
+) -> anyhow::Error {
+    let remake = format!(
+        "make a new plan with `envctl plan {} --out {}`",
+        saved.environment,
+        path.display()
+    );
+    let path = path.display();
+    match error {
+        SavedPlanError::OtherTarget {
+            saved_project,
+            saved_region,
+            project,
+            region,
+        } => UserError::new(format!(
+            "the saved plan `{path}` is for `{saved_project}` in {saved_region}, but this run would change `{project}` in {region}"
+        ))
+        .hint(remake)
+        .into(),
+        SavedPlanError::OtherSpec => UserError::new(format!(
+            "the saved plan `{path}` was made from another version of the spec than `{}`",
+            loaded.source.path
+        ))
+        .hint(format!("pass the plan's own spec with `--spec`, or {remake}"))
+        .into(),
+        SavedPlanError::Stale { environment } => UserError::new(format!(
+            "the saved plan `{path}` is stale: `{environment}` changed since the plan was made"
+        ))
+        .hint(remake)
+        .into(),
+        SavedPlanError::Edited => UserError::new(format!(
+            "the saved plan `{path}` does not match what the spec and the cloud give now: it was edited"
+        ))
+        .hint(remake)
+        .into(),
+        // Refused when the file was read.
+        error @ (SavedPlanError::NotAPlan(_) | SavedPlanError::FormatVersion { .. }) => {
+            anyhow::Error::new(error)
+        }
+    }
+}
+
+/// Reads a saved plan file (the engine checks what it holds).
 fn read_plan_file(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the saved plan `{}`", path.display()))?;
-    // The format first: a plan of another format may not even read as this one's.
-    #[derive(serde::Deserialize)]
-    struct Format {
-        format_version: u32,
-    }
-    if let Ok(Format { format_version }) = serde_json::from_str::<Format>(&text)
-        && format_version != PLAN_FORMAT_VERSION
-    {
-        return Err(UserError::new(format!(
-            "`{}` has plan format {format_version}, this envctl reads format {PLAN_FORMAT_VERSION}",
-            path.display(),
-        ))
-        .hint("make the plan again with this version of envctl")
-        .into());
-    }
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-        anyhow::Error::new(e).context(
+    ops::apply::read_saved(&text).map_err(|error| match error {
+        SavedPlanError::NotAPlan(error) => anyhow::Error::new(error).context(
             UserError::new(format!(
                 "`{}` is not a plan saved by envctl",
                 path.display()
             ))
             .hint("save one with `envctl plan ENV --out FILE`"),
-        )
-    })?;
-    if plan.format_version != PLAN_FORMAT_VERSION {
-        return Err(UserError::new(format!(
-            "`{}` has plan format {}, this envctl reads format {PLAN_FORMAT_VERSION}",
+        ),
+        SavedPlanError::FormatVersion { found } => UserError::new(format!(
+            "`{}` has plan format {found}, this envctl reads format {}",
             path.display(),
-            plan.format_version
+            envctl_engine::plan::PLAN_FORMAT_VERSION
         ))
         .hint("make the plan again with this version of envctl")
-        .into());
-    }
-    Ok(plan)
+        .into(),
+        error => anyhow::Error::new(error),
+    })
 }

@@ -1,12 +1,13 @@
 //! `envctl destroy ENV`: delete everything the environment owns, in reverse order.
 
-use envctl_engine::ops;
+use envctl_engine::Interrupt;
+use envctl_engine::ops::{self, Session};
 
 use crate::args::{DestroyArgs, GlobalArgs};
-use crate::commands::change::{LockTarget, ShowPlan, change};
-use crate::commands::cloud_error;
-use crate::context::{connect, load_spec};
+use crate::commands::change::{self, watch_interrupts};
+use crate::context::{connect, load_spec, today};
 use crate::errors::Outcome;
+use crate::frontend::{ShowPlan, Terminal};
 
 pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outcome> {
     let DestroyArgs {
@@ -16,28 +17,24 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let loaded = load_spec(&global.spec)?;
     let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await?;
-    let target = LockTarget {
-        bucket: desired.lock_bucket.clone(),
-        project: desired.project.clone(),
-        environment: environment.clone(),
-        timeout: execution.lock_timeout,
-    };
-    change(
-        global,
-        &provider,
-        &execution,
-        envctl_engine::ops::Operation::Destroy,
+    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let terminal = Terminal::new(
+        global.no_progress,
+        execution.yes,
+        execution.confirm.clone(),
         ShowPlan::Full,
-        &target,
-        true,
-        || async {
-            ops::plan_destroy(&provider, &desired).await.map_err(|e| {
-                cloud_error(
-                    e,
-                    format!("failed to read the live state of `{environment}`"),
-                )
-            })
-        },
-    )
-    .await
+        &environment,
+    );
+    let interrupt = Interrupt::new();
+    let _interrupts = watch_interrupts(&terminal, &interrupt);
+    let session = Session {
+        provider: &provider,
+        locks: &locks,
+        frontend: &terminal,
+        today: today(),
+    };
+    let outcome = ops::destroy(session, &desired, &change::options(&execution, &interrupt))
+        .await
+        .map_err(|e| change::error(&loaded, e))?;
+    change::finish(outcome)
 }

@@ -40,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
         if !crate::confirm::confirm(
             &environment,
             &question,
-            crate::confirm::Risk::Ordinary,
+            envctl_engine::ops::Risk::Ordinary,
             yes,
             None,
         )? {

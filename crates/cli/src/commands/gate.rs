@@ -1,6 +1,6 @@
-//! The promotion gate and expired declared differences as the CLI meets them: `--skip-
-//! promotion-gate --reason TEXT` and `--allow-expired REASON` turned into the engine's
-//! `GateOptions`, and the gate's refusals into messages with hints.
+//! The promotion gate and expired declared differences as the CLI meets them:
+//! `--skip-promotion-gate --reason TEXT` and `--allow-expired REASON` turned into the
+//! engine's `GateOptions`, and the gate's refusals into messages with hints.
 //!
 //! Owns [`options`] and [`gate_error`]. Invariant: every decision (blocked? overridden?
 //! converged?) is `envctl_engine::ops::gate`'s; nothing here judges anything.
@@ -28,7 +28,7 @@ pub fn options(gate: &GateArgs) -> GateOptions {
 pub fn gate_error(loaded: &LoadedSpec, error: GateError) -> anyhow::Error {
     match error {
         GateError::Read(error) => crate::commands::read_error(error),
-        GateError::UnknownEnvironment(error) => crate::commands::unknown_environment(loaded, error),
+        GateError::UnknownEnvironment(error) => crate::context::unknown_environment(loaded, error),
         error @ GateError::Expired { .. } => UserError::new(error.to_string())
             .hint("converge the environments and remove the entries, agree on new dates with their owners, or pass `--allow-expired REASON`")
             .into(),
@@ -36,41 +36,4 @@ pub fn gate_error(loaded: &LoadedSpec, error: GateError) -> anyhow::Error {
             .hint(blocker.hint.unwrap_or_default())
             .into(),
     }
-}
-
-/// Refuses to change `desired` while a difference it relies on has expired, unless
-/// `--allow-expired REASON`.
-pub fn enforce_expiry(
-    loaded: &LoadedSpec,
-    desired: &mut envctl_spec::DesiredState,
-    gate: &GateArgs,
-) -> anyhow::Result<()> {
-    envctl_engine::ops::gate::enforce_expiry(
-        loaded.spec.differences(),
-        desired,
-        options(gate).allow_expired.as_deref(),
-        crate::context::today(),
-        &crate::frontend::Messages,
-    )
-    .map_err(|e| gate_error(loaded, e))
-}
-
-/// Refuses to go on unless `desired`'s upstream environment has converged, or the gate is
-/// skipped with a reason.
-pub async fn enforce(
-    loaded: &LoadedSpec,
-    desired: &mut envctl_spec::DesiredState,
-    provider: &envctl_providers::AwsProvider,
-    gate: &GateArgs,
-) -> anyhow::Result<()> {
-    envctl_engine::ops::gate::enforce(
-        provider,
-        &loaded.spec,
-        desired,
-        options(gate).skip_promotion_gate.as_deref(),
-        crate::context::today(),
-        &crate::frontend::Messages,
-    )
-    .await
-    .map_err(|e| gate_error(loaded, e))
 }

@@ -1,7 +1,10 @@
 //! One module per subcommand, each a thin function over a library operation.
 //!
 //! Owns argument destructuring and the order of steps (load, expand, connect, operate,
-//! render). Invariant: no command diffs state or walks a graph itself; the engine does.
+//! render), and the wording of the library's errors. Invariants: no command diffs state,
+//! walks a graph or decides a policy (blocked, stale, gated, locked, retried) itself; each
+//! turns its arguments into options, calls one `envctl_engine::ops` operation and renders what
+//! it returns.
 
 pub mod apply;
 pub mod audit;
@@ -51,14 +54,6 @@ pub fn read_error(error: envctl_engine::ops::ReadError) -> anyhow::Error {
     cloud_error(error.source, doing)
 }
 
-/// An environment the spec does not declare, with where environments are declared.
-pub fn unknown_environment(
-    loaded: &crate::context::LoadedSpec,
-    error: envctl_spec::UnknownEnvironment,
-) -> anyhow::Error {
-    crate::context::unknown_environment(loaded, error)
-}
-
 /// A failed read-only operation over several environments, as a user-facing error.
 pub fn lookup_error(
     loaded: &crate::context::LoadedSpec,
@@ -67,7 +62,7 @@ pub fn lookup_error(
     match error {
         envctl_engine::ops::LookupError::Read(error) => read_error(error),
         envctl_engine::ops::LookupError::UnknownEnvironment(error) => {
-            unknown_environment(loaded, error)
+            crate::context::unknown_environment(loaded, error)
         }
     }
 }
@@ -150,23 +145,6 @@ pub fn replace_targets(
         }
     }
     Ok(targets)
-}
-
-/// Refuses a plan with blockers, listing every one; nothing has been changed when this
-/// refuses.
-pub fn refuse_if_blocked(plan: &envctl_engine::Plan) -> anyhow::Result<()> {
-    if plan.blockers.is_empty() {
-        return Ok(());
-    }
-    crate::style::eprint(&crate::render::blockers_text(plan));
-    Err(UserError::new(format!(
-        "refusing to change `{}`: the plan has {} blocker{}; nothing was changed",
-        plan.environment,
-        plan.blockers.len(),
-        if plan.blockers.len() == 1 { "" } else { "s" }
-    ))
-    .hint("each blocker above says how to clear it; `envctl plan` shows them too")
-    .into())
 }
 
 /// Where and when a JSON report is made: the project, the region the run works in, the account

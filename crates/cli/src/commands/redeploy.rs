@@ -1,13 +1,14 @@
 //! `envctl redeploy ENV`: rebuild an environment from the spec, optionally as it was at a git
 //! revision, replacing drifted (or all) resources instead of patching them.
 
-use envctl_engine::{PlanOptions, ReplacePolicy, ops};
+use envctl_engine::ops::{self, RedeployOptions, Session};
+use envctl_engine::{Interrupt, ReplacePolicy};
 
 use crate::args::{GlobalArgs, RedeployArgs};
-use crate::commands::change::{LockTarget, ShowPlan, change};
-use crate::commands::cloud_error;
-use crate::context::{connect, load_spec, load_spec_at_revision};
+use crate::commands::change::{self, watch_interrupts};
+use crate::context::{connect, load_spec, load_spec_at_revision, today};
 use crate::errors::Outcome;
+use crate::frontend::{ShowPlan, Terminal};
 
 pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outcome> {
     let RedeployArgs {
@@ -26,12 +27,9 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     if let Some(revision) = &revision {
         eprintln!("using the spec as of git revision `{revision}`");
     }
-    let mut desired = crate::context::expand_for_run(global, &loaded, &environment)?;
-    let force_replace = crate::commands::replace_targets(&desired, &replace)?;
-    let provider = connect(global, loaded.spec.region()).await?;
-    let options = PlanOptions {
-        force_replace,
-        remove_unmanaged: true,
+    let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
+    let redeploy = RedeployOptions {
+        force_replace: crate::commands::replace_targets(&desired, &replace)?,
         replace: if replace_all {
             ReplacePolicy::All
         } else if replace_drifted {
@@ -40,32 +38,32 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
-    crate::commands::gate::enforce_expiry(&loaded, &mut desired, &gate)?;
-    crate::commands::gate::enforce(&loaded, &mut desired, &provider, &gate).await?;
-    let target = LockTarget {
-        bucket: desired.lock_bucket.clone(),
-        project: desired.project.clone(),
-        environment: environment.clone(),
-        timeout: execution.lock_timeout,
-    };
-    change(
-        global,
-        &provider,
-        &execution,
-        envctl_engine::ops::Operation::Redeploy,
+    let provider = connect(global, loaded.spec.region()).await?;
+    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let terminal = Terminal::new(
+        global.no_progress,
+        execution.yes,
+        execution.confirm.clone(),
         ShowPlan::Full,
-        &target,
-        true,
-        || async {
-            ops::plan_with(&provider, &desired, &options)
-                .await
-                .map_err(|e| {
-                    cloud_error(
-                        e,
-                        format!("failed to read the live state of `{environment}`"),
-                    )
-                })
-        },
+        &environment,
+    );
+    let interrupt = Interrupt::new();
+    let _interrupts = watch_interrupts(&terminal, &interrupt);
+    let session = Session {
+        provider: &provider,
+        locks: &locks,
+        frontend: &terminal,
+        today: today(),
+    };
+    let outcome = ops::redeploy(
+        session,
+        &loaded.spec,
+        desired,
+        &redeploy,
+        &crate::commands::gate::options(&gate),
+        &change::options(&execution, &interrupt),
     )
     .await
+    .map_err(|e| change::error(&loaded, e))?;
+    change::finish(outcome)
 }

@@ -1,16 +1,23 @@
 //! The library operations the CLI commands are thin wrappers over, one operation a file (as
-//! cargo's `ops`).
+//! cargo's `ops`), so that another program could embed them.
 //!
-//! Owns the sequencing of every operation: read -> plan (`plan`), plan -> graph -> execute
-//! (`apply`), drift (`drift`), parity and audit, the gates a change passes (`gate`), the
-//! judging of declared differences against a date (`expiry`), and locks (`lock`); [`Operation`] names the operations that change the cloud.
-//! No command walks a graph or diffs state itself. Invariants: every operation reads live
-//! state fresh and nothing is cached between operations; nothing here prints or reads a
-//! clock: dates are passed in, and what a person should see goes through the
-//! [`Reporter`](crate::execute::Reporter) or is returned.
+//! Owns the sequencing and the policy of every operation: `plan` (read -> plan, and the plan a
+//! person reviews with the gates' refusals as blockers), `apply` (one plan, an environment,
+//! a saved plan bound to spec and cloud), `destroy`, `redeploy`, `reconcile` (the controller
+//! loop and its error policy), `drift`, `parity`, `audit`; what they share: `change` (plan,
+//! refuse, confirm, lock, apply, roll back), `gate` (expired differences and the promotion
+//! gate), `expiry` (declared differences judged against a date), `lock` (the `LockStore`
+//! seam) and `events` (what they report). [`Operation`] names the operations that change the
+//! cloud. No command walks a graph or diffs state itself. Invariants: every operation reads
+//! live state fresh and nothing is cached between operations; nothing here prints or reads the
+//! date: dates are passed in, and what a person should see is an [`Event`] through the
+//! [`Reporter`](crate::execute::Reporter) or is returned; every refusal is a typed error, its
+//! wording and hints are the front end's.
 
 pub mod apply;
 pub mod audit;
+pub mod change;
+pub mod destroy;
 pub mod drift;
 pub mod events;
 pub mod expiry;
@@ -18,19 +25,27 @@ pub mod gate;
 pub mod lock;
 pub mod parity;
 pub mod plan;
+pub mod reconcile;
+pub mod redeploy;
 
 use envctl_spec::UnknownEnvironment;
 
 use crate::provider::ProviderError;
 
-pub use apply::{ApplyError, apply};
+pub use apply::{ApplyError, apply, apply_environment, apply_saved};
 pub use audit::{Audit, AuditFinding, audit};
+pub use change::{
+    Approval, ChangeError, ChangeOptions, ChangeOutcome, Frontend, Risk, SavedPlanError, Session,
+};
+pub use destroy::destroy;
 pub use drift::{drift, reconcile_options};
 pub use events::{Event, RollbackCause};
 pub use expiry::{DeclaredDifference, EXPIRY_WARNING_DAYS, ExpiryStatus, declared_differences};
 pub use gate::{GateError, GateOptions, GateState};
 pub use lock::{HeldLock, LockError, LockInfo, LockStore, Locking};
 pub use plan::{plan, plan_destroy, plan_gated, plan_with, read_live, scope_of};
+pub use reconcile::{ReconcileOptions, ReconcileReport, Repair, Timer, Watch, reconcile};
+pub use redeploy::{RedeployOptions, redeploy};
 
 /// An operation that changes the cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

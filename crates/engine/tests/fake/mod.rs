@@ -87,6 +87,17 @@ impl FakeCloud {
         }
     }
 
+    /// Changes a field of one environment's resource behind envctl's back.
+    pub fn tamper_in(&self, environment: &str, address: &str, field: &str, value: Value) {
+        for r in self.resources.lock().unwrap().iter_mut() {
+            if r.address.to_string() == address
+                && r.tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment)
+            {
+                r.fields.insert(field.to_string(), value.clone());
+            }
+        }
+    }
+
     /// Adds a copy of the resource at `address`, as an interrupted run could leave behind.
     pub fn duplicate(&self, address: &str) {
         let mut resources = self.resources.lock().unwrap();
@@ -664,5 +675,72 @@ impl envctl_engine::ops::LockStore for FakeLocks {
             }),
             Some(_) => Ok(held.remove(&key).unwrap()),
         }
+    }
+}
+
+/// A front end for tests: answers the confirmation as told, records the events, and can run
+/// something while "the person thinks" (between the question and the answer).
+#[derive(Default)]
+pub struct Answers<'a> {
+    /// Whether a person is asked (then the lock is taken after the answer).
+    pub asks: bool,
+    /// The answer.
+    pub no: bool,
+    pub recorder: Recorder,
+    pub approvals: AtomicUsize,
+    pub while_asking: Option<Box<dyn Fn() + Sync + 'a>>,
+}
+
+impl Answers<'_> {
+    /// Says yes without asking anyone (`--yes` without a terminal).
+    pub fn yes() -> Self {
+        Answers::default()
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.recorder.lines()
+    }
+}
+
+impl envctl_engine::Reporter for Answers<'_> {
+    fn on_start(&self, _: &Address, _: envctl_engine::Action, _: Step) {}
+    fn on_finish(&self, _: &envctl_engine::OperationReport) {}
+    fn on_event(&self, event: &envctl_engine::ops::Event<'_>) {
+        self.recorder.on_event(event);
+    }
+}
+
+impl envctl_engine::ops::Frontend for Answers<'_> {
+    type Error = String;
+
+    fn asks_a_person(&self) -> bool {
+        self.asks
+    }
+
+    fn approve(&self, _: &envctl_engine::ops::Approval<'_>) -> Result<bool, String> {
+        self.approvals.fetch_add(1, Ordering::SeqCst);
+        if let Some(think) = &self.while_asking {
+            think();
+        }
+        self.recorder
+            .events
+            .lock()
+            .unwrap()
+            .push("approved?".into());
+        Ok(!self.no)
+    }
+}
+
+/// A session over the fake cloud and locks, dated 2027-01-01.
+pub fn session<'a, F>(
+    cloud: &'a FakeCloud,
+    locks: &'a FakeLocks,
+    frontend: &'a F,
+) -> envctl_engine::ops::Session<'a, FakeCloud, FakeLocks, F> {
+    envctl_engine::ops::Session {
+        provider: cloud,
+        locks,
+        frontend,
+        today: date("2027-01-01"),
     }
 }
