@@ -413,3 +413,30 @@ async fn the_in_memory_lock_store_keeps_the_lock_rules() {
         Err(LockError::NotLocked { .. })
     ));
 }
+
+/// An embedding program runs the operations on a multi-threaded runtime.
+#[test]
+fn the_operations_futures_can_be_spawned() {
+    fn spawnable<T: Send>(_: &T) {}
+    let cloud = FakeCloud::default();
+    let locks = FakeLocks::default();
+    let frontend = Answers::yes();
+    let spec = gated_spec();
+    let desired = environment("staging", 1, "t3.small");
+    let options = ChangeOptions::default();
+    let plan_options = PlanOptions::default();
+    let gate = Default::default();
+    spawnable(&ops::apply_environment(
+        session(&cloud, &locks, &frontend),
+        &spec,
+        desired.clone(),
+        &plan_options,
+        &gate,
+        &options,
+    ));
+    spawnable(&ops::destroy(
+        session(&cloud, &locks, &frontend),
+        &desired,
+        &options,
+    ));
+}

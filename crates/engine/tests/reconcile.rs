@@ -237,3 +237,24 @@ fn the_backoff_doubles_up_to_the_interval() {
         Duration::from_millis(300)
     );
 }
+
+/// An embedding program runs the controller loop on a multi-threaded runtime.
+#[test]
+fn the_loop_can_be_spawned() {
+    fn spawnable<T: Send>(_: &T) {}
+    let cloud = FakeCloud::default();
+    let locks = FakeLocks::default();
+    let frontend = Answers::yes();
+    let spec = gated_spec();
+    let stop = Interrupt::new();
+    let timer = FakeTimer::new(&stop, 0);
+    let environments = [environment("staging", 1, "t3.small")];
+    let options = ReconcileOptions::default();
+    spawnable(&ops::reconcile(
+        session(&cloud, &locks, &frontend),
+        &spec,
+        &environments,
+        &options,
+        &timer,
+    ));
+}
