@@ -32,6 +32,7 @@
 pub mod date;
 pub mod diagnostic;
 pub mod model;
+pub mod rule;
 pub mod source;
 
 mod digest;
@@ -48,6 +49,7 @@ mod validate;
 pub use date::{CivilDate, DateParseError};
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
+pub use rule::{Peer, Rule, RuleParseError};
 pub use schema::{SCHEMA_DIALECT, json_schema};
 pub use source::SourceFile;
 pub use spec::{Difference, EnvironmentSettings, Spec, UnknownEnvironment};

@@ -17,6 +17,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::kinds;
+use crate::rule::Rule;
 
 /// Tag key naming the project that owns a resource.
 pub const TAG_PROJECT: &str = "envctl:project";
@@ -201,6 +202,9 @@ pub enum Value {
     /// text (`"security_group.app"`), like a string; read back, text that parses as an
     /// address is a reference.
     Ref(Address),
+    /// A security group rule. Serialised as its canonical text; read back, text that parses
+    /// as a rule is a rule.
+    Rule(Rule),
     Str(String),
     List(Vec<Value>),
 }
@@ -231,6 +235,22 @@ impl Value {
         }
     }
 
+    /// The rule of a `Rule`, or `None` for any other variant.
+    pub fn as_rule(&self) -> Option<&Rule> {
+        match self {
+            Value::Rule(rule) => Some(rule),
+            _ => None,
+        }
+    }
+
+    /// The rules a rule set holds: the `Rule` items of a `List`.
+    pub fn rules(&self) -> Vec<&Rule> {
+        match self {
+            Value::List(items) => items.iter().filter_map(Value::as_rule).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A sorted, deduplicated list (a set of references, of rules, ...).
     pub fn set<I: IntoIterator<Item = Value>>(items: I) -> Value {
         let mut v: Vec<Value> = items.into_iter().collect();
@@ -255,14 +275,6 @@ impl Value {
         }
     }
 
-    /// The texts of a `List` of `Str`; other items are skipped, other variants give nothing.
-    pub fn str_items(&self) -> Vec<&str> {
-        match self {
-            Value::List(items) => items.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        }
-    }
-
     /// A sorted, deduplicated list of strings.
     pub fn string_set<I: IntoIterator<Item = String>>(items: I) -> Value {
         let mut v: Vec<String> = items.into_iter().collect();
@@ -279,6 +291,7 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Ref(address) => write!(f, "\"{address}\""),
+            Value::Rule(rule) => write!(f, "\"{rule}\""),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::date::CivilDate;
-use crate::kinds::{FieldValue, Rule, SpecKind};
+use crate::kinds::{DeclaredRule, FieldValue, SpecKind};
 use crate::model::{DesiredState, Span, Value};
 use crate::net::Cidr;
 use crate::raw::Sp;
@@ -353,7 +353,7 @@ impl<'m> Configured<'m> {
         }
     }
 
-    pub(crate) fn rules(&self, name: &str) -> &'m [Rule] {
+    pub(crate) fn rules(&self, name: &str) -> &'m [DeclaredRule] {
         match self.field(name).map(|f| &f.value) {
             Some(FieldValue::Rules(rules)) => rules,
             _ => &[],

@@ -36,8 +36,14 @@ fn resource<'s>(state: &'s DesiredState, address: &str) -> &'s DesiredResource {
         .unwrap_or_else(|| panic!("{address} is missing"))
 }
 
-fn text(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect())
+/// A rule set's value: typed rules, never their text.
+fn rules(items: &[&str]) -> Value {
+    Value::List(
+        items
+            .iter()
+            .map(|s| Value::Rule(s.parse().expect("canonical rule")))
+            .collect(),
+    )
 }
 
 /// A reference field's value: the typed address, never its text.
@@ -261,7 +267,7 @@ fn cloud_names_and_tags_identify_project_environment_and_address() {
 }
 
 #[test]
-fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
+fn fields_of_each_kind_are_resolved_to_addresses_and_typed_rules() {
     let staging = expand("staging");
     let fields = |address: &str| resource(&staging, address).fields.clone();
     let map = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
@@ -283,13 +289,16 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_canonical_rules() {
         map(&[
             ("vpc", reference("vpc.main")),
             ("description", Value::Str("database".into())),
-            ("ingress", text(&["tcp:5432-5432:group=security_group.app"])),
-            ("egress", text(&["all:all:cidr=0.0.0.0/0"])),
+            (
+                "ingress",
+                rules(&["tcp:5432-5432:group=security_group.app"])
+            ),
+            ("egress", rules(&["all:all:cidr=0.0.0.0/0"])),
         ])
     );
     assert_eq!(
         fields("security_group.app").get("ingress"),
-        Some(&text(&["tcp:443-443:cidr=10.0.0.0/8"]))
+        Some(&rules(&["tcp:443-443:cidr=10.0.0.0/8"]))
     );
     assert_eq!(
         fields("instance.app[0]"),

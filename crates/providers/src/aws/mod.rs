@@ -32,7 +32,9 @@ use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Progress, Provider,
     ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope,
 };
-use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value};
+use envctl_spec::{
+    Address, DesiredResource, Peer, ResourceKind, Rule, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value,
+};
 
 use kinds::{AwsKind, KindRead, dispatch};
 
@@ -238,7 +240,6 @@ impl Provider for AwsProvider {
         if fields.is_empty() {
             return None;
         }
-        let rule_source = format!("group={target}");
         let mut moved = live.clone();
         for field in fields {
             let Some(Value::List(items)) = moved.fields.get(*field) else {
@@ -246,10 +247,10 @@ impl Provider for AwsProvider {
             };
             let rewritten = items.iter().map(|item| match item {
                 Value::Ref(address) if address == target => Value::Str(old_id.to_string()),
-                Value::Str(rule) => match rule.strip_suffix(&rule_source) {
-                    Some(head) => Value::Str(format!("{head}group={old_id}")),
-                    None => item.clone(),
-                },
+                Value::Rule(rule) if rule.group() == Some(target) => Value::Rule(Rule {
+                    peer: Peer::ForeignGroup(old_id.to_string()),
+                    ..rule.clone()
+                }),
                 other => other.clone(),
             });
             let rewritten = Value::set(rewritten.collect::<Vec<_>>());

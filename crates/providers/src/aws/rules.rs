@@ -1,119 +1,52 @@
-//! Security group rules: the spec's canonical rule text <-> EC2 `IpPermission`s.
+//! Security group rules: the spec's typed [`Rule`]s <-> EC2 `IpPermission`s.
 //!
-//! Owns [`Rule`], its parsing from and rendering to the canonical text the spec produces
-//! (`tcp:443-443:cidr=10.0.0.0/8`, `tcp:5432-5432:group=security_group.app`,
-//! `all:all:cidr=0.0.0.0/0`), and the conversions to and from EC2. Invariants: one rule is one
-//! (protocol, ports, single source) triple, so rule sets diff by plain set difference; a live
-//! rule whose source envctl does not own renders with the raw id (`group=sg-0abc`) so that it
-//! shows up as a difference instead of vanishing.
+//! Owns the two conversions and nothing else: the rule type itself, its canonical text and
+//! its invariants live in `envctl_spec::rule`. Invariants here: one EC2 permission splits
+//! into one rule per peer, so rule sets diff by plain set difference; a peer group envctl
+//! does not own is read as [`Peer::ForeignGroup`] (its raw id) so that it shows up as a
+//! difference instead of vanishing.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
-use envctl_spec::Address;
+use envctl_spec::{Address, Peer, Rule};
 
-/// Where traffic of a rule comes from (ingress) or goes to (egress).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Source {
-    Cidr(String),
-    Cidr6(String),
-    PrefixList(String),
-    /// An owned group, by address.
-    Group(Address),
-    /// A group envctl does not own, by id.
-    ForeignGroup(String),
-}
-
-/// One security group rule.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Rule {
-    /// `tcp`, `udp`, `icmp`, `all`, or a protocol number.
-    pub protocol: String,
-    /// `None` for every port (protocol `all`, or icmp without type/code).
-    pub ports: Option<(i32, i32)>,
-    pub source: Source,
-}
-
-impl Rule {
-    /// Parses the canonical text; `None` when it is not canonical.
-    pub fn parse(text: &str) -> Option<Rule> {
-        let mut parts = text.splitn(3, ':');
-        let protocol = parts.next()?.to_string();
-        let ports = match parts.next()? {
-            "all" => None,
-            range => {
-                let (from, to) = range.split_once('-')?;
-                Some((from.parse().ok()?, to.parse().ok()?))
-            }
-        };
-        let (kind, value) = parts.next()?.split_once('=')?;
-        let source = match kind {
-            "cidr" => Source::Cidr(value.to_string()),
-            "cidr6" => Source::Cidr6(value.to_string()),
-            "prefix" => Source::PrefixList(value.to_string()),
-            "group" => match value.parse::<Address>() {
-                Ok(address) => Source::Group(address),
-                Err(_) => Source::ForeignGroup(value.to_string()),
-            },
-            _ => return None,
-        };
-        Some(Rule {
-            protocol,
-            ports,
-            source,
-        })
-    }
-
-    /// The canonical text.
-    pub fn render(&self) -> String {
-        let ports = match self.ports {
-            Some((from, to)) => format!("{from}-{to}"),
-            None => "all".to_string(),
-        };
-        let source = match &self.source {
-            Source::Cidr(c) => format!("cidr={c}"),
-            Source::Cidr6(c) => format!("cidr6={c}"),
-            Source::PrefixList(p) => format!("prefix={p}"),
-            Source::Group(a) => format!("group={a}"),
-            Source::ForeignGroup(id) => format!("group={id}"),
-        };
-        format!("{}:{}:{}", self.protocol, ports, source)
-    }
-
-    /// The EC2 permission for this rule; `group_ids` resolves owned group addresses.
-    /// `None` when an owned group has no id yet.
-    pub fn to_permission(&self, group_ids: &BTreeMap<Address, String>) -> Option<IpPermission> {
-        let protocol = match self.protocol.as_str() {
-            "all" => "-1".to_string(),
-            p => p.to_string(),
-        };
-        let (from, to) = match (self.protocol.as_str(), self.ports) {
-            ("all", _) => (None, None),
-            (_, Some((from, to))) => (Some(from), Some(to)),
-            ("icmp", None) => (Some(-1), Some(-1)),
-            (_, None) => (Some(0), Some(65535)),
-        };
-        let mut permission = IpPermission::builder()
-            .ip_protocol(protocol)
-            .set_from_port(from)
-            .set_to_port(to);
-        permission = match &self.source {
-            Source::Cidr(c) => permission.ip_ranges(IpRange::builder().cidr_ip(c).build()),
-            Source::Cidr6(c) => permission.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
-            Source::PrefixList(p) => {
-                permission.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).build())
-            }
-            Source::Group(address) => permission.user_id_group_pairs(
-                UserIdGroupPair::builder()
-                    .group_id(group_ids.get(address)?)
-                    .build(),
-            ),
-            Source::ForeignGroup(id) => {
-                permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
-            }
-        };
-        Some(permission.build())
-    }
+/// The EC2 permission for `rule`; `group_ids` resolves owned group addresses.
+/// `None` when an owned group has no id yet.
+pub(crate) fn permission(
+    rule: &Rule,
+    group_ids: &BTreeMap<Address, String>,
+) -> Option<IpPermission> {
+    let protocol = match rule.protocol.as_str() {
+        "all" => "-1".to_string(),
+        p => p.to_string(),
+    };
+    let (from, to) = match (rule.protocol.as_str(), rule.ports) {
+        ("all", _) => (None, None),
+        (_, Some((from, to))) => (Some(from), Some(to)),
+        ("icmp", None) => (Some(-1), Some(-1)),
+        (_, None) => (Some(0), Some(65535)),
+    };
+    let builder = IpPermission::builder()
+        .ip_protocol(protocol)
+        .set_from_port(from)
+        .set_to_port(to);
+    let builder = match &rule.peer {
+        Peer::Cidr(c) => builder.ip_ranges(IpRange::builder().cidr_ip(c).build()),
+        Peer::Cidr6(c) => builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build()),
+        Peer::PrefixList(p) => {
+            builder.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).build())
+        }
+        Peer::Group(address) => builder.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group_ids.get(address)?)
+                .build(),
+        ),
+        Peer::ForeignGroup(id) => {
+            builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+        }
+    };
+    Some(builder.build())
 }
 
 /// Splits EC2 permissions into single-source rules; `group_addresses` maps owned group ids
@@ -141,33 +74,31 @@ pub(crate) fn rules_from_permissions(
             ("icmp", Some(-1), _) | (_, None, _) | (_, _, None) => None,
             (_, Some(from), Some(to)) => Some((from, to)),
         };
-        let mut push = |source| {
+        let mut push = |peer| {
             rules.push(Rule {
                 protocol: protocol.clone(),
                 ports,
-                source,
+                peer,
             })
         };
         for range in permission.ip_ranges() {
-            push(Source::Cidr(
-                range.cidr_ip().unwrap_or_default().to_string(),
-            ));
+            push(Peer::Cidr(range.cidr_ip().unwrap_or_default().to_string()));
         }
         for range in permission.ipv6_ranges() {
-            push(Source::Cidr6(
+            push(Peer::Cidr6(
                 range.cidr_ipv6().unwrap_or_default().to_string(),
             ));
         }
         for list in permission.prefix_list_ids() {
-            push(Source::PrefixList(
+            push(Peer::PrefixList(
                 list.prefix_list_id().unwrap_or_default().to_string(),
             ));
         }
         for pair in permission.user_id_group_pairs() {
             let id = pair.group_id().unwrap_or_default();
             push(match group_addresses.get(id) {
-                Some(address) => Source::Group(address.clone()),
-                None => Source::ForeignGroup(id.to_string()),
+                Some(address) => Peer::Group(address.clone()),
+                None => Peer::ForeignGroup(id.to_string()),
             });
         }
     }
@@ -181,7 +112,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn canonical_rules_round_trip() {
+    fn rules_round_trip_through_ec2() {
+        let app: Address = "security_group.app".parse().expect("address");
+        let owned = BTreeMap::from([(app.clone(), "sg-app".to_string())]);
+        let by_id = BTreeMap::from([("sg-app".to_string(), app)]);
         for text in [
             "tcp:443-443:cidr=10.0.0.0/8",
             "tcp:5432-5432:group=security_group.app",
@@ -189,8 +123,12 @@ mod tests {
             "icmp:all:cidr=10.0.0.0/8",
             "udp:1000-2000:group=sg-0123",
         ] {
-            let rule = Rule::parse(text).expect("canonical");
-            assert_eq!(rule.render(), text);
+            let rule: Rule = text.parse().expect("canonical");
+            let back = rules_from_permissions(
+                &[permission(&rule, &owned).expect("groups resolve")],
+                &by_id,
+            );
+            assert_eq!(back, vec![rule], "{text}");
         }
     }
 
@@ -208,7 +146,7 @@ mod tests {
         let owned = BTreeMap::from([("sg-app".to_string(), app)]);
         let rendered: Vec<String> = rules_from_permissions(&[permission], &owned)
             .iter()
-            .map(Rule::render)
+            .map(Rule::to_string)
             .collect();
         assert_eq!(
             rendered,
@@ -222,12 +160,10 @@ mod tests {
 
     #[test]
     fn protocol_all_round_trips_through_ec2() {
-        let rule = Rule::parse("all:all:cidr=0.0.0.0/0").expect("canonical");
-        let permission = rule
-            .to_permission(&BTreeMap::new())
-            .expect("no groups needed");
-        assert_eq!(permission.ip_protocol(), Some("-1"));
-        let back = rules_from_permissions(&[permission], &BTreeMap::new());
+        let rule: Rule = "all:all:cidr=0.0.0.0/0".parse().expect("canonical");
+        let sent = permission(&rule, &BTreeMap::new()).expect("no groups needed");
+        assert_eq!(sent.ip_protocol(), Some("-1"));
+        let back = rules_from_permissions(&[sent], &BTreeMap::new());
         assert_eq!(back, vec![rule]);
     }
 }

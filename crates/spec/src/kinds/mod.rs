@@ -30,6 +30,7 @@ use crate::formats;
 use crate::model::{ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
+use crate::rule::{Peer, Rule};
 use crate::spec::{Configuration, Configured};
 use crate::suggest;
 
@@ -301,7 +302,9 @@ impl FieldDef {
                 _ => return None,
             },
             DefaultValue::NoRules => FieldValue::Rules(Vec::new()),
-            DefaultValue::AllTrafficOut => FieldValue::Rules(vec![Rule::all_traffic_out(span)]),
+            DefaultValue::AllTrafficOut => {
+                FieldValue::Rules(vec![DeclaredRule::all_traffic_out(span)])
+            }
             DefaultValue::ResourceName => FieldValue::Text(name.to_string()),
         })
     }
@@ -414,12 +417,12 @@ pub(crate) enum FieldValue {
         ordered: bool,
         names: Vec<Sp<String>>,
     },
-    Rules(Vec<Rule>),
+    Rules(Vec<DeclaredRule>),
 }
 
 impl FieldValue {
     /// The value as expansion writes it: references become typed addresses, set-like
-    /// lists are sorted and deduplicated, rules become their canonical strings.
+    /// lists are sorted and deduplicated, rules become typed [`Rule`]s.
     pub(crate) fn to_value(&self) -> Value {
         match self {
             FieldValue::Text(text) => Value::Str(text.clone()),
@@ -442,7 +445,9 @@ impl FieldValue {
                     .iter()
                     .map(|n| Value::Ref(address_of(*kind, &n.value))),
             ),
-            FieldValue::Rules(rules) => Value::string_set(rules.iter().map(Rule::canonical)),
+            FieldValue::Rules(rules) => {
+                Value::set(rules.iter().map(|rule| Value::Rule(rule.to_rule())))
+            }
         }
     }
 
@@ -459,7 +464,7 @@ impl FieldValue {
                 format!("[{}]", items.join(", "))
             }
             FieldValue::Rules(rules) => {
-                let items: Vec<String> = rules.iter().map(Rule::to_toml).collect();
+                let items: Vec<String> = rules.iter().map(DeclaredRule::to_toml).collect();
                 format!("[{}]", items.join(", "))
             }
         }
@@ -515,30 +520,37 @@ pub(crate) enum RuleTarget {
     Group(Sp<String>),
 }
 
-/// One security group rule. Invariant: `ports` is `None` for `all`, `Some` for `tcp`/`udp`.
+/// One security group rule as the spec declares it, with the spans its checks point at;
+/// [`DeclaredRule::to_rule`] gives the typed [`Rule`](crate::Rule) everything downstream
+/// uses. Invariant: `ports` is `None` for `all`, `Some` for `tcp`/`udp`.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Rule {
+pub(crate) struct DeclaredRule {
     pub protocol: Protocol,
     pub ports: Option<PortRange>,
     pub target: RuleTarget,
     pub span: Span,
 }
 
-impl Rule {
-    /// `tcp:443-443:cidr=10.0.0.0/8`, `tcp:5432-5432:group=security_group.app`,
-    /// `all:all:cidr=0.0.0.0/0`.
+impl DeclaredRule {
+    /// The rule as a typed value, its group named by address.
+    pub(crate) fn to_rule(&self) -> Rule {
+        Rule {
+            protocol: self.protocol.as_str().to_string(),
+            ports: self
+                .ports
+                .map(|range| (i32::from(range.from), i32::from(range.to))),
+            peer: match &self.target {
+                RuleTarget::Cidr(cidr) => Peer::Cidr(cidr.to_string()),
+                RuleTarget::Group(name) => {
+                    Peer::Group(address_of(security_group::KIND, &name.value))
+                }
+            },
+        }
+    }
+
+    /// The canonical text of [`DeclaredRule::to_rule`], which the digests hash.
     pub(crate) fn canonical(&self) -> String {
-        let ports = match self.ports {
-            Some(range) => range.to_string(),
-            None => "all".to_string(),
-        };
-        let target = match &self.target {
-            RuleTarget::Cidr(cidr) => format!("cidr={cidr}"),
-            RuleTarget::Group(name) => {
-                format!("group={}", address(security_group::KIND, &name.value))
-            }
-        };
-        format!("{}:{ports}:{target}", self.protocol.as_str())
+        self.to_rule().to_string()
     }
 
     fn to_toml(&self) -> String {
@@ -558,8 +570,8 @@ impl Rule {
     }
 
     /// AWS's default egress rule.
-    fn all_traffic_out(span: Span) -> Rule {
-        Rule {
+    fn all_traffic_out(span: Span) -> DeclaredRule {
+        DeclaredRule {
             protocol: Protocol::All,
             ports: None,
             target: RuleTarget::Cidr(Cidr::EVERYWHERE),
@@ -873,7 +885,7 @@ fn parse_rules(
     field: &str,
     site: FieldSite<'_>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Vec<Rule>> {
+) -> Option<Vec<DeclaredRule>> {
     let subject = site.subject(field);
     let RawValue::Array(items) = &raw.value else {
         diagnostics.push(wrong_type(
@@ -913,7 +925,7 @@ fn parse_rule(
     raw: &Sp<RawValue>,
     subject: &str,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Rule> {
+) -> Option<DeclaredRule> {
     let RawValue::Table(entries) = &raw.value else {
         diagnostics.push(wrong_type(
             subject,
@@ -1047,7 +1059,7 @@ fn parse_rule(
         }
         (_, ports) => ports.map(|(range, _)| range),
     };
-    Some(Rule {
+    Some(DeclaredRule {
         protocol,
         ports,
         target,
@@ -1195,8 +1207,8 @@ mod tests {
     }
 
     #[test]
-    fn canonical_rules() {
-        let group = Rule {
+    fn declared_rules_become_typed_rules() {
+        let group = DeclaredRule {
             protocol: Protocol::Tcp,
             ports: Some(PortRange {
                 from: 5432,
@@ -1205,9 +1217,17 @@ mod tests {
             target: RuleTarget::Group(Sp::new("app".into(), Span::default())),
             span: Span::default(),
         };
+        assert_eq!(
+            group.to_rule(),
+            Rule {
+                protocol: "tcp".into(),
+                ports: Some((5432, 5432)),
+                peer: Peer::Group("security_group.app".parse().expect("address")),
+            }
+        );
         assert_eq!(group.canonical(), "tcp:5432-5432:group=security_group.app");
         assert_eq!(
-            Rule::all_traffic_out(Span::default()).canonical(),
+            DeclaredRule::all_traffic_out(Span::default()).canonical(),
             "all:all:cidr=0.0.0.0/0"
         );
     }

@@ -15,13 +15,15 @@ use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
     Scope, unmanaged_address,
 };
-use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
+use envctl_spec::{
+    Address, DesiredResource, Peer, ResourceKind, Rule, TAG_ENVIRONMENT, TAG_PROJECT, Value,
+};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::ec2::{in_vpcs, no_id, ownership_filters, tag_map, tag_specification, untracked};
 use crate::aws::error::classify;
 use crate::aws::once::ec2_no_retry;
-use crate::aws::rules::{Rule, Source, rules_from_permissions};
+use crate::aws::rules::{permission, rules_from_permissions};
 use crate::aws::{
     AwsProvider, Claim, address_from_tags, claim, field_id, field_str, live, ours, tags_to_apply,
     text,
@@ -94,10 +96,9 @@ impl AwsKind for SecurityGroup {
             resource.depends_on = ingress
                 .iter()
                 .chain(&egress)
-                .filter_map(|r| match &r.source {
-                    Source::Group(a) if a != &address => Some(a.clone()),
-                    _ => None,
-                })
+                .filter_map(Rule::group)
+                .filter(|group| *group != &address)
+                .cloned()
                 .collect();
             read.resources.push(resource);
         }
@@ -168,16 +169,37 @@ impl AwsKind for SecurityGroup {
 }
 
 fn rule_set(rules: &[Rule]) -> Value {
-    Value::string_set(rules.iter().map(Rule::render))
+    Value::set(rules.iter().cloned().map(Value::Rule))
 }
 
-/// Whether a rule call was refused because a rule is already there (a retried call, another
-/// run).
-fn is_duplicate(error: &ProviderError) -> bool {
-    match error {
-        ProviderError::AlreadyExists { .. } => true,
-        ProviderError::Rejected { code, .. } => code == "InvalidPermission.Duplicate",
-        _ => false,
+/// AWS's default egress rule, which a new group in a VPC has.
+fn all_traffic_out() -> Rule {
+    Rule {
+        protocol: "all".into(),
+        ports: None,
+        peer: Peer::Cidr("0.0.0.0/0".into()),
+    }
+}
+
+/// The two calls that change a group's rules.
+#[derive(Debug, Clone, Copy)]
+enum RuleCall {
+    Authorize,
+    Revoke,
+}
+
+impl RuleCall {
+    /// Whether the call was refused because (part of) it had happened already: a rule already
+    /// there (a retried call, another run) or already gone.
+    fn already_done(self, error: &ProviderError) -> bool {
+        match (self, error) {
+            (RuleCall::Authorize, ProviderError::AlreadyExists { .. }) => true,
+            (RuleCall::Authorize, ProviderError::Rejected { code, .. }) => {
+                code == "InvalidPermission.Duplicate"
+            }
+            (RuleCall::Revoke, ProviderError::NotFound { .. }) => true,
+            _ => false,
+        }
     }
 }
 
@@ -222,7 +244,7 @@ impl AwsProvider {
                         .map(str::to_string)
                         .ok_or_else(|| no_id(&what))?;
                     // A new group in a VPC has AWS's default egress rule and no ingress.
-                    Ok((id, Vec::new(), vec!["all:all:cidr=0.0.0.0/0".to_string()]))
+                    Ok((id, Vec::new(), vec![all_traffic_out()]))
                 },
                 // A lost answer: the group may exist under its name already.
                 || async {
@@ -245,11 +267,8 @@ impl AwsProvider {
         let mut ids = ids.clone();
         ids.insert(desired.address.clone(), group_id.clone());
         for (field, live_rules) in [("ingress", ingress), ("egress", egress)] {
-            let desired_rules: Vec<&str> = desired
-                .field(field)
-                .map(Value::str_items)
-                .unwrap_or_default();
-            let live_rules: Vec<&str> = live_rules.iter().map(String::as_str).collect();
+            let desired_rules = desired.field(field).map(Value::rules).unwrap_or_default();
+            let live_rules: Vec<&Rule> = live_rules.iter().collect();
             self.sync_rules(&group_id, field, &desired_rules, &live_rules, &ids, &what)
                 .await?;
         }
@@ -285,7 +304,7 @@ impl AwsProvider {
         name: &str,
         vpc_id: &str,
         ids: &CloudIds,
-    ) -> Result<(String, Vec<String>, Vec<String>), ProviderError> {
+    ) -> Result<(String, Vec<Rule>, Vec<Rule>), ProviderError> {
         let what = desired.address.to_string();
         let out = self
             .ec2
@@ -320,24 +339,16 @@ impl AwsProvider {
                 what: format!("security group `{name}` (the copy {what} replaces)"),
             });
         }
-        // Rules naming owned groups must render with their addresses, as desired rules do.
+        // Rules naming owned groups must name their addresses, as desired rules do.
         let mut group_addresses: BTreeMap<String, Address> = ids
             .iter()
             .filter(|(a, _)| a.kind == ResourceKind::SecurityGroup)
             .map(|(a, id)| (id.clone(), a.clone()))
             .collect();
         group_addresses.insert(id.clone(), desired.address.clone());
-        let render = |permissions: &[IpPermission]| -> Vec<String> {
-            rules_from_permissions(permissions, &group_addresses)
-                .iter()
-                .map(Rule::render)
-                .collect()
-        };
-        Ok((
-            id,
-            render(group.ip_permissions()),
-            render(group.ip_permissions_egress()),
-        ))
+        let ingress = rules_from_permissions(group.ip_permissions(), &group_addresses);
+        let egress = rules_from_permissions(group.ip_permissions_egress(), &group_addresses);
+        Ok((id, ingress, egress))
     }
 
     /// Authorizes the rules `desired` has and `live` lacks, then revokes the reverse.
@@ -345,26 +356,20 @@ impl AwsProvider {
         &self,
         group_id: &str,
         direction: &str,
-        desired: &[&str],
-        live: &[&str],
+        desired: &[&Rule],
+        live: &[&Rule],
         ids: &CloudIds,
         what: &str,
     ) -> Result<(), ProviderError> {
-        let desired_set: BTreeSet<&str> = desired.iter().copied().collect();
-        let live_set: BTreeSet<&str> = live.iter().copied().collect();
-        let to_permissions = |texts: Vec<&str>| -> Result<Vec<IpPermission>, ProviderError> {
-            texts
+        let desired_set: BTreeSet<&Rule> = desired.iter().copied().collect();
+        let live_set: BTreeSet<&Rule> = live.iter().copied().collect();
+        let to_permissions = |rules: Vec<&Rule>| -> Result<Vec<IpPermission>, ProviderError> {
+            rules
                 .into_iter()
-                .map(|text| {
-                    let rule = Rule::parse(text).ok_or_else(|| ProviderError::Rejected {
-                        code: "InvalidRule".into(),
-                        message: format!("`{text}` is not a rule envctl understands"),
-                        request_id: None,
-                    })?;
-                    rule.to_permission(ids)
-                        .ok_or_else(|| ProviderError::UnresolvedReference {
-                            address: text.to_string(),
-                        })
+                .map(|rule| {
+                    permission(rule, ids).ok_or_else(|| ProviderError::UnresolvedReference {
+                        address: rule.to_string(),
+                    })
                 })
                 .collect()
         };
@@ -372,34 +377,23 @@ impl AwsProvider {
         let remove = to_permissions(live_set.difference(&desired_set).copied().collect())?;
         // One call per direction (the APIs take a list); only when AWS refuses the batch
         // because part of it is already there (or already gone) is it sent one by one.
-        if !add.is_empty() {
-            match self.authorize(group_id, direction, add.clone(), what).await {
+        for (call, permissions) in [(RuleCall::Authorize, add), (RuleCall::Revoke, remove)] {
+            if permissions.is_empty() {
+                continue;
+            }
+            match self
+                .rule_call(call, group_id, direction, permissions.clone(), what)
+                .await
+            {
                 Ok(()) => {}
-                Err(error) if is_duplicate(&error) => {
-                    for permission in add {
+                Err(error) if call.already_done(&error) => {
+                    for permission in permissions {
                         match self
-                            .authorize(group_id, direction, vec![permission], what)
+                            .rule_call(call, group_id, direction, vec![permission], what)
                             .await
                         {
                             Ok(()) => {}
-                            Err(error) if is_duplicate(&error) => {}
-                            Err(other) => return Err(other),
-                        }
-                    }
-                }
-                Err(other) => return Err(other),
-            }
-        }
-        if !remove.is_empty() {
-            match self.revoke(group_id, direction, remove.clone(), what).await {
-                Ok(()) => {}
-                Err(ProviderError::NotFound { .. }) => {
-                    for permission in remove {
-                        match self
-                            .revoke(group_id, direction, vec![permission], what)
-                            .await
-                        {
-                            Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+                            Err(error) if call.already_done(&error) => {}
                             Err(other) => return Err(other),
                         }
                     }
@@ -410,59 +404,31 @@ impl AwsProvider {
         Ok(())
     }
 
-    async fn authorize(
+    /// One authorize or revoke call of `direction` (`ingress` or `egress`) on the group.
+    async fn rule_call(
         &self,
+        call: RuleCall,
         group_id: &str,
         direction: &str,
         permissions: Vec<IpPermission>,
         what: &str,
     ) -> Result<(), ProviderError> {
-        if direction == "ingress" {
-            self.ec2
-                .authorize_security_group_ingress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(permissions))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, what))
-        } else {
-            self.ec2
-                .authorize_security_group_egress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(permissions))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, what))
+        macro_rules! send {
+            ($request:expr) => {
+                $request
+                    .group_id(group_id)
+                    .set_ip_permissions(Some(permissions))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| classify(e, what))
+            };
         }
-    }
-
-    async fn revoke(
-        &self,
-        group_id: &str,
-        direction: &str,
-        permissions: Vec<IpPermission>,
-        what: &str,
-    ) -> Result<(), ProviderError> {
-        if direction == "ingress" {
-            self.ec2
-                .revoke_security_group_ingress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(permissions))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, what))
-        } else {
-            self.ec2
-                .revoke_security_group_egress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(permissions))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, what))
+        match (call, direction == "ingress") {
+            (RuleCall::Authorize, true) => send!(self.ec2.authorize_security_group_ingress()),
+            (RuleCall::Authorize, false) => send!(self.ec2.authorize_security_group_egress()),
+            (RuleCall::Revoke, true) => send!(self.ec2.revoke_security_group_ingress()),
+            (RuleCall::Revoke, false) => send!(self.ec2.revoke_security_group_egress()),
         }
     }
 
@@ -483,13 +449,9 @@ impl AwsProvider {
             let desired_rules = change
                 .desired
                 .as_ref()
-                .map(Value::str_items)
+                .map(Value::rules)
                 .unwrap_or_default();
-            let live_rules = change
-                .live
-                .as_ref()
-                .map(Value::str_items)
-                .unwrap_or_default();
+            let live_rules = change.live.as_ref().map(Value::rules).unwrap_or_default();
             self.sync_rules(
                 &live.id,
                 &change.field,
