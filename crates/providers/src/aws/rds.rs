@@ -11,11 +11,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use envctl_engine::{ForeignName, LiveResource, ProviderError, Scope};
+use envctl_engine::{ForeignName, LiveResource, Progress, ProviderError, Scope};
 use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT};
 
 use super::error::classify;
 use super::kinds::KindRead;
+use super::wait::{Poll, wait_until};
 use super::{AwsProvider, Claim, address_from_tags, claim, conflict, tags_to_apply};
 
 pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -157,5 +158,51 @@ pub(super) fn live_stub(desired: &DesiredResource) -> LiveResource {
         tags: BTreeMap::new(),
         depends_on: Vec::new(),
         fields: BTreeMap::new(),
+    }
+}
+
+/// A describe-by-identifier answer with "RDS does not know it" as `None` rather than an
+/// error: RDS answers `DBClusterNotFoundFault` / `DBInstanceNotFound` for a name it has
+/// forgotten, and a record still `deleting` is still there.
+pub(super) fn unless_unknown<T>(
+    answer: Result<T, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    match answer {
+        Ok(found) => Ok(Some(found)),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+impl AwsProvider {
+    /// Waits until `status` (the record's RDS status; `None` once RDS no longer knows it)
+    /// says the record of `kind` is gone, showing its status meanwhile.
+    pub(super) async fn wait_rds_gone<F, Fut>(
+        &self,
+        kind: ResourceKind,
+        what: &str,
+        progress: &dyn Progress,
+        status: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<Option<String>>, ProviderError>>,
+    {
+        wait_until(
+            &format!("{what} to be deleted"),
+            self.waits.of(kind),
+            self.waits.first_poll,
+            progress,
+            || {
+                let status = status();
+                async move {
+                    Ok(match status.await? {
+                        None => Poll::Ready,
+                        Some(state) => Poll::Waiting(state.unwrap_or_else(|| "deleting".into())),
+                    })
+                }
+            },
+        )
+        .await
     }
 }

@@ -19,7 +19,7 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map};
+use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map, unless_unknown};
 use crate::aws::wait::{Poll, Prefixed, wait_until};
 use crate::aws::{
     AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
@@ -213,11 +213,7 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify(e, what));
-        match out {
-            Ok(out) => Ok(out.db_clusters().first().cloned()),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+        Ok(unless_unknown(out)?.and_then(|out| out.db_clusters().first().cloned()))
     }
 
     /// Waits until RDS no longer knows the cluster `identifier`.
@@ -227,19 +223,10 @@ impl AwsProvider {
         what: &str,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let timeout = self.waits.of(ResourceKind::DbCluster);
-        wait_until(
-            &format!("{what} to be deleted"),
-            timeout,
-            self.waits.first_poll,
-            progress,
-            || async {
-                Ok(match self.cluster_named(identifier, what).await? {
-                    None => Poll::Ready,
-                    Some(c) => Poll::Waiting(c.status().unwrap_or("deleting").to_string()),
-                })
-            },
-        )
+        self.wait_rds_gone(ResourceKind::DbCluster, what, progress, || async {
+            let cluster = self.cluster_named(identifier, what).await?;
+            Ok(cluster.map(|c| c.status().map(str::to_string)))
+        })
         .await
     }
 

@@ -14,7 +14,7 @@ use envctl_spec::{DesiredResource, ResourceKind};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map};
+use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map, unless_unknown};
 use crate::aws::wait::{Poll, Prefixed, wait_until};
 use crate::aws::{AwsProvider, address_from_tags, field_id, field_str, live, tags_to_apply, text};
 
@@ -128,11 +128,7 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| classify(e, what));
-        match out {
-            Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+        Ok(unless_unknown(out)?.and_then(|out| out.db_instances().first().cloned()))
     }
 
     /// Waits until RDS no longer knows the DB instance `identifier`.
@@ -142,21 +138,10 @@ impl AwsProvider {
         what: &str,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let timeout = self.waits.of(ResourceKind::DbInstance);
-        wait_until(
-            &format!("{what} to be deleted"),
-            timeout,
-            self.waits.first_poll,
-            progress,
-            || async {
-                Ok(match self.db_instance_named(identifier, what).await? {
-                    None => Poll::Ready,
-                    Some(i) => {
-                        Poll::Waiting(i.db_instance_status().unwrap_or("deleting").to_string())
-                    }
-                })
-            },
-        )
+        self.wait_rds_gone(ResourceKind::DbInstance, what, progress, || async {
+            let instance = self.db_instance_named(identifier, what).await?;
+            Ok(instance.map(|i| i.db_instance_status().map(str::to_string)))
+        })
         .await
     }
 
