@@ -13,7 +13,7 @@
 use envctl_spec::{Address, ResourceKind, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Action, Cause, Plan};
+use crate::plan::{Cause, Change, Plan};
 use crate::provider::{FieldChange, Note};
 
 /// The three ways live state departs from the spec.
@@ -58,7 +58,7 @@ impl DriftReport {
 pub fn drift_of(plan: &Plan) -> DriftReport {
     let mut drift = Vec::new();
     for change in &plan.changes {
-        let id = change.live.as_ref().map(|l| l.id.clone());
+        let id = change.live().map(|l| l.id.clone());
         let entry = |kind, fields| DriftEntry {
             address: change.address.clone(),
             resource_kind: change.kind,
@@ -67,11 +67,11 @@ pub fn drift_of(plan: &Plan) -> DriftReport {
             id: id.clone(),
             fields,
         };
-        match change.action {
-            Action::Create => drift.push(entry(DriftKind::Missing, Vec::new())),
-            Action::Delete => drift.push(entry(DriftKind::Unmanaged, Vec::new())),
-            Action::Update | Action::Replace(_) => {
-                let (modified, extra) = split_extra_items(&change.fields);
+        match &change.change {
+            Change::Create { .. } => drift.push(entry(DriftKind::Missing, Vec::new())),
+            Change::Delete { .. } => drift.push(entry(DriftKind::Unmanaged, Vec::new())),
+            Change::Update { fields, .. } | Change::Replace { fields, .. } => {
+                let (modified, extra) = split_extra_items(fields);
                 if !modified.is_empty() || (extra.is_empty() && change.cause == Cause::Redeploy) {
                     drift.push(entry(DriftKind::Modified, modified));
                 }

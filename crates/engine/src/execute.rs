@@ -23,7 +23,7 @@ use petgraph::visit::Dfs;
 
 use crate::graph::{ApplyGraph, Step};
 use crate::live::LiveResource;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Change, Plan, ResourceChange};
 use crate::provider::{CloudIds, DeleteOptions, Progress, Provider, ProviderError};
 
 /// Receives progress as the executor runs, and the events of the operations around it; the
@@ -258,11 +258,11 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             };
             tracing::info!(
                 address = %operation.address,
-                action = %change.action,
+                action = %change.action(),
                 step = %operation.step.verb(),
                 "operation started"
             );
-            reporter.on_start(&operation.address, change.action, operation.step);
+            reporter.on_start(&operation.address, change.action(), operation.step);
             let snapshot = ids.clone();
             let step = operation.step;
             let address = &operation.address;
@@ -287,7 +287,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
         let action = plan
             .changes
             .get(operation.change_index)
-            .map_or(Action::Update, |c| c.action);
+            .map_or(Action::Update, ResourceChange::action);
         let mut applied = None;
         let outcome = match result {
             Ok(created) => {
@@ -332,7 +332,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
         let cloud_id = applied.as_ref().map(|l| l.id.clone()).or_else(|| {
             plan.changes
                 .get(operation.change_index)
-                .and_then(|c| c.live.as_ref())
+                .and_then(ResourceChange::live)
                 .map(|l| l.id.clone())
         });
         let finished = OperationReport {
@@ -372,7 +372,7 @@ fn unrun(plan: &Plan, op: &crate::graph::Operation, outcome: Outcome) -> Operati
         action: plan
             .changes
             .get(op.change_index)
-            .map_or(Action::Update, |c| c.action),
+            .map_or(Action::Update, ResourceChange::action),
         step: op.step,
         outcome,
         elapsed: Duration::ZERO,
@@ -404,33 +404,46 @@ fn report_not_started<R: Reporter + ?Sized>(
     }
 }
 
+/// Runs `step` of `change`: the create of a create or of a replacement's new copy, the update
+/// of an update, the delete of a delete or of a replacement's old copy.
 async fn run_step<P: Provider + ?Sized>(
     provider: &P,
-    change: &crate::plan::ResourceChange,
+    change: &ResourceChange,
     step: Step,
     ids: &CloudIds,
     delete: DeleteOptions,
     progress: &dyn Progress,
 ) -> Result<Option<LiveResource>, ProviderError> {
-    let missing = || ProviderError::NotFound {
-        what: change.address.to_string(),
-    };
-    match step {
-        Step::Create => {
-            let desired = change.desired.as_ref().ok_or_else(missing)?;
+    match (step, &change.change) {
+        (Step::Create, Change::Create { desired } | Change::Replace { desired, .. }) => {
             provider.create(desired, ids, progress).await.map(Some)
         }
-        Step::Update => {
-            let desired = change.desired.as_ref().ok_or_else(missing)?;
-            let live = change.live.as_ref().ok_or_else(missing)?;
-            provider
-                .update(desired, live, &change.fields, ids, progress)
-                .await
-                .map(Some)
-        }
-        Step::Delete => {
-            let live = change.live.as_ref().ok_or_else(missing)?;
+        (
+            Step::Update,
+            Change::Update {
+                desired,
+                live,
+                fields,
+            },
+        ) => provider
+            .update(desired, live, fields, ids, progress)
+            .await
+            .map(Some),
+        (Step::Delete, Change::Delete { live } | Change::Replace { live, .. }) => {
             provider.delete(live, delete, progress).await.map(|()| None)
+        }
+        // The graph gives every change only the steps of its action.
+        (Step::Create, Change::Update { .. } | Change::Delete { .. })
+        | (Step::Update, Change::Create { .. } | Change::Replace { .. } | Change::Delete { .. })
+        | (Step::Delete, Change::Create { .. } | Change::Update { .. }) => {
+            Err(ProviderError::NotFound {
+                what: format!(
+                    "a {} step of the {} of {}",
+                    step.verb(),
+                    change.action(),
+                    change.address
+                ),
+            })
         }
     }
 }

@@ -29,7 +29,7 @@ pub use live::{
 };
 pub use parity::{ParityDifference, ParityReport, compare_environments};
 pub use plan::{
-    Action, Blocker, BlockerKind, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy,
+    Action, Blocker, BlockerKind, Cause, Change, Plan, PlanOptions, PlanSummary, ReplacePolicy,
     ResourceChange, is_deletion_protected, make_destroy_plan, make_plan,
 };
 pub use provider::{
