@@ -265,24 +265,20 @@ pub fn drift_text(reports: &[DriftReport]) -> String {
             if report.drift.len() == 1 { "" } else { "s" }
         );
         for entry in &report.drift {
-            let kind = match entry.kind {
+            let kind = match entry.kind() {
                 DriftKind::Modified => "modified",
                 DriftKind::Missing => "missing",
                 DriftKind::Unmanaged => "unmanaged",
             };
-            let id = entry
-                .id
-                .as_deref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default();
-            let cause = match (entry.kind, entry.cause) {
+            let id = entry.id().map(|id| format!(" ({id})")).unwrap_or_default();
+            let cause = match (entry.kind(), entry.cause) {
                 (DriftKind::Missing, _) => "deleted outside envctl or never created",
                 (DriftKind::Unmanaged, Cause::Drift | Cause::Spec) => "added outside envctl",
                 (_, cause) => cause_text(cause),
             };
             let _ = writeln!(out, "  {kind:<9} {}{id}: {cause}", entry.address);
-            for field in &entry.fields {
-                match entry.kind {
+            for field in entry.fields() {
+                match entry.kind() {
                     DriftKind::Unmanaged => {
                         let _ = writeln!(
                             out,
@@ -341,10 +337,10 @@ pub fn drift_json(reports: &[DriftReport], provenance: &Provenance) -> serde_jso
                     json!({
                         "address": entry.address.to_string(),
                         "resource_kind": entry.resource_kind,
-                        "kind": entry.kind,
+                        "kind": entry.kind(),
                         "cause": entry.cause,
-                        "id": entry.id,
-                        "fields": entry.fields.iter().map(|f| json!({
+                        "id": entry.id(),
+                        "fields": entry.fields().iter().map(|f| json!({
                             "field": f.field,
                             "live": f.live,
                             "desired": f.desired,
@@ -707,11 +703,11 @@ pub fn audit_markdown(audit: &Audit) -> String {
             report.environment
         );
         for entry in &report.drift {
-            let fields: Vec<&str> = entry.fields.iter().map(|f| f.field.as_str()).collect();
+            let fields: Vec<&str> = entry.fields().iter().map(|f| f.field.as_str()).collect();
             let _ = writeln!(
                 out,
                 "| {:?} | `{}` | {} | {} |",
-                entry.kind,
+                entry.kind(),
                 entry.address,
                 entry.cause,
                 cell(&fields.join(", "))

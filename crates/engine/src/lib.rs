@@ -17,7 +17,7 @@ pub mod provider;
 pub mod rollback;
 
 pub use diff::{TAGS_FIELD, diff_fields, plain_diff};
-pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
+pub use drift::{Departure, DriftEntry, DriftKind, DriftReport, drift_of};
 pub use execute::{
     ApplyOptions, ApplyReport, Interrupt, OperationReport, Outcome, Reporter, SilentReporter,
     execute,

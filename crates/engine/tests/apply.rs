@@ -300,7 +300,7 @@ async fn drift_sorts_departures_and_reconcile_repairs_all_of_them() {
     let seen: Vec<(String, DriftKind, Cause)> = report
         .drift
         .iter()
-        .map(|d| (d.address.to_string(), d.kind, d.cause))
+        .map(|d| (d.address.to_string(), d.kind(), d.cause))
         .collect();
     assert_eq!(
         seen,
