@@ -440,7 +440,7 @@ pub fn report_text(operation: Operation, report: &ApplyReport) -> String {
             (_, step) => step.verb().to_string(),
         };
         match &operation.outcome {
-            Outcome::Succeeded => {}
+            Outcome::Succeeded { .. } => {}
             Outcome::Failed(error) => {
                 let _ = writeln!(out, "error: {step} {} failed: {error}", operation.address);
             }

@@ -153,7 +153,11 @@ impl Default for ApplyOptions {
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded,
+    /// Done. `applied` is the resource as a create or update left it (what a rollback
+    /// undoes); `None` after a delete, and after the undoing of a rollback.
+    Succeeded {
+        applied: Option<LiveResource>,
+    },
     Failed(ProviderError),
     /// Not started because an operation it depends on failed.
     Skipped {
@@ -172,8 +176,6 @@ pub struct OperationReport {
     pub step: Step,
     pub outcome: Outcome,
     pub elapsed: Duration,
-    /// The resource as a successful create or update left it (what a rollback undoes).
-    pub applied: Option<LiveResource>,
     /// The cloud id the operation worked on (the new one for a create), when known.
     pub cloud_id: Option<String>,
 }
@@ -187,7 +189,7 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// Operations that succeeded.
     pub fn succeeded(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Succeeded))
+        self.count(|o| matches!(o, Outcome::Succeeded { .. }))
     }
     /// Operations that failed.
     pub fn failed(&self) -> usize {
@@ -288,12 +290,10 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             .changes
             .get(operation.change_index)
             .map_or(Action::Update, ResourceChange::action);
-        let mut applied = None;
         let outcome = match result {
-            Ok(created) => {
-                if let Some(live) = created {
+            Ok(applied) => {
+                if let Some(live) = &applied {
                     ids.insert(live.address.clone(), live.id.clone());
-                    applied = Some(live);
                 }
                 for next in g.neighbors_directed(node, Direction::Outgoing) {
                     let count = &mut waiting_on[next.index()];
@@ -302,7 +302,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                         ready.push_back(next);
                     }
                 }
-                Outcome::Succeeded
+                Outcome::Succeeded { applied }
             }
             Err(error) => {
                 let mut dfs = Dfs::new(g, node);
@@ -329,19 +329,22 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                 Outcome::Failed(error)
             }
         };
-        let cloud_id = applied.as_ref().map(|l| l.id.clone()).or_else(|| {
-            plan.changes
+        let cloud_id = match &outcome {
+            Outcome::Succeeded {
+                applied: Some(live),
+            } => Some(live.id.clone()),
+            _ => plan
+                .changes
                 .get(operation.change_index)
                 .and_then(ResourceChange::live)
-                .map(|l| l.id.clone())
-        });
+                .map(|l| l.id.clone()),
+        };
         let finished = OperationReport {
             address: operation.address.clone(),
             action,
             step: operation.step,
             outcome,
             elapsed,
-            applied,
             cloud_id,
         };
         match &finished.outcome {
@@ -376,7 +379,6 @@ fn unrun(plan: &Plan, op: &crate::graph::Operation, outcome: Outcome) -> Operati
         step: op.step,
         outcome,
         elapsed: Duration::ZERO,
-        applied: None,
         cloud_id: None,
     }
 }

@@ -35,7 +35,7 @@ impl RollbackReport {
     pub fn undone(&self) -> usize {
         self.operations
             .iter()
-            .filter(|o| o.outcome == Outcome::Succeeded)
+            .filter(|o| matches!(o.outcome, Outcome::Succeeded { .. }))
             .count()
     }
 
@@ -55,9 +55,9 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
     let mut result = RollbackReport::default();
     let ids: CloudIds = plan.live_ids.clone();
     for operation in report.operations.iter().rev() {
-        if operation.outcome != Outcome::Succeeded {
+        let Outcome::Succeeded { applied } = &operation.outcome else {
             continue;
-        }
+        };
         let change = plan
             .changes
             .iter()
@@ -78,11 +78,7 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
         }
         reporter.on_start(&operation.address, operation.action, undo_step);
         let started = Instant::now();
-        let outcome = match (
-            operation.step,
-            &operation.applied,
-            change.map(|c| &c.change),
-        ) {
+        let outcome = match (operation.step, applied, change.map(|c| &c.change)) {
             (Step::Create, Some(created), _) => provider
                 .delete(
                     created,
@@ -110,9 +106,8 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
             address: operation.address.clone(),
             action: operation.action,
             step: undo_step,
-            outcome: outcome.map_or(Outcome::Succeeded, Outcome::Failed),
+            outcome: outcome.map_or(Outcome::Succeeded { applied: None }, Outcome::Failed),
             elapsed: started.elapsed(),
-            applied: None,
             cloud_id: operation.cloud_id.clone(),
         };
         reporter.on_finish(&undone);
