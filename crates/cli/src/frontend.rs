@@ -278,7 +278,7 @@ fn question(approval: &Approval<'_>) -> String {
         plan.environment
     );
     for change in &plan.changes {
-        let Some(live) = &change.live else { continue };
+        let Some(live) = change.live() else { continue };
         if envctl_engine::is_deletion_protected(live) {
             question.push_str(&format!(
                 " Deletion protection of {} will be lifted.",

@@ -164,7 +164,7 @@ impl Reporter for ProgressReporter {
             .map(|id| format!(" ({id})"))
             .unwrap_or_default();
         let text = match &report.outcome {
-            Outcome::Succeeded => format!(
+            Outcome::Succeeded { .. } => format!(
                 "{counter}{} {}{id} in {:.1}s",
                 finished(report.step),
                 report.address,

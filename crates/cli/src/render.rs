@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use envctl_engine::ops::{Audit, DeclaredDifference, ExpiryStatus, Operation};
 use envctl_engine::{
-    Action, ApplyReport, Cause, DriftKind, DriftReport, Note, Outcome, Plan, PlanSummary, Step,
+    Action, ApplyReport, Cause, Change, DriftKind, DriftReport, Note, Outcome, Plan, PlanSummary,
+    Step,
 };
 use envctl_spec::{DesiredState, Value};
 use serde::Serialize;
@@ -67,28 +68,25 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
         let _ = writeln!(
             out,
             "  {} {}  ({}{})",
-            palette.action(change.action),
+            palette.action(change.action()),
             change.address,
             change.cause,
             change
-                .live
-                .as_ref()
+                .live()
                 .map(|l| format!(", {}", l.id))
                 .unwrap_or_default()
         );
         if let Some(reason) = &change.reason {
             let _ = writeln!(out, "        # {reason}");
         }
-        match change.action {
-            Action::Create => {
-                if let Some(desired) = &change.desired {
-                    for (field, value) in &desired.fields {
-                        let _ = writeln!(out, "        {field} = {value}");
-                    }
+        match &change.change {
+            Change::Create { desired } => {
+                for (field, value) in &desired.fields {
+                    let _ = writeln!(out, "        {field} = {value}");
                 }
             }
-            Action::Update | Action::Replace(_) => {
-                for field in &change.fields {
+            Change::Update { fields, .. } | Change::Replace { fields, .. } => {
+                for field in fields {
                     let _ = writeln!(
                         out,
                         "        {}: {} -> {}{}",
@@ -103,7 +101,7 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
                     );
                 }
             }
-            Action::Delete => {}
+            Change::Delete { .. } => {}
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(&plan.summary()));
@@ -183,16 +181,15 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         .map(|c| JsonChange {
             address: c.address.to_string(),
             kind: c.kind,
-            id: c.live.as_ref().map(|l| l.id.as_str()),
-            action: c.action.verb(),
+            id: c.live().map(|l| l.id.as_str()),
+            action: c.action().verb(),
             cause: c.cause,
             reason: c.reason.as_deref(),
-            fields: match c.action {
+            fields: match &c.change {
                 // A create shows the values it will set, a delete the values it removes.
-                Action::Create => c
-                    .desired
+                Change::Create { desired } => desired
+                    .fields
                     .iter()
-                    .flat_map(|d| d.fields.iter())
                     .map(|(field, value)| JsonField {
                         field,
                         live: None,
@@ -200,10 +197,9 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                         forces_replacement: false,
                     })
                     .collect(),
-                Action::Delete => c
-                    .live
+                Change::Delete { live } => live
+                    .fields
                     .iter()
-                    .flat_map(|l| l.fields.iter())
                     .map(|(field, value)| JsonField {
                         field,
                         live: Some(value),
@@ -211,8 +207,7 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
                         forces_replacement: false,
                     })
                     .collect(),
-                Action::Update | Action::Replace(_) => c
-                    .fields
+                Change::Update { fields, .. } | Change::Replace { fields, .. } => fields
                     .iter()
                     .map(|f| JsonField {
                         field: &f.field,
@@ -270,24 +265,20 @@ pub fn drift_text(reports: &[DriftReport]) -> String {
             if report.drift.len() == 1 { "" } else { "s" }
         );
         for entry in &report.drift {
-            let kind = match entry.kind {
+            let kind = match entry.kind() {
                 DriftKind::Modified => "modified",
                 DriftKind::Missing => "missing",
                 DriftKind::Unmanaged => "unmanaged",
             };
-            let id = entry
-                .id
-                .as_deref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default();
-            let cause = match (entry.kind, entry.cause) {
+            let id = entry.id().map(|id| format!(" ({id})")).unwrap_or_default();
+            let cause = match (entry.kind(), entry.cause) {
                 (DriftKind::Missing, _) => "deleted outside envctl or never created",
                 (DriftKind::Unmanaged, Cause::Drift | Cause::Spec) => "added outside envctl",
                 (_, cause) => cause_text(cause),
             };
             let _ = writeln!(out, "  {kind:<9} {}{id}: {cause}", entry.address);
-            for field in &entry.fields {
-                match entry.kind {
+            for field in entry.fields() {
+                match entry.kind() {
                     DriftKind::Unmanaged => {
                         let _ = writeln!(
                             out,
@@ -346,10 +337,10 @@ pub fn drift_json(reports: &[DriftReport], provenance: &Provenance) -> serde_jso
                     json!({
                         "address": entry.address.to_string(),
                         "resource_kind": entry.resource_kind,
-                        "kind": entry.kind,
+                        "kind": entry.kind(),
                         "cause": entry.cause,
-                        "id": entry.id,
-                        "fields": entry.fields.iter().map(|f| json!({
+                        "id": entry.id(),
+                        "fields": entry.fields().iter().map(|f| json!({
                             "field": f.field,
                             "live": f.live,
                             "desired": f.desired,
@@ -449,7 +440,7 @@ pub fn report_text(operation: Operation, report: &ApplyReport) -> String {
             (_, step) => step.verb().to_string(),
         };
         match &operation.outcome {
-            Outcome::Succeeded => {}
+            Outcome::Succeeded { .. } => {}
             Outcome::Failed(error) => {
                 let _ = writeln!(out, "error: {step} {} failed: {error}", operation.address);
             }
@@ -712,11 +703,11 @@ pub fn audit_markdown(audit: &Audit) -> String {
             report.environment
         );
         for entry in &report.drift {
-            let fields: Vec<&str> = entry.fields.iter().map(|f| f.field.as_str()).collect();
+            let fields: Vec<&str> = entry.fields().iter().map(|f| f.field.as_str()).collect();
             let _ = writeln!(
                 out,
                 "| {:?} | `{}` | {} | {} |",
-                entry.kind,
+                entry.kind(),
                 entry.address,
                 entry.cause,
                 cell(&fields.join(", "))
@@ -852,15 +843,12 @@ mod tests {
                 fields: desired.fields,
             }
         };
-        let change = |text: &str, action: Action, cause: Cause| ResourceChange {
+        let change = |text: &str, cause: Cause, change: Change| ResourceChange {
             address: address(text),
             kind: resource(text).kind,
-            action,
             cause,
-            fields: Vec::new(),
-            desired: None,
-            live: None,
             reason: None,
+            change,
         };
         let field = |name: &str, live: &str, desired: &str, forces_replacement: bool| FieldChange {
             field: name.to_string(),
@@ -883,30 +871,41 @@ mod tests {
             live_ids: BTreeMap::new(),
             blockers: Vec::new(),
             changes: vec![
+                change(
+                    "security_group.app",
+                    Cause::Spec,
+                    Change::Create {
+                        desired: resource("security_group.app"),
+                    },
+                ),
+                change(
+                    "instance.app[0]",
+                    Cause::Drift,
+                    Change::Update {
+                        desired: resource("instance.app[0]"),
+                        live: live("instance.app[0]", "i-0a1b2c3d"),
+                        fields: vec![field("instance_type", "m5.4xlarge", "t3.medium", false)],
+                    },
+                ),
+                change(
+                    "subnet.b",
+                    Cause::Spec,
+                    Change::Replace {
+                        order: ReplaceOrder::CreateBeforeDestroy,
+                        desired: resource("subnet.b"),
+                        live: live("subnet.b", "subnet-0f1e2d"),
+                        fields: vec![field("cidr", "10.0.9.0/24", "10.0.2.0/24", true)],
+                    },
+                ),
                 ResourceChange {
-                    desired: Some(resource("security_group.app")),
-                    ..change("security_group.app", Action::Create, Cause::Spec)
-                },
-                ResourceChange {
-                    fields: vec![field("instance_type", "m5.4xlarge", "t3.medium", false)],
-                    desired: Some(resource("instance.app[0]")),
-                    live: Some(live("instance.app[0]", "i-0a1b2c3d")),
-                    ..change("instance.app[0]", Action::Update, Cause::Drift)
-                },
-                ResourceChange {
-                    fields: vec![field("cidr", "10.0.9.0/24", "10.0.2.0/24", true)],
-                    desired: Some(resource("subnet.b")),
-                    live: Some(live("subnet.b", "subnet-0f1e2d")),
-                    ..change(
-                        "subnet.b",
-                        Action::Replace(ReplaceOrder::CreateBeforeDestroy),
-                        Cause::Spec,
-                    )
-                },
-                ResourceChange {
-                    live: Some(live("subnet.a", "subnet-0a0a0a")),
                     reason: Some("a duplicate left by an interrupted run".to_string()),
-                    ..change("subnet.a", Action::Delete, Cause::Orphan)
+                    ..change(
+                        "subnet.a",
+                        Cause::Orphan,
+                        Change::Delete {
+                            live: live("subnet.a", "subnet-0a0a0a"),
+                        },
+                    )
                 },
             ],
             notes: vec![Note {

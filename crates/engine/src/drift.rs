@@ -1,22 +1,24 @@
 //! Drift: how an environment's live state departs from its spec, sorted the way an operator
 //! reads it after an incident.
 //!
-//! Owns [`DriftReport`] and [`drift_of`], which derives the report from a plan made with
-//! unmanaged resources included (so drift and reconcile can never disagree: reconcile applies
-//! exactly the plan whose drift was shown). Invariants: a resource missing from the cloud is
-//! `missing`; differing fields are `modified`, with the plan's cause telling a change made
-//! outside envctl (`drift`) from a spec changed since the last apply (`spec`); set items the
-//! cloud has and the spec does not (an extra rule, an extra group) and whole resources the spec
-//! does not have (tagged orphans, untagged strays in the environment's network) are
-//! `unmanaged`.
+//! Owns [`DriftReport`] with its [`DriftEntry`]s and their [`Departure`]s, and [`drift_of`], which
+//! derives the report from a plan made with unmanaged resources included (so drift and reconcile
+//! can never disagree: reconcile applies exactly the plan whose drift was shown). Invariants: each
+//! entry carries only what its kind of departure has (a missing resource has no cloud id and no
+//! fields); a resource missing from the cloud is `missing`; differing fields are `modified`, with
+//! the plan's cause telling a change made outside envctl (`drift`) from a spec changed since the
+//! last apply (`spec`); set items the cloud has and the spec does not (an extra rule, an extra
+//! group) and whole resources the spec does not have (tagged orphans, untagged strays in the
+//! environment's network) are `unmanaged`.
 
 use envctl_spec::{Address, ResourceKind, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Action, Cause, Plan};
+use crate::plan::{Cause, Change, Plan};
 use crate::provider::{FieldChange, Note};
 
-/// The three ways live state departs from the spec.
+/// The three ways live state departs from the spec, as names: a [`Departure`] without its
+/// data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
@@ -30,12 +32,56 @@ pub enum DriftKind {
 pub struct DriftEntry {
     pub address: Address,
     pub resource_kind: ResourceKind,
-    pub kind: DriftKind,
     pub cause: Cause,
-    /// The cloud id, when the resource exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub fields: Vec<FieldChange>,
+    /// How it departs, with what only that way of departing has.
+    #[serde(flatten)]
+    pub departure: Departure,
+}
+
+/// How one resource departs from the spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Departure {
+    /// The cloud's copy `id` differs from the spec in `fields`.
+    Modified {
+        id: String,
+        fields: Vec<FieldChange>,
+    },
+    /// The spec has it and the cloud does not.
+    Missing,
+    /// The cloud has it and the spec does not: the whole resource `id` (no `fields`), or the
+    /// set items in `fields` (their `live` values) that only the cloud has.
+    Unmanaged {
+        id: String,
+        fields: Vec<FieldChange>,
+    },
+}
+
+impl DriftEntry {
+    /// The way it departs, without its data.
+    pub fn kind(&self) -> DriftKind {
+        match self.departure {
+            Departure::Modified { .. } => DriftKind::Modified,
+            Departure::Missing => DriftKind::Missing,
+            Departure::Unmanaged { .. } => DriftKind::Unmanaged,
+        }
+    }
+
+    /// The cloud id; `None` when it is missing.
+    pub fn id(&self) -> Option<&str> {
+        match &self.departure {
+            Departure::Modified { id, .. } | Departure::Unmanaged { id, .. } => Some(id),
+            Departure::Missing => None,
+        }
+    }
+
+    /// The fields it departs in; empty when it is missing or unmanaged as a whole.
+    pub fn fields(&self) -> &[FieldChange] {
+        match &self.departure {
+            Departure::Modified { fields, .. } | Departure::Unmanaged { fields, .. } => fields,
+            Departure::Missing => &[],
+        }
+    }
 }
 
 /// Everything that departs from the spec in one environment.
@@ -58,25 +104,31 @@ impl DriftReport {
 pub fn drift_of(plan: &Plan) -> DriftReport {
     let mut drift = Vec::new();
     for change in &plan.changes {
-        let id = change.live.as_ref().map(|l| l.id.clone());
-        let entry = |kind, fields| DriftEntry {
+        let entry = |departure| DriftEntry {
             address: change.address.clone(),
             resource_kind: change.kind,
-            kind,
             cause: change.cause,
-            id: id.clone(),
-            fields,
+            departure,
         };
-        match change.action {
-            Action::Create => drift.push(entry(DriftKind::Missing, Vec::new())),
-            Action::Delete => drift.push(entry(DriftKind::Unmanaged, Vec::new())),
-            Action::Update | Action::Replace(_) => {
-                let (modified, extra) = split_extra_items(&change.fields);
+        match &change.change {
+            Change::Create { .. } => drift.push(entry(Departure::Missing)),
+            Change::Delete { live } => drift.push(entry(Departure::Unmanaged {
+                id: live.id.clone(),
+                fields: Vec::new(),
+            })),
+            Change::Update { live, fields, .. } | Change::Replace { live, fields, .. } => {
+                let (modified, extra) = split_extra_items(fields);
                 if !modified.is_empty() || (extra.is_empty() && change.cause == Cause::Redeploy) {
-                    drift.push(entry(DriftKind::Modified, modified));
+                    drift.push(entry(Departure::Modified {
+                        id: live.id.clone(),
+                        fields: modified,
+                    }));
                 }
                 if !extra.is_empty() {
-                    drift.push(entry(DriftKind::Unmanaged, extra));
+                    drift.push(entry(Departure::Unmanaged {
+                        id: live.id.clone(),
+                        fields: extra,
+                    }));
                 }
             }
         }

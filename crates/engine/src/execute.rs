@@ -23,7 +23,7 @@ use petgraph::visit::Dfs;
 
 use crate::graph::{ApplyGraph, Step};
 use crate::live::LiveResource;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Change, Plan, ResourceChange};
 use crate::provider::{CloudIds, DeleteOptions, Progress, Provider, ProviderError};
 
 /// Receives progress as the executor runs, and the events of the operations around it; the
@@ -153,7 +153,11 @@ impl Default for ApplyOptions {
 /// How one operation ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded,
+    /// Done. `applied` is the resource as a create or update left it (what a rollback
+    /// undoes); `None` after a delete, and after the undoing of a rollback.
+    Succeeded {
+        applied: Option<LiveResource>,
+    },
     Failed(ProviderError),
     /// Not started because an operation it depends on failed.
     Skipped {
@@ -172,8 +176,6 @@ pub struct OperationReport {
     pub step: Step,
     pub outcome: Outcome,
     pub elapsed: Duration,
-    /// The resource as a successful create or update left it (what a rollback undoes).
-    pub applied: Option<LiveResource>,
     /// The cloud id the operation worked on (the new one for a create), when known.
     pub cloud_id: Option<String>,
 }
@@ -187,7 +189,7 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// Operations that succeeded.
     pub fn succeeded(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Succeeded))
+        self.count(|o| matches!(o, Outcome::Succeeded { .. }))
     }
     /// Operations that failed.
     pub fn failed(&self) -> usize {
@@ -258,11 +260,11 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
             };
             tracing::info!(
                 address = %operation.address,
-                action = %change.action,
+                action = %change.action(),
                 step = %operation.step.verb(),
                 "operation started"
             );
-            reporter.on_start(&operation.address, change.action, operation.step);
+            reporter.on_start(&operation.address, change.action(), operation.step);
             let snapshot = ids.clone();
             let step = operation.step;
             let address = &operation.address;
@@ -287,13 +289,11 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
         let action = plan
             .changes
             .get(operation.change_index)
-            .map_or(Action::Update, |c| c.action);
-        let mut applied = None;
+            .map_or(Action::Update, ResourceChange::action);
         let outcome = match result {
-            Ok(created) => {
-                if let Some(live) = created {
+            Ok(applied) => {
+                if let Some(live) = &applied {
                     ids.insert(live.address.clone(), live.id.clone());
-                    applied = Some(live);
                 }
                 for next in g.neighbors_directed(node, Direction::Outgoing) {
                     let count = &mut waiting_on[next.index()];
@@ -302,7 +302,7 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                         ready.push_back(next);
                     }
                 }
-                Outcome::Succeeded
+                Outcome::Succeeded { applied }
             }
             Err(error) => {
                 let mut dfs = Dfs::new(g, node);
@@ -329,19 +329,22 @@ pub async fn execute<P: Provider + ?Sized, R: Reporter + ?Sized>(
                 Outcome::Failed(error)
             }
         };
-        let cloud_id = applied.as_ref().map(|l| l.id.clone()).or_else(|| {
-            plan.changes
+        let cloud_id = match &outcome {
+            Outcome::Succeeded {
+                applied: Some(live),
+            } => Some(live.id.clone()),
+            _ => plan
+                .changes
                 .get(operation.change_index)
-                .and_then(|c| c.live.as_ref())
-                .map(|l| l.id.clone())
-        });
+                .and_then(ResourceChange::live)
+                .map(|l| l.id.clone()),
+        };
         let finished = OperationReport {
             address: operation.address.clone(),
             action,
             step: operation.step,
             outcome,
             elapsed,
-            applied,
             cloud_id,
         };
         match &finished.outcome {
@@ -372,11 +375,10 @@ fn unrun(plan: &Plan, op: &crate::graph::Operation, outcome: Outcome) -> Operati
         action: plan
             .changes
             .get(op.change_index)
-            .map_or(Action::Update, |c| c.action),
+            .map_or(Action::Update, ResourceChange::action),
         step: op.step,
         outcome,
         elapsed: Duration::ZERO,
-        applied: None,
         cloud_id: None,
     }
 }
@@ -404,33 +406,46 @@ fn report_not_started<R: Reporter + ?Sized>(
     }
 }
 
+/// Runs `step` of `change`: the create of a create or of a replacement's new copy, the update
+/// of an update, the delete of a delete or of a replacement's old copy.
 async fn run_step<P: Provider + ?Sized>(
     provider: &P,
-    change: &crate::plan::ResourceChange,
+    change: &ResourceChange,
     step: Step,
     ids: &CloudIds,
     delete: DeleteOptions,
     progress: &dyn Progress,
 ) -> Result<Option<LiveResource>, ProviderError> {
-    let missing = || ProviderError::NotFound {
-        what: change.address.to_string(),
-    };
-    match step {
-        Step::Create => {
-            let desired = change.desired.as_ref().ok_or_else(missing)?;
+    match (step, &change.change) {
+        (Step::Create, Change::Create { desired } | Change::Replace { desired, .. }) => {
             provider.create(desired, ids, progress).await.map(Some)
         }
-        Step::Update => {
-            let desired = change.desired.as_ref().ok_or_else(missing)?;
-            let live = change.live.as_ref().ok_or_else(missing)?;
-            provider
-                .update(desired, live, &change.fields, ids, progress)
-                .await
-                .map(Some)
-        }
-        Step::Delete => {
-            let live = change.live.as_ref().ok_or_else(missing)?;
+        (
+            Step::Update,
+            Change::Update {
+                desired,
+                live,
+                fields,
+            },
+        ) => provider
+            .update(desired, live, fields, ids, progress)
+            .await
+            .map(Some),
+        (Step::Delete, Change::Delete { live } | Change::Replace { live, .. }) => {
             provider.delete(live, delete, progress).await.map(|()| None)
+        }
+        // The graph gives every change only the steps of its action.
+        (Step::Create, Change::Update { .. } | Change::Delete { .. })
+        | (Step::Update, Change::Create { .. } | Change::Replace { .. } | Change::Delete { .. })
+        | (Step::Delete, Change::Create { .. } | Change::Update { .. }) => {
+            Err(ProviderError::NotFound {
+                what: format!(
+                    "a {} step of the {} of {}",
+                    step.verb(),
+                    change.action(),
+                    change.address
+                ),
+            })
         }
     }
 }

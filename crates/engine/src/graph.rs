@@ -18,7 +18,7 @@ use petgraph::algo::{has_path_connecting, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::plan::{Action, Plan};
+use crate::plan::{Change, Plan};
 use crate::provider::ReplaceOrder;
 
 /// One cloud operation of an apply.
@@ -97,37 +97,36 @@ impl ApplyGraph {
             if change.kind != ResourceKind::Instance {
                 continue;
             }
-            let disruptive = match change.action {
-                Action::Replace(_) => true,
-                Action::Update => change.fields.iter().any(|f| f.field == "instance_type"),
-                Action::Create | Action::Delete => false,
+            let step_node = |step| {
+                graph
+                    .node_indices()
+                    .find(|&n| graph[n].change_index == index && graph[n].step == step)
             };
-            if !disruptive {
-                continue;
-            }
-            let nodes: Vec<NodeIndex> = graph
-                .node_indices()
-                .filter(|&n| graph[n].change_index == index)
-                .collect();
-            let step_node = |step| nodes.iter().copied().find(|&n| graph[n].step == step);
-            let (first, last) = match change.action {
-                Action::Update => match step_node(Step::Update) {
-                    Some(n) => (n, n),
-                    None => continue,
+            // A resize or a replacement takes the instance down; nothing else does.
+            let (first, last) = match &change.change {
+                Change::Update { fields, .. }
+                    if fields.iter().any(|f| f.field == "instance_type") =>
+                {
+                    match step_node(Step::Update) {
+                        Some(n) => (n, n),
+                        None => continue,
+                    }
+                }
+                Change::Replace {
+                    order: ReplaceOrder::CreateBeforeDestroy,
+                    ..
+                } => match (step_node(Step::Create), step_node(Step::Delete)) {
+                    (Some(c), Some(d)) => (c, d),
+                    _ => continue,
                 },
-                Action::Create | Action::Delete => continue,
-                Action::Replace(ReplaceOrder::CreateBeforeDestroy) => {
-                    match (step_node(Step::Create), step_node(Step::Delete)) {
-                        (Some(c), Some(d)) => (c, d),
-                        _ => continue,
-                    }
-                }
-                Action::Replace(ReplaceOrder::DestroyBeforeCreate) => {
-                    match (step_node(Step::Delete), step_node(Step::Create)) {
-                        (Some(d), Some(c)) => (d, c),
-                        _ => continue,
-                    }
-                }
+                Change::Replace {
+                    order: ReplaceOrder::DestroyBeforeCreate,
+                    ..
+                } => match (step_node(Step::Delete), step_node(Step::Create)) {
+                    (Some(d), Some(c)) => (d, c),
+                    _ => continue,
+                },
+                Change::Create { .. } | Change::Update { .. } | Change::Delete { .. } => continue,
             };
             groups
                 .entry(change.address.name.clone())
@@ -175,18 +174,18 @@ impl ApplyGraph {
                     step,
                 })
             };
-            match change.action {
-                Action::Create => {
+            match &change.change {
+                Change::Create { .. } => {
                     building.insert(&change.address, add(Step::Create));
                 }
-                Action::Update => {
+                Change::Update { .. } => {
                     building.insert(&change.address, add(Step::Update));
                 }
-                Action::Delete => {
+                Change::Delete { .. } => {
                     let node = add(Step::Delete);
                     deleting.entry(&change.address).or_default().push(node);
                 }
-                Action::Replace(order) => {
+                Change::Replace { order, .. } => {
                     let create = add(Step::Create);
                     let delete = add(Step::Delete);
                     match order {
@@ -200,8 +199,9 @@ impl ApplyGraph {
         }
 
         for change in &plan.changes {
-            // Creates and updates wait for what they reference.
-            if let (Some(desired), Some(&node)) = (&change.desired, building.get(&change.address)) {
+            // Creates and updates (of a new copy too) wait for what they reference.
+            if let (Some(desired), Some(&node)) = (change.desired(), building.get(&change.address))
+            {
                 for dependency in &desired.depends_on {
                     if let Some(&before) = building.get(dependency) {
                         graph.update_edge(before, node, ());
@@ -210,23 +210,24 @@ impl ApplyGraph {
             }
             // Deletes of what a live resource references wait for that resource to be deleted
             // or moved away (updated) first.
-            if let Some(live) = &change.live {
-                for referenced in &live.depends_on {
-                    let Some(targets) = deleting.get(referenced) else {
-                        continue;
-                    };
-                    let mut firsts: Vec<NodeIndex> = Vec::new();
-                    if let Some(own) = deleting.get(&change.address) {
-                        firsts.extend(own);
-                    }
-                    if change.action == Action::Update {
-                        firsts.extend(building.get(&change.address));
-                    }
-                    for &first in &firsts {
-                        for &target in targets {
-                            if first != target {
-                                graph.update_edge(first, target, ());
-                            }
+            let (live, update) = match &change.change {
+                Change::Create { .. } => continue,
+                Change::Update { live, .. } => (live, building.get(&change.address)),
+                Change::Replace { live, .. } | Change::Delete { live } => (live, None),
+            };
+            for referenced in &live.depends_on {
+                let Some(targets) = deleting.get(referenced) else {
+                    continue;
+                };
+                let mut firsts: Vec<NodeIndex> = Vec::new();
+                if let Some(own) = deleting.get(&change.address) {
+                    firsts.extend(own);
+                }
+                firsts.extend(update);
+                for &first in &firsts {
+                    for &target in targets {
+                        if first != target {
+                            graph.update_edge(first, target, ());
                         }
                     }
                 }
@@ -270,7 +271,7 @@ impl ApplyGraph {
                     && plan
                         .changes
                         .get(graph[n].change_index)
-                        .is_some_and(|c| c.action == Action::Delete)
+                        .is_some_and(|c| matches!(c.change, Change::Delete { .. }))
             })
             .collect();
         for &delete in &pure_deletes {

@@ -17,7 +17,7 @@ pub mod provider;
 pub mod rollback;
 
 pub use diff::{TAGS_FIELD, diff_fields, plain_diff};
-pub use drift::{DriftEntry, DriftKind, DriftReport, drift_of};
+pub use drift::{Departure, DriftEntry, DriftKind, DriftReport, drift_of};
 pub use execute::{
     ApplyOptions, ApplyReport, Interrupt, OperationReport, Outcome, Reporter, SilentReporter,
     execute,
@@ -29,7 +29,7 @@ pub use live::{
 };
 pub use parity::{ParityDifference, ParityReport, compare_environments};
 pub use plan::{
-    Action, Blocker, BlockerKind, Cause, Plan, PlanOptions, PlanSummary, ReplacePolicy,
+    Action, Blocker, BlockerKind, Cause, Change, Plan, PlanOptions, PlanSummary, ReplacePolicy,
     ResourceChange, is_deletion_protected, make_destroy_plan, make_plan,
 };
 pub use provider::{

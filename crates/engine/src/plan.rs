@@ -1,14 +1,15 @@
 //! The plan: what would change, described and nothing more.
 //!
-//! Owns [`Plan`], [`ResourceChange`], [`Action`], [`Cause`] and the pure planning function
-//! [`make_plan`]. Invariants: plan types only describe (the apply graph is built from them
-//! elsewhere); no-op resources are not in `changes`; a plan serialises to JSON and back
-//! unchanged, and carries the fingerprint of the live state it was made from so that a saved
-//! plan can be refused when the cloud moved on; a plan holds no secret (the spec has none).
-//! Every reason the plan cannot be carried out is computed here, as a [`Blocker`], so that
-//! a command refuses before its first change rather than half-way; a resource that holds
-//! data is never replaced unless asked for by name, and replacements re-point what the cloud
-//! can move in place instead of cascading.
+//! Owns [`Plan`], [`ResourceChange`] with its [`Change`], [`Action`], [`Cause`] and the pure
+//! planning function [`make_plan`]. Invariants: plan types only describe (the apply graph is built
+//! from them elsewhere); each change carries exactly the data its action needs (a create has no
+//! live copy, a delete no desired one), so nothing reading a plan meets missing data; no-op
+//! resources are not in `changes`; a plan serialises to JSON and back unchanged, and carries the
+//! fingerprint of the live state it was made from so that a saved plan can be refused when the
+//! cloud moved on; a plan holds no secret (the spec has none). Every reason the plan cannot be
+//! carried out is computed here, as a [`Blocker`], so that a command refuses before its first
+//! change rather than half-way; a resource that holds data is never replaced unless asked for by
+//! name, and replacements re-point what the cloud can move in place instead of cascading.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,7 +23,7 @@ use crate::provider::{DELETION_PROTECTION_FIELD, FieldChange, Note, Provider, Re
 /// The version of the saved-plan and JSON plan format.
 pub const PLAN_FORMAT_VERSION: u32 = 3;
 
-/// What happens to one address.
+/// What happens to one address, as a verb: a [`Change`] without its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -105,23 +106,184 @@ impl fmt::Display for Cause {
 }
 
 /// The planned change of one address.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Saved plans write it flat, as format [`PLAN_FORMAT_VERSION`] always has: `address`,
+/// `kind`, `action`, `cause`, `fields`, then `desired` and `live` where the action has them,
+/// and `reason`. Reading one refuses a change whose data does not fit its action (a create
+/// with a live copy, a delete without one).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "SavedChange")]
 pub struct ResourceChange {
     pub address: Address,
     pub kind: ResourceKind,
-    pub action: Action,
     pub cause: Cause,
-    /// Per-field live -> desired values (empty for creates and deletes).
-    pub fields: Vec<FieldChange>,
-    /// What the resource should become; absent for deletes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub desired: Option<DesiredResource>,
-    /// What the cloud has now; absent for creates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<LiveResource>,
     /// Why this change happens when the fields alone do not say it (for display only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What happens, with exactly the data carrying it out needs.
+    pub change: Change,
+}
+
+/// What happens to one address, with what carrying it out needs and nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Made from the spec: the cloud has no copy yet.
+    Create { desired: DesiredResource },
+    /// Changed in place: `fields` are the live -> desired values the update sets.
+    Update {
+        desired: DesiredResource,
+        live: LiveResource,
+        fields: Vec<FieldChange>,
+    },
+    /// A new copy made from `desired` and `live` deleted, in `order`: a replacement always
+    /// has an order, so the apply graph never guesses one. `fields` are the differences (some
+    /// force the replacement; none when it is rebuilt as asked).
+    Replace {
+        order: ReplaceOrder,
+        desired: DesiredResource,
+        live: LiveResource,
+        fields: Vec<FieldChange>,
+    },
+    /// `live` is deleted.
+    Delete { live: LiveResource },
+}
+
+impl ResourceChange {
+    /// The verb of the change.
+    pub fn action(&self) -> Action {
+        match &self.change {
+            Change::Create { .. } => Action::Create,
+            Change::Update { .. } => Action::Update,
+            Change::Replace { order, .. } => Action::Replace(*order),
+            Change::Delete { .. } => Action::Delete,
+        }
+    }
+
+    /// What the resource should become; `None` for a delete.
+    pub fn desired(&self) -> Option<&DesiredResource> {
+        match &self.change {
+            Change::Create { desired }
+            | Change::Update { desired, .. }
+            | Change::Replace { desired, .. } => Some(desired),
+            Change::Delete { .. } => None,
+        }
+    }
+
+    /// What the cloud has now; `None` for a create.
+    pub fn live(&self) -> Option<&LiveResource> {
+        match &self.change {
+            Change::Update { live, .. }
+            | Change::Replace { live, .. }
+            | Change::Delete { live } => Some(live),
+            Change::Create { .. } => None,
+        }
+    }
+
+    /// Per-field live -> desired values; empty for creates and deletes.
+    pub fn fields(&self) -> &[FieldChange] {
+        match &self.change {
+            Change::Update { fields, .. } | Change::Replace { fields, .. } => fields,
+            Change::Create { .. } | Change::Delete { .. } => &[],
+        }
+    }
+}
+
+impl Serialize for ResourceChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let desired = self.desired();
+        let live = self.live();
+        let reason = self.reason.as_deref();
+        let len = 5
+            + usize::from(desired.is_some())
+            + usize::from(live.is_some())
+            + usize::from(reason.is_some());
+        let mut saved = serializer.serialize_struct("ResourceChange", len)?;
+        saved.serialize_field("address", &self.address)?;
+        saved.serialize_field("kind", &self.kind)?;
+        saved.serialize_field("action", &self.action())?;
+        saved.serialize_field("cause", &self.cause)?;
+        saved.serialize_field("fields", self.fields())?;
+        match desired {
+            Some(desired) => saved.serialize_field("desired", desired)?,
+            None => saved.skip_field("desired")?,
+        }
+        match live {
+            Some(live) => saved.serialize_field("live", live)?,
+            None => saved.skip_field("live")?,
+        }
+        match reason {
+            Some(reason) => saved.serialize_field("reason", reason)?,
+            None => saved.skip_field("reason")?,
+        }
+        saved.end()
+    }
+}
+
+/// A [`ResourceChange`] as a saved plan holds it, before its data is checked against its
+/// action.
+#[derive(Deserialize)]
+struct SavedChange {
+    address: Address,
+    kind: ResourceKind,
+    action: Action,
+    cause: Cause,
+    fields: Vec<FieldChange>,
+    #[serde(default)]
+    desired: Option<DesiredResource>,
+    #[serde(default)]
+    live: Option<LiveResource>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl TryFrom<SavedChange> for ResourceChange {
+    type Error = String;
+
+    fn try_from(saved: SavedChange) -> Result<Self, String> {
+        let SavedChange {
+            address,
+            kind,
+            action,
+            cause,
+            fields,
+            desired,
+            live,
+            reason,
+        } = saved;
+        let change = match (action, desired, live) {
+            (Action::Create, Some(desired), None) if fields.is_empty() => {
+                Change::Create { desired }
+            }
+            (Action::Update, Some(desired), Some(live)) => Change::Update {
+                desired,
+                live,
+                fields,
+            },
+            (Action::Replace(order), Some(desired), Some(live)) => Change::Replace {
+                order,
+                desired,
+                live,
+                fields,
+            },
+            (Action::Delete, None, Some(live)) if fields.is_empty() => Change::Delete { live },
+            _ => {
+                let rule = match action {
+                    Action::Create => "a create carries `desired`, and neither `live` nor `fields`",
+                    Action::Update => "an update carries both `desired` and `live`",
+                    Action::Replace(_) => "a replacement carries both `desired` and `live`",
+                    Action::Delete => "a delete carries `live`, and neither `desired` nor `fields`",
+                };
+                return Err(format!("{address}: {rule}"));
+            }
+        };
+        Ok(ResourceChange {
+            address,
+            kind,
+            cause,
+            reason,
+            change,
+        })
+    }
 }
 
 /// Counts of changes by action.
@@ -253,7 +415,7 @@ impl Plan {
     pub fn summary(&self) -> PlanSummary {
         let mut summary = PlanSummary::default();
         for change in &self.changes {
-            match change.action {
+            match change.action() {
                 Action::Create => summary.create += 1,
                 Action::Update => summary.update += 1,
                 Action::Replace(_) => summary.replace += 1,
@@ -308,7 +470,7 @@ pub fn make_plan<P: Provider + ?Sized>(
             blockers.extend(deletion_protection_blockers(&changes));
             blockers.extend(name_blockers(&changes, live));
             blockers.extend(conflict_blockers(&changes, live));
-            blockers.extend(swapped_blockers(&changes, desired, provider));
+            blockers.extend(swapped_blockers(&changes, provider));
             let mut notes = notes;
             notes.extend(final_snapshot_notes(&changes));
             notes.extend(conflict_notes(live));
@@ -353,12 +515,11 @@ fn draft<P: Provider + ?Sized>(
             changes.push(ResourceChange {
                 address: resource.address.clone(),
                 kind: resource.kind,
-                action: Action::Create,
                 cause: Cause::Spec,
-                fields: Vec::new(),
-                desired: Some(resource.clone()),
-                live: None,
                 reason: None,
+                change: Change::Create {
+                    desired: resource.clone(),
+                },
             });
             continue;
         }
@@ -427,11 +588,6 @@ fn draft<P: Provider + ?Sized>(
         if fields.is_empty() && !rebuild {
             continue;
         }
-        let action = if rebuild || fields.iter().any(|f| f.forces_replacement) {
-            Action::Replace(provider.replace_order(resource, current))
-        } else {
-            Action::Update
-        };
         let reason = if forced {
             Some("replaced as asked with `--replace`".to_string())
         } else if rebuild {
@@ -439,19 +595,32 @@ fn draft<P: Provider + ?Sized>(
         } else {
             None
         };
+        let cause = if fields.is_empty() {
+            Cause::Redeploy
+        } else {
+            cause
+        };
+        let (desired, live) = (resource.clone(), current.clone());
+        let change = if rebuild || fields.iter().any(|f| f.forces_replacement) {
+            Change::Replace {
+                order: provider.replace_order(resource, current),
+                desired,
+                live,
+                fields,
+            }
+        } else {
+            Change::Update {
+                desired,
+                live,
+                fields,
+            }
+        };
         changes.push(ResourceChange {
             address: resource.address.clone(),
             kind: resource.kind,
-            action,
-            cause: if fields.is_empty() {
-                Cause::Redeploy
-            } else {
-                cause
-            },
-            fields,
-            desired: Some(resource.clone()),
-            live: Some(current.clone()),
+            cause,
             reason,
+            change,
         });
     }
     let roots = cascade_replacements(&mut changes, desired, live, provider);
@@ -488,10 +657,10 @@ fn draft<P: Provider + ?Sized>(
     let mut blockers = Vec::new();
     let mut data_loss = Vec::new();
     for change in &changes {
-        if !matches!(change.action, Action::Replace(_))
-            || !change.kind.holds_data()
-            || options.force_replace.contains(&change.address)
-        {
+        let Change::Replace { fields, .. } = &change.change else {
+            continue;
+        };
+        if !change.kind.holds_data() || options.force_replace.contains(&change.address) {
             continue;
         }
         let root = roots
@@ -499,8 +668,7 @@ fn draft<P: Provider + ?Sized>(
             .cloned()
             .unwrap_or_else(|| change.address.clone());
         let why = if root == change.address {
-            let fields: Vec<&str> = change
-                .fields
+            let fields: Vec<&str> = fields
                 .iter()
                 .filter(|f| f.forces_replacement)
                 .map(|f| f.field.as_str())
@@ -571,25 +739,29 @@ pub fn is_deletion_protected(live: &LiveResource) -> bool {
 fn deletion_protection_blockers(changes: &[ResourceChange]) -> Vec<Blocker> {
     changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Delete | Action::Replace(_)))
-        .filter(|c| c.live.as_ref().is_some_and(is_deletion_protected))
-        .map(|c| Blocker {
-            address: Some(c.address.clone()),
-            kind: BlockerKind::DeletionProtection,
-            message: format!(
-                "{} would be {}, but its deletion protection is on",
-                c.address,
-                if c.action == Action::Delete {
-                    "deleted"
-                } else {
-                    "replaced"
-                }
-            ),
-            hint: Some(if c.desired.is_some() {
-                "set `deletion_protection = false` in the spec and apply that alone first".to_string()
-            } else {
-                "it is no longer in the spec: switch its deletion protection off by hand, or remove it with `envctl destroy`".to_string()
-            }),
+        .filter_map(|c| {
+            let (live, done, hint) = match &c.change {
+                Change::Delete { live } => (
+                    live,
+                    "deleted",
+                    "it is no longer in the spec: switch its deletion protection off by hand, or remove it with `envctl destroy`",
+                ),
+                Change::Replace { live, .. } => (
+                    live,
+                    "replaced",
+                    "set `deletion_protection = false` in the spec and apply that alone first",
+                ),
+                Change::Create { .. } | Change::Update { .. } => return None,
+            };
+            is_deletion_protected(live).then(|| Blocker {
+                address: Some(c.address.clone()),
+                kind: BlockerKind::DeletionProtection,
+                message: format!(
+                    "{} would be {done}, but its deletion protection is on",
+                    c.address
+                ),
+                hint: Some(hint.to_string()),
+            })
         })
         .collect()
 }
@@ -616,7 +788,7 @@ fn conflict_notes(live: &LiveState) -> Vec<Note> {
 fn conflict_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
     changes
         .iter()
-        .filter(|c| c.action == Action::Create)
+        .filter(|c| matches!(c.change, Change::Create { .. }))
         .filter_map(|c| {
             let claimed = live.conflicts.iter().find(|x| x.resource.address == c.address)?;
             Some(Blocker {
@@ -640,7 +812,6 @@ fn conflict_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocke
 /// resources.
 fn swapped_blockers<P: Provider + ?Sized>(
     changes: &[ResourceChange],
-    desired: &DesiredState,
     provider: &P,
 ) -> Vec<Blocker> {
     let matches = |want: &DesiredResource, have: &LiveResource| {
@@ -652,8 +823,10 @@ fn swapped_blockers<P: Provider + ?Sized>(
     };
     let replaced: Vec<(&DesiredResource, &LiveResource)> = changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Replace(_)))
-        .filter_map(|c| Some((desired.resource(&c.address)?, c.live.as_ref()?)))
+        .filter_map(|c| match &c.change {
+            Change::Replace { desired, live, .. } => Some((desired, live)),
+            Change::Create { .. } | Change::Update { .. } | Change::Delete { .. } => None,
+        })
         .collect();
     let mut blockers = Vec::new();
     for (i, (want_a, have_a)) in replaced.iter().enumerate() {
@@ -685,9 +858,10 @@ fn keep_orphan_networks_with_foreign_content(
     notes: &mut Vec<Note>,
 ) {
     changes.retain(|c| {
-        let orphan_network =
-            c.kind == ResourceKind::Vpc && c.action == Action::Delete && c.cause == Cause::Orphan;
-        if !orphan_network {
+        let Change::Delete { live: network } = &c.change else {
+            return true;
+        };
+        if c.kind != ResourceKind::Vpc || c.cause != Cause::Orphan {
             return true;
         }
         let address = Value::Ref(c.address.clone());
@@ -703,7 +877,7 @@ fn keep_orphan_networks_with_foreign_content(
             address: c.address.clone(),
             message: format!(
                 "conflict: `{}` is tagged for this environment but holds {foreign} resource{} envctl does not own; it is not deleted",
-                c.live.as_ref().map_or("?", |l| l.id.as_str()),
+                network.id,
                 if foreign == 1 { "" } else { "s" }
             ),
             hint: Some("remove its envctl tags if it is not this environment's".to_string()),
@@ -716,9 +890,12 @@ fn keep_orphan_networks_with_foreign_content(
 fn final_snapshot_notes(changes: &[ResourceChange]) -> Vec<Note> {
     changes
         .iter()
-        .filter(|c| c.kind.holds_data() && matches!(c.action, Action::Delete | Action::Replace(_)))
+        .filter(|c| c.kind.holds_data())
         .filter_map(|c| {
-            let live = c.live.as_ref()?;
+            let live = match &c.change {
+                Change::Delete { live } | Change::Replace { live, .. } => live,
+                Change::Create { .. } | Change::Update { .. } => return None,
+            };
             Some(Note {
                 address: c.address.clone(),
                 message: format!(
@@ -735,9 +912,10 @@ fn final_snapshot_notes(changes: &[ResourceChange]) -> Vec<Note> {
 fn name_blockers(changes: &[ResourceChange], live: &LiveState) -> Vec<Blocker> {
     changes
         .iter()
-        .filter(|c| matches!(c.action, Action::Create))
         .filter_map(|c| {
-            let desired = c.desired.as_ref()?;
+            let Change::Create { desired } = &c.change else {
+                return None;
+            };
             let holder = live
                 .foreign_names
                 .iter()
@@ -839,12 +1017,9 @@ fn delete_change(live: &LiveResource, cause: Cause) -> ResourceChange {
     ResourceChange {
         address: live.address.clone(),
         kind: live.kind,
-        action: Action::Delete,
         cause,
-        fields: Vec::new(),
-        desired: None,
-        live: Some(live.clone()),
         reason: None,
+        change: Change::Delete { live: live.clone() },
     }
 }
 
@@ -864,19 +1039,18 @@ fn cascade_replacements<P: Provider + ?Sized>(
     loop {
         let replaced: BTreeMap<Address, (ReplaceOrder, String)> = changes
             .iter()
-            .filter_map(|c| match c.action {
-                Action::Replace(order) => {
-                    Some((c.address.clone(), (order, c.live.as_ref()?.id.clone())))
+            .filter_map(|c| match &c.change {
+                Change::Replace { order, live, .. } => {
+                    Some((c.address.clone(), (*order, live.id.clone())))
                 }
-                Action::Create | Action::Update | Action::Delete => None,
+                Change::Create { .. } | Change::Update { .. } | Change::Delete { .. } => None,
             })
             .collect();
         let mut added = false;
         for resource in &desired.resources {
-            let Some(index) = changes
-                .iter()
-                .position(|c| c.address == resource.address && c.action != Action::Delete)
-            else {
+            let Some(index) = changes.iter().position(|c| {
+                c.address == resource.address && !matches!(c.change, Change::Delete { .. })
+            }) else {
                 // Unchanged so far: it may still have to follow a replacement.
                 let Some(current) = live.at(&resource.address).next() else {
                     continue;
@@ -894,46 +1068,56 @@ fn cascade_replacements<P: Provider + ?Sized>(
                 }
                 continue;
             };
-            let change = &changes[index];
-            if change.action != Action::Update {
-                // Created (nothing to follow) or already replaced.
-                if change.action == Action::Replace(ReplaceOrder::CreateBeforeDestroy) {
+            let current = match &mut changes[index].change {
+                Change::Update { live, .. } => live.clone(),
+                Change::Replace { order, live, .. } => {
                     // A create-before-destroy copy cannot come up before something it
                     // references that must go first.
-                    let must_wait = change.live.as_ref().is_some_and(|l| {
-                        l.depends_on.iter().any(|d| {
+                    let must_wait = *order == ReplaceOrder::CreateBeforeDestroy
+                        && live.depends_on.iter().any(|d| {
                             replaced.get(d).map(|(o, _)| *o)
                                 == Some(ReplaceOrder::DestroyBeforeCreate)
-                        })
-                    });
+                        });
                     if must_wait {
-                        changes[index].action = Action::Replace(ReplaceOrder::DestroyBeforeCreate);
+                        *order = ReplaceOrder::DestroyBeforeCreate;
                         added = true;
                     }
+                    continue;
                 }
-                continue;
-            }
-            let Some(current) = change.live.clone() else {
-                continue;
+                // Created: nothing to follow (and deletes were not picked).
+                Change::Create { .. } | Change::Delete { .. } => continue,
             };
-            if let Some(followed) = follow(
+            let Some(followed) = follow(
                 resource,
                 &current,
                 &replaced,
                 provider,
                 &mut repointed,
                 &mut roots,
-            ) {
-                let reason = followed.reason.clone();
-                let existing = &mut changes[index];
-                existing.action = followed.action;
-                if followed.action == Action::Update {
-                    existing.fields = followed.fields;
-                    existing.live = followed.live;
-                }
-                existing.reason = reason;
-                added = true;
-            }
+            ) else {
+                continue;
+            };
+            let existing = &mut changes[index];
+            existing.reason = followed.reason;
+            existing.change = match (followed.change, &existing.change) {
+                // Replaced too: what the update had, swapped for a new copy.
+                (
+                    Change::Replace { order, .. },
+                    Change::Update {
+                        desired,
+                        live,
+                        fields,
+                    },
+                ) => Change::Replace {
+                    order,
+                    desired: desired.clone(),
+                    live: live.clone(),
+                    fields: fields.clone(),
+                },
+                // Re-pointed: the update that moves it.
+                (followed, _) => followed,
+            };
+            added = true;
         }
         if !added {
             break;
@@ -994,14 +1178,16 @@ fn follow<P: Provider + ?Sized>(
         return Some(ResourceChange {
             address: resource.address.clone(),
             kind: resource.kind,
-            action: Action::Replace(order),
             cause: Cause::Spec,
-            fields: provider.diff(resource, current).changes,
-            desired: Some(resource.clone()),
-            live: Some(current.clone()),
             reason: Some(format!(
                 "{target} is replaced and this resource cannot be moved to the new one in place"
             )),
+            change: Change::Replace {
+                order,
+                desired: resource.clone(),
+                live: current.clone(),
+                fields: provider.diff(resource, current).changes,
+            },
         });
     }
     for target in &targets {
@@ -1010,12 +1196,8 @@ fn follow<P: Provider + ?Sized>(
     Some(ResourceChange {
         address: resource.address.clone(),
         kind: resource.kind,
-        action: Action::Update,
         // Moving to a replacement is the spec's doing, whatever else differs.
         cause: Cause::Spec,
-        fields: provider.diff(resource, &moved).changes,
-        desired: Some(resource.clone()),
-        live: Some(moved),
         reason: Some(format!(
             "moved in place to the new {}",
             targets
@@ -1024,6 +1206,11 @@ fn follow<P: Provider + ?Sized>(
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+        change: Change::Update {
+            desired: resource.clone(),
+            fields: provider.diff(resource, &moved).changes,
+            live: moved,
+        },
     })
 }
 

@@ -16,7 +16,7 @@ use envctl_spec::{DesiredResource, Value};
 use crate::execute::{ApplyReport, OperationReport, Outcome, Reporter};
 use crate::graph::Step;
 use crate::live::{LiveResource, applied_digest};
-use crate::plan::{Cause, Plan, ResourceChange};
+use crate::plan::{Cause, Change, Plan, ResourceChange};
 use crate::provider::{CloudIds, DeleteOptions, FieldChange, NoProgress, Provider, ProviderError};
 
 /// What a rollback did, one entry per operation it tried to undo.
@@ -35,7 +35,7 @@ impl RollbackReport {
     pub fn undone(&self) -> usize {
         self.operations
             .iter()
-            .filter(|o| o.outcome == Outcome::Succeeded)
+            .filter(|o| matches!(o.outcome, Outcome::Succeeded { .. }))
             .count()
     }
 
@@ -55,13 +55,13 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
     let mut result = RollbackReport::default();
     let ids: CloudIds = plan.live_ids.clone();
     for operation in report.operations.iter().rev() {
-        if operation.outcome != Outcome::Succeeded {
+        let Outcome::Succeeded { applied } = &operation.outcome else {
             continue;
-        }
+        };
         let change = plan
             .changes
             .iter()
-            .find(|c| c.address == operation.address && c.action == operation.action);
+            .find(|c| c.address == operation.address && c.action() == operation.action);
         let undo_step = match operation.step {
             Step::Create => Step::Delete,
             Step::Update => Step::Update,
@@ -78,7 +78,7 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
         }
         reporter.on_start(&operation.address, operation.action, undo_step);
         let started = Instant::now();
-        let outcome = match (operation.step, &operation.applied, change) {
+        let outcome = match (operation.step, applied, change.map(|c| &c.change)) {
             (Step::Create, Some(created), _) => provider
                 .delete(
                     created,
@@ -89,21 +89,25 @@ pub async fn rollback<P: Provider + ?Sized, R: Reporter + ?Sized>(
                 )
                 .await
                 .err(),
-            (Step::Update, Some(updated), Some(change)) => match &change.live {
-                Some(before) => restore(provider, change.desired.as_ref(), before, updated, &ids)
-                    .await
-                    .err(),
-                None => Some(nothing_to_restore(operation)),
-            },
+            (
+                Step::Update,
+                Some(updated),
+                Some(Change::Update {
+                    desired,
+                    live: before,
+                    ..
+                }),
+            ) => restore(provider, desired, before, updated, &ids)
+                .await
+                .err(),
             _ => Some(nothing_to_restore(operation)),
         };
         let undone = OperationReport {
             address: operation.address.clone(),
             action: operation.action,
             step: undo_step,
-            outcome: outcome.map_or(Outcome::Succeeded, Outcome::Failed),
+            outcome: outcome.map_or(Outcome::Succeeded { applied: None }, Outcome::Failed),
             elapsed: started.elapsed(),
-            applied: None,
             cloud_id: operation.cloud_id.clone(),
         };
         reporter.on_finish(&undone);
@@ -121,8 +125,14 @@ fn not_restorable(change: &ResourceChange) -> Option<String> {
             "the update repaired drift; restoring the drifted values would undo the repair".into(),
         );
     }
-    let before = change.live.as_ref()?;
-    let desired = change.desired.as_ref()?;
+    let Change::Update {
+        desired,
+        live: before,
+        ..
+    } = &change.change
+    else {
+        return None;
+    };
     let applied: BTreeMap<String, Value> = before
         .fields
         .iter()
@@ -146,7 +156,7 @@ fn nothing_to_restore(operation: &OperationReport) -> ProviderError {
 /// Updates `now` back to the values `before` had.
 async fn restore<P: Provider + ?Sized>(
     provider: &P,
-    desired: Option<&DesiredResource>,
+    desired: &DesiredResource,
     before: &LiveResource,
     now: &LiveResource,
     ids: &CloudIds,
@@ -154,7 +164,7 @@ async fn restore<P: Provider + ?Sized>(
     let previous = DesiredResource {
         address: before.address.clone(),
         kind: before.kind,
-        cloud_name: desired.map(|d| d.cloud_name.clone()).unwrap_or_default(),
+        cloud_name: desired.cloud_name.clone(),
         tags: before.tags.clone(),
         depends_on: before.depends_on.clone(),
         fields: before.fields.clone(),
@@ -164,7 +174,7 @@ async fn restore<P: Provider + ?Sized>(
     let changes: Vec<FieldChange> = before
         .fields
         .iter()
-        .filter(|(name, _)| desired.is_none_or(|d| d.fields.contains_key(name.as_str())))
+        .filter(|(name, _)| desired.fields.contains_key(name.as_str()))
         .filter(|(name, value)| now.fields.get(name.as_str()) != Some(*value))
         .map(|(name, value)| FieldChange {
             field: name.clone(),

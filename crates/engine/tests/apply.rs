@@ -25,7 +25,7 @@ async fn first_plan_creates_everything_and_plan_after_apply_is_empty() {
     let desired = environment("staging", 3, "t3.small");
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.summary().create, desired.resources.len());
-    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+    assert!(plan.changes.iter().all(|c| c.action() == Action::Create));
 
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await
@@ -50,11 +50,11 @@ async fn scale_change_is_an_in_place_update_caused_by_the_spec() {
     assert_eq!(plan.summary().total(), 2);
     for change in &plan.changes {
         assert_eq!(change.cause, Cause::Spec);
-        assert_eq!(change.fields.len(), 1);
-        assert_eq!(change.fields[0].field, "instance_type");
-        assert_eq!(change.fields[0].live, Some(Value::Str("t3.small".into())));
+        assert_eq!(change.fields().len(), 1);
+        assert_eq!(change.fields()[0].field, "instance_type");
+        assert_eq!(change.fields()[0].live, Some(Value::Str("t3.small".into())));
         assert_eq!(
-            change.fields[0].desired,
+            change.fields()[0].desired,
             Some(Value::Str("t3.large".into()))
         );
     }
@@ -73,7 +73,7 @@ async fn out_of_band_change_is_reported_as_drift() {
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].cause, Cause::Drift);
-    assert_eq!(plan.changes[0].action, Action::Update);
+    assert_eq!(plan.changes[0].action(), Action::Update);
 }
 
 #[tokio::test]
@@ -86,7 +86,7 @@ async fn count_decrease_deletes_the_highest_indices() {
     let deleted: Vec<String> = plan
         .changes
         .iter()
-        .map(|c| format!("{} {}", c.action, c.address))
+        .map(|c| format!("{} {}", c.action(), c.address))
         .collect();
     assert_eq!(
         deleted,
@@ -184,8 +184,8 @@ async fn replacing_a_field_aws_cannot_change_creates_before_destroying_an_instan
     }
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
-    assert!(matches!(plan.changes[0].action, Action::Replace(_)));
-    assert!(plan.changes[0].fields[0].forces_replacement);
+    assert!(matches!(plan.changes[0].action(), Action::Replace(_)));
+    assert!(plan.changes[0].fields()[0].forces_replacement);
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
         .await
         .unwrap();
@@ -213,7 +213,7 @@ async fn duplicates_left_by_an_interrupted_run_are_removed() {
     cloud.duplicate("instance.app[1]");
     let plan = ops::plan(&cloud, &desired).await.unwrap();
     assert_eq!(plan.changes.len(), 1);
-    assert_eq!(plan.changes[0].action, Action::Delete);
+    assert_eq!(plan.changes[0].action(), Action::Delete);
     assert_eq!(plan.changes[0].cause, Cause::Duplicate);
     apply_env(&cloud, &desired).await;
     assert_eq!(cloud.ids_of("instance.app[1]").len(), 1);
@@ -257,7 +257,7 @@ async fn replacing_a_subnet_replaces_the_instances_in_it_old_copies_first() {
     let replaced: Vec<String> = plan
         .changes
         .iter()
-        .map(|c| format!("{} {}", c.action, c.address))
+        .map(|c| format!("{} {}", c.action(), c.address))
         .collect();
     assert_eq!(replaced, ["replace subnet.a", "replace instance.app[0]"]);
     assert!(
@@ -300,7 +300,7 @@ async fn drift_sorts_departures_and_reconcile_repairs_all_of_them() {
     let seen: Vec<(String, DriftKind, Cause)> = report
         .drift
         .iter()
-        .map(|d| (d.address.to_string(), d.kind, d.cause))
+        .map(|d| (d.address.to_string(), d.kind(), d.cause))
         .collect();
     assert_eq!(
         seen,
@@ -354,7 +354,7 @@ async fn redeploy_replaces_drifted_resources_or_everything_on_request() {
     let actions: Vec<String> = plan
         .changes
         .iter()
-        .map(|c| format!("{} {}", c.action, c.address))
+        .map(|c| format!("{} {}", c.action(), c.address))
         .collect();
     assert_eq!(actions, ["replace instance.app[0]"]);
 

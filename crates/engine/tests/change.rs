@@ -11,7 +11,7 @@ use envctl_engine::ops::apply::{check_target, read_saved};
 use envctl_engine::ops::{
     self, ChangeError, ChangeOptions, ChangeOutcome, LockError, LockStore, Locking, SavedPlanError,
 };
-use envctl_engine::{PlanOptions, Step};
+use envctl_engine::{Change, PlanOptions, Step};
 use envctl_spec::Value;
 use fake::{Answers, FakeCloud, FakeLocks, environment, gated_spec, session, with_database};
 
@@ -349,7 +349,10 @@ async fn a_saved_plan_is_carried_out_only_while_spec_and_cloud_are_as_it_was_mad
     // Edited: the file says other changes than the plan made now.
     cloud.tamper("instance.app[0]", "ami", Value::Str("ami-12345678".into()));
     let mut edited = saved.clone();
-    edited.changes[0].fields[0].desired = Some(Value::Str("t3.2xlarge".into()));
+    let Change::Update { fields, .. } = &mut edited.changes[0].change else {
+        panic!("not an update: {:?}", edited.changes[0]);
+    };
+    fields[0].desired = Some(Value::Str("t3.2xlarge".into()));
     let error = ops::apply_saved(
         session(&cloud, &locks, &frontend),
         &spec,
@@ -376,6 +379,50 @@ async fn a_saved_plan_is_carried_out_only_while_spec_and_cloud_are_as_it_was_mad
     .unwrap();
     assert!(outcome.is_success(), "{outcome:?}");
     assert!(ops::plan(&cloud, &bigger).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_saved_change_reads_back_only_with_the_data_its_action_needs() {
+    let cloud = FakeCloud::default();
+    let locks = FakeLocks::default();
+    let desired = environment("staging", 1, "t3.small");
+    apply(&cloud, &locks, &Answers::yes(), &desired)
+        .await
+        .unwrap();
+    let plan = ops::plan(&cloud, &environment("staging", 1, "t3.large"))
+        .await
+        .unwrap();
+    let saved = serde_json::to_value(&plan).unwrap();
+    assert_eq!(read_saved(&saved.to_string()).unwrap(), plan);
+    // Written flat, as the saved-plan format always has.
+    let update = saved["changes"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = update.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "action", "address", "cause", "desired", "fields", "kind", "live"
+        ]
+    );
+    assert_eq!(update["action"], "update");
+
+    // An update without a live copy, a create with one, a delete that has a desired state.
+    let edits: [fn(&mut serde_json::Value); 3] = [
+        |change| {
+            change.as_object_mut().unwrap().remove("live");
+        },
+        |change| change["action"] = "create".into(),
+        |change| {
+            change["action"] = "delete".into();
+            change["fields"] = serde_json::json!([]);
+        },
+    ];
+    for edit in edits {
+        let mut edited = saved.clone();
+        edit(&mut edited["changes"][0]);
+        let error = read_saved(&edited.to_string()).unwrap_err();
+        assert!(matches!(error, SavedPlanError::NotAPlan(_)), "{error:?}");
+    }
 }
 
 #[tokio::test]

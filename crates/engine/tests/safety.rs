@@ -182,7 +182,7 @@ async fn a_replaced_group_is_created_first_and_instances_move_to_it_in_place() {
     let actions: Vec<String> = plan
         .changes
         .iter()
-        .map(|c| format!("{} {}", c.action, c.address))
+        .map(|c| format!("{} {}", c.action(), c.address))
         .collect();
     assert_eq!(
         actions,
@@ -193,7 +193,7 @@ async fn a_replaced_group_is_created_first_and_instances_move_to_it_in_place() {
         ]
     );
     assert_eq!(
-        plan.changes[0].action,
+        plan.changes[0].action(),
         Action::Replace(ReplaceOrder::CreateBeforeDestroy)
     );
     let report = ops::apply(&cloud, &plan, ApplyOptions::default(), &SilentReporter)
@@ -342,7 +342,7 @@ async fn rollback_never_restores_values_that_were_drift() {
     assert!(
         plan.changes
             .iter()
-            .all(|c| c.action == Action::Update || c.action == Action::Create)
+            .all(|c| c.action() == Action::Update || c.action() == Action::Create)
     );
 }
 
@@ -365,8 +365,8 @@ async fn of_two_copies_of_an_address_the_one_in_use_is_kept() {
     let deletes: Vec<(String, Cause)> = plan
         .changes
         .iter()
-        .filter(|c| c.action == Action::Delete)
-        .map(|c| (c.live.as_ref().unwrap().id.clone(), c.cause))
+        .filter(|c| c.action() == Action::Delete)
+        .map(|c| (c.live().unwrap().id.clone(), c.cause))
         .collect();
     assert_eq!(deletes, [(copy.clone(), Cause::Duplicate)]);
     apply_env(&cloud, &desired).await;

@@ -172,12 +172,12 @@ pub async fn state<P: Provider + ?Sized, R: Reporter + ?Sized>(
         if report.drift.len() == 1 { "" } else { "s" }
     );
     for entry in report.drift.iter().take(10) {
-        let kind = match entry.kind {
+        let kind = match entry.kind() {
             DriftKind::Modified => "modified",
             DriftKind::Missing => "missing",
             DriftKind::Unmanaged => "unmanaged",
         };
-        let fields: Vec<&str> = entry.fields.iter().map(|f| f.field.as_str()).collect();
+        let fields: Vec<&str> = entry.fields().iter().map(|f| f.field.as_str()).collect();
         message.push_str(&format!("\n  {kind:<9} {}", entry.address));
         if !fields.is_empty() {
             message.push_str(&format!(" ({})", fields.join(", ")));

@@ -58,7 +58,7 @@ pub async fn plan_with<P: Provider + ?Sized>(
     let mut plan = make_plan(desired, &live, provider, options);
     let deletes_a_network = plan.changes.iter().any(|c| {
         c.kind == envctl_spec::ResourceKind::Vpc
-            && c.action == crate::plan::Action::Delete
+            && matches!(c.change, crate::plan::Change::Delete { .. })
             && c.cause == crate::plan::Cause::Orphan
     });
     if deletes_a_network && depth == ReadDepth::Owned {
