@@ -21,7 +21,9 @@ failure or lost answer); a deferred delete the upstream refuses is always logged
 
 Counting: every request is counted by its AWS action: the `Action=` parameter of a
 form-encoded body or of the query string (EC2 and RDS use the query protocol), else the
-operation of an `X-Amz-Target` header (JSON protocols), else `METHOD /path` (S3, REST).
+operation of an `X-Amz-Target` header (JSON protocols), as `service:Operation` with the
+credential scope's service (`logs:ListTagsForResource`, `ssm:ListTagsForResource`), else
+`METHOD /path` (S3, REST).
 Requests under `/moto-api/` (the emulator's own API, e.g. `POST /moto-api/reset`) are forwarded
 but never counted, delayed nor faulted (`POST /moto-api/reset` also drops every slow
 transition and deferred delete in flight, without forwarding them); `/__proxy/` is the proxy's
@@ -32,7 +34,8 @@ kind drawn uniformly from `--faults` (default `throttle,503`):
 - `throttle`: the request is not forwarded; the client gets what the service answers when
   throttling. EC2 (credential scope service `ec2`, or `Version=2016-11-15`): HTTP 503
   `RequestLimitExceeded` in EC2's `<Response><Errors>` shape. RDS (scope `rds`): HTTP 400
-  `Throttling` in the query protocol's `<ErrorResponse>` shape. Anything else: HTTP 503
+  `Throttling` in the query protocol's `<ErrorResponse>` shape. CloudWatch Logs and SSM
+  (scopes `logs`, `ssm`): HTTP 400 `ThrottlingException` as JSON. Anything else: HTTP 503
   `SlowDown` (S3's shape).
 - `503`: the request is not forwarded; the client gets HTTP 503 with the plain-text body
   `Service Unavailable`.
@@ -728,13 +731,18 @@ class Refusal(NamedTuple):
 
 def error_answer(service, code, message, status):
     """An error answer in the service's shape: EC2's `<Response><Errors>`, RDS's (the query
-    protocol's) `<ErrorResponse>`, anything else S3's `<Error>`."""
+    protocol's) `<ErrorResponse>`, CloudWatch Logs' and SSM's JSON `{"__type", "message"}`,
+    anything else S3's `<Error>`."""
     request_id = str(uuid.uuid4())
     if service == "ec2":
         return Answer(status, ec2_error_xml(code, message, request_id).encode(),
                       "text/xml;charset=UTF-8")
     if service == "rds":
         return Answer(status, rds_error_xml(code, message, request_id).encode(), "text/xml",
+                      (("x-amzn-RequestId", request_id),))
+    if service in JSON_PROTOCOL_SERVICES:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return Answer(status, body, "application/x-amz-json-1.1",
                       (("x-amzn-RequestId", request_id),))
     return Answer(status, s3_error_xml(code, message, request_id).encode(), "application/xml",
                   (("x-amz-request-id", request_id),))
@@ -758,10 +766,15 @@ def s3_error_xml(code, message, request_id):
             f"<RequestId>{request_id}</RequestId></Error>")
 
 
+# The services whose errors are JSON (the awsJson protocols), by credential scope.
+JSON_PROTOCOL_SERVICES = ("logs", "ssm")
+
 # The answer to a `throttle` fault, by service (see error_answer).
 THROTTLE_ERRORS = {
     "ec2": ("RequestLimitExceeded", "Request limit exceeded.", 503),
     "rds": ("Throttling", "Rate exceeded", 400),
+    "logs": ("ThrottlingException", "Rate exceeded", 400),
+    "ssm": ("ThrottlingException", "Rate exceeded", 400),
     None: ("SlowDown", "Please reduce your request rate.", 503),
 }
 
@@ -1665,7 +1678,11 @@ class Handler(BaseHTTPRequestHandler):
             return action[0]
         target = self.headers.get("X-Amz-Target")
         if target:
-            return target.rsplit(".", 1)[-1]
+            # JSON-protocol services share operation names (`ListTagsForResource` is both
+            # CloudWatch Logs' and SSM's): these are counted as `service:Operation`.
+            service = credential_service(self.headers.get("Authorization"))
+            operation = target.rsplit(".", 1)[-1]
+            return f"{service}:{operation}" if service else operation
         return f"{self.command} {path}"
 
     def reply(self, status, body, content_type, extra_headers=()):
@@ -1705,7 +1722,7 @@ class Handler(BaseHTTPRequestHandler):
         service = credential_service(self.headers.get("Authorization"))
         if service == "ec2" or (service is None and params.get("Version") == [EC2_API_VERSION]):
             service = "ec2"
-        elif service != "rds":
+        elif service not in ("rds", "logs", "ssm"):
             service = None  # S3's shape
         if isinstance(fault, FailScript):
             self.state.log(f"scripted failure {action}: {fault.status} {fault.code}")
