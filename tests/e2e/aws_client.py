@@ -11,19 +11,35 @@ import sys
 import boto3
 
 
+def client(endpoint, service):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def clients(endpoint):
-    kw = dict(endpoint_url=endpoint, region_name="us-east-1",
-              aws_access_key_id="testing", aws_secret_access_key="testing")
-    return boto3.client("ec2", **kw), boto3.client("rds", **kw)
+    return client(endpoint, "ec2"), client(endpoint, "rds")
 
 
 def tags(items):
     return {t["Key"]: t.get("Value", "") for t in items or []}
 
 
-def inventory(ec2, rds):
+def inventory(ec2, rds, logs, ssm):
     out = {"vpcs": [], "subnets": [], "security_groups": [], "instances": [],
-           "db_subnet_groups": [], "db_clusters": [], "db_instances": []}
+           "db_subnet_groups": [], "db_clusters": [], "db_instances": [],
+           "log_groups": [], "parameters": []}
+    for g in logs.describe_log_groups()["logGroups"]:
+        group_tags = logs.list_tags_for_resource(resourceArn=g["logGroupArn"]).get("tags", {})
+        out["log_groups"].append({"id": g["logGroupName"],
+                                  "retention_days": g.get("retentionInDays"),
+                                  "kms_key": g.get("kmsKeyId"), "tags": group_tags})
+    for page in ssm.get_paginator("describe_parameters").paginate():
+        for p in page["Parameters"]:
+            value = ssm.get_parameter(Name=p["Name"])["Parameter"]
+            parameter_tags = ssm.list_tags_for_resource(ResourceType="Parameter",
+                                                        ResourceId=p["Name"])["TagList"]
+            out["parameters"].append({"id": p["Name"], "type": value["Type"],
+                                      "value": value["Value"], "tags": tags(parameter_tags)})
     for v in ec2.describe_vpcs()["Vpcs"]:
         out["vpcs"].append({"id": v["VpcId"], "cidr": v["CidrBlock"], "tags": tags(v.get("Tags"))})
     for s in ec2.describe_subnets()["Subnets"]:
@@ -64,11 +80,12 @@ def inventory(ec2, rds):
 def main():
     endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     ec2, rds = clients(endpoint)
+    logs, ssm = client(endpoint, "logs"), client(endpoint, "ssm")
     if command == "inventory":
-        result = inventory(ec2, rds)
+        result = inventory(ec2, rds, logs, ssm)
     elif command == "id-of":
         collection, environment, address = args
-        matches = [item["id"] for item in inventory(ec2, rds)[collection]
+        matches = [item["id"] for item in inventory(ec2, rds, logs, ssm)[collection]
                    if item["tags"].get("envctl:environment") == environment
                    and item["tags"].get("envctl:address") == address
                    and item.get("state") not in ("terminated", "shutting-down")]
@@ -108,6 +125,21 @@ def main():
             AvailabilityZone=original["AvailabilityZone"],
             TagSpecifications=[{"ResourceType": "subnet", "Tags": original.get("Tags", [])}])
         result = {"id": copy["Subnet"]["SubnetId"]}
+    elif command == "set-parameter":
+        name, value = args
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        result = {"ok": True}
+    elif command == "get-secret":
+        (name,) = args
+        result = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    elif command == "set-retention":
+        name, days = args
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(days))
+        result = {"ok": True}
+    elif command == "create-log-group":
+        (name,) = args
+        logs.create_log_group(logGroupName=name)
+        result = {"ok": True}
     elif command == "stop-instance":
         ec2.stop_instances(InstanceIds=args)
         result = {"ok": True}

@@ -5,6 +5,7 @@
 mod support;
 
 mod apply;
+mod config;
 mod drift;
 mod faults;
 mod interface;

@@ -294,7 +294,41 @@ pub fn expand_for_run(
     let mut desired = expand(loaded, environment)?;
     desired.region = region(global, loaded);
     check_zones(&desired)?;
+    check_secret_sources(&desired)?;
     Ok(desired)
+}
+
+/// Refuses, before any call, an environment whose secrets cannot be read from their sources
+/// (`value_from = "env:VAR"` / `"file:PATH"`); says which source and why, never a value.
+fn check_secret_sources(desired: &DesiredState) -> anyhow::Result<()> {
+    for resource in &desired.resources {
+        let Some(text) = resource
+            .field("value_from")
+            .and_then(envctl_spec::Value::as_str)
+        else {
+            continue;
+        };
+        let source: envctl_spec::SecretSource = text
+            .parse()
+            .map_err(|e: envctl_spec::SecretSourceError| UserError::new(e.0))?;
+        if let Err(error) = envctl_providers::secrets::read(&source) {
+            let hint = match &source {
+                envctl_spec::SecretSource::Env(name) => {
+                    format!("export {name} before running envctl (its value is never shown)")
+                }
+                envctl_spec::SecretSource::File(path) => {
+                    format!("create `{path}` (relative paths are from the working directory)")
+                }
+            };
+            return Err(UserError::new(format!(
+                "the secret of {} cannot be read: {}",
+                resource.address, error.reason
+            ))
+            .hint(hint)
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a spec whose subnets sit in zones of another region than the one this run works

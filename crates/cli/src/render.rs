@@ -87,6 +87,10 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
             }
             Change::Update { fields, .. } | Change::Replace { fields, .. } => {
                 for field in fields {
+                    if field.is_secret() {
+                        let _ = writeln!(out, "        {} changed (secret)", field.field);
+                        continue;
+                    }
                     let _ = writeln!(
                         out,
                         "        {}: {} -> {}{}",
@@ -278,6 +282,10 @@ pub fn drift_text(reports: &[DriftReport]) -> String {
             };
             let _ = writeln!(out, "  {kind:<9} {}{id}: {cause}", entry.address);
             for field in entry.fields() {
+                if field.is_secret() {
+                    let _ = writeln!(out, "      {} changed (secret)", field.field);
+                    continue;
+                }
                 match entry.kind() {
                     DriftKind::Unmanaged => {
                         let _ = writeln!(

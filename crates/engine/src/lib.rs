@@ -34,6 +34,6 @@ pub use plan::{
 };
 pub use provider::{
     CloudIds, DELETION_PROTECTION_FIELD, DeleteOptions, FieldChange, NoProgress, Note, Progress,
-    Provider, ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope,
+    Provider, ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, SECRET_VALUE, Scope,
 };
 pub use rollback::{RollbackReport, rollback};

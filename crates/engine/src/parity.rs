@@ -6,10 +6,13 @@
 //! and one staging instance on the same image are at parity; names, ids and scale-dependent
 //! fields never count; a field declared as an intentional difference is reported with
 //! `declared: true` and does not break parity; a resource present in one environment only is
-//! a difference, except members of counted sets (their number is scale).
+//! a difference, except members of counted sets (their number is scale); the fields the spec
+//! templates (`${environment}`) are compared with each environment's name written back, so
+//! `staging-jaeger:6831` and `production-jaeger:6831` are the same value.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use envctl_spec::template::{Placeholders, unsubstitute};
 use envctl_spec::{ResourceKind, Value};
 use serde::{Deserialize, Serialize};
 
@@ -48,8 +51,32 @@ impl ParityReport {
     }
 }
 
-/// Values by field of every spec resource, counted sets folded into sets of distinct values.
-fn fold(state: &LiveState) -> BTreeMap<String, (ResourceKind, BTreeMap<String, BTreeSet<Value>>)> {
+/// `value` with the environment's name written back as `${environment}` (in text and in the
+/// text items of a list).
+fn unsubstituted(value: &Value, placeholders: &Placeholders<'_>) -> Value {
+    match value {
+        Value::Str(text) => Value::Str(unsubstitute(text, placeholders)),
+        Value::List(items) => Value::List(
+            items
+                .iter()
+                .map(|item| unsubstituted(item, placeholders))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Values by field of every spec resource of environment `name`, counted sets folded into
+/// sets of distinct values, templated fields with their substitutions written back.
+fn fold(
+    name: &str,
+    state: &LiveState,
+) -> BTreeMap<String, (ResourceKind, BTreeMap<String, BTreeSet<Value>>)> {
+    let placeholders = Placeholders {
+        project: "",
+        environment: name,
+        region: "",
+    };
     let mut folded: BTreeMap<String, (ResourceKind, BTreeMap<String, BTreeSet<Value>>)> =
         BTreeMap::new();
     for resource in &state.resources {
@@ -65,11 +92,12 @@ fn fold(state: &LiveState) -> BTreeMap<String, (ResourceKind, BTreeMap<String, B
             {
                 continue;
             }
-            entry
-                .1
-                .entry(field.clone())
-                .or_default()
-                .insert(value.clone());
+            let value = if resource.kind.templated_fields().contains(&field.as_str()) {
+                unsubstituted(value, &placeholders)
+            } else {
+                value.clone()
+            };
+            entry.1.entry(field.clone()).or_default().insert(value);
         }
     }
     folded
@@ -95,8 +123,8 @@ pub fn compare_environments(
     to: &LiveState,
     declared: &BTreeSet<(String, String)>,
 ) -> ParityReport {
-    let from_folded = fold(from);
-    let to_folded = fold(to);
+    let from_folded = fold(from_name, from);
+    let to_folded = fold(to_name, to);
     let mut differences = Vec::new();
     let addresses: BTreeSet<&String> = from_folded.keys().chain(to_folded.keys()).collect();
     for address in addresses {

@@ -41,6 +41,28 @@ pub struct FieldChange {
     pub forces_replacement: bool,
 }
 
+/// What stands for a secret's value on both sides of a [`FieldChange`]: envctl knows that a
+/// secret changed, never what it is.
+pub const SECRET_VALUE: &str = "(secret)";
+
+impl FieldChange {
+    /// A change of a secret's value: both sides are [`SECRET_VALUE`].
+    pub fn secret(field: &str) -> FieldChange {
+        FieldChange {
+            field: field.to_string(),
+            live: Some(Value::Str(SECRET_VALUE.to_string())),
+            desired: Some(Value::Str(SECRET_VALUE.to_string())),
+            forces_replacement: false,
+        }
+    }
+
+    /// Whether this is a change of a secret's value ([`FieldChange::secret`]).
+    pub fn is_secret(&self) -> bool {
+        let secret = Some(Value::Str(SECRET_VALUE.to_string()));
+        self.live == secret && self.desired == secret
+    }
+}
+
 /// A remark about one resource that is not a change: something envctl deliberately leaves
 /// alone, such as a version AWS upgraded past the spec (envctl never downgrades).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,16 +9,20 @@
 //!   resource comes after those it depends on;
 //! - `depends_on` is sorted, deduplicated and names only addresses of the same state (the spec
 //!   was validated, so every reference resolves);
-//! - cloud names are `{project}-{env}-{name}`, plus `-{i}` for counted resources; tags are the
-//!   project tags plus `Name` and the `envctl:*` ownership tags.
+//! - cloud names are `{project}-{env}-{name}`, plus `-{i}` for counted resources, or
+//!   `/{project}/{env}/{name}` for the kinds whose APIs list by path (log groups, parameters);
+//!   tags are the project tags plus `Name` and the `envctl:*` ownership tags;
+//! - templated fields hold their values with `${project}`, `${environment}` and `${region}`
+//!   substituted for this environment.
 
 use std::collections::BTreeMap;
 
-use crate::kinds::{FieldValue, SpecKind};
+use crate::kinds::{self, FieldValue, Naming, SpecKind};
 use crate::model::{
     Address, DesiredResource, DesiredState, Span, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_PROJECT, Value,
 };
 use crate::spec::{Configured, Environment, Spec};
+use crate::template::Placeholders;
 
 pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     let model = &spec.model;
@@ -26,6 +30,7 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     let mut expansion = Expansion {
         project: &model.project.name,
         environment: &environment.settings.name,
+        region: &model.project.region,
         tags: &model.project.tags,
         resources: Vec::new(),
     };
@@ -56,6 +61,7 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
 pub(crate) struct Expansion<'a> {
     project: &'a str,
     environment: &'a str,
+    region: &'a str,
     tags: &'a BTreeMap<String, String>,
     resources: Vec<DesiredResource>,
 }
@@ -89,6 +95,15 @@ pub(crate) fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address>
 }
 
 impl Expansion<'_> {
+    /// What `${project}`, `${environment}` and `${region}` stand for in this environment.
+    pub(crate) fn placeholders(&self) -> Placeholders<'_> {
+        Placeholders {
+            project: self.project,
+            environment: self.environment,
+            region: self.region,
+        }
+    }
+
     /// Adds one resource: its cloud name and tags follow from its address, `depends_on` is
     /// sorted and deduplicated.
     pub(crate) fn push(
@@ -98,10 +113,8 @@ impl Expansion<'_> {
         mut depends_on: Vec<Address>,
         fields: Fields,
     ) {
-        let mut cloud_name = format!("{}-{}-{}", self.project, self.environment, address.name);
-        if let Some(index) = address.index {
-            cloud_name.push_str(&format!("-{index}"));
-        }
+        let naming = kinds::expanded(address.kind).map_or(Naming::Dashed, |(_, e)| e.naming);
+        let cloud_name = naming.cloud_name(self.project, self.environment, &address);
         let mut tags = self.tags.clone();
         tags.insert("Name".to_string(), cloud_name.clone());
         tags.insert(TAG_PROJECT.to_string(), self.project.to_string());

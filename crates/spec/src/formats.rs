@@ -247,6 +247,25 @@ pub(crate) fn check_tag(key: &str, value: &str) -> Result<(), (bool, String)> {
     Ok(())
 }
 
+/// A KMS key ARN: `arn:aws:kms:REGION:ACCOUNT:key/ID` (any AWS partition).
+pub(crate) fn is_kms_key_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "kms", region, account, resource]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty())
+    )
+}
+
+/// A secret's source, `env:VAR` or `file:PATH`; the error is the label to show.
+pub(crate) fn parse_secret_source(text: &str) -> Result<crate::SecretSource, String> {
+    text.parse().map_err(|e: crate::SecretSourceError| e.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +369,20 @@ mod tests {
         assert!(check_tag("team", "platform").is_ok());
         assert!(check_tag("Name", "x").is_err());
         assert!(check_tag("aws:foo", "x").is_err());
+    }
+
+    #[test]
+    fn kms_key_arns_are_told_from_aliases_and_ids() {
+        assert!(is_kms_key_arn(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        for text in [
+            "alias/logs",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:123456789012:alias/logs",
+            "arn:aws:kms:us-east-1:12345:key/x",
+        ] {
+            assert!(!is_kms_key_arn(text), "{text}");
+        }
     }
 }

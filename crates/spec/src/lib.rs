@@ -25,6 +25,8 @@
 //! | `security_group` | `vpc`, `description`, `ingress`, `egress` |
 //! | `instance` | `ami`, `instance_type`*, `count`*, `volume_size`*, `subnets` (`subnet`), `security_groups`, `monitoring` |
 //! | `db_cluster` | `engine`, `engine_version`, `instance_class`*, `instances`*, `subnets`, `security_groups`, `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`, `master_username` |
+//! | `log_group` | `retention_days`, `kms_key` |
+//! | `parameter` | `value`, `values`, `secure`, `value_from` (`type`) |
 //!
 //! Fields marked * are scale fields: the only ones an environment may override. Any other field
 //! may differ between environments only through a declared `[[differences]]` entry.
@@ -33,7 +35,9 @@ pub mod date;
 pub mod diagnostic;
 pub mod model;
 pub mod rule;
+pub mod secret;
 pub mod source;
+pub mod template;
 
 mod digest;
 mod expand;
@@ -51,6 +55,7 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
 pub use rule::{Peer, Rule, RuleParseError};
 pub use schema::{SCHEMA_DIALECT, json_schema};
+pub use secret::{SecretSource, SecretSourceError};
 pub use source::SourceFile;
 pub use spec::{Difference, EnvironmentSettings, Spec, UnknownEnvironment};
 

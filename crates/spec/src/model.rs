@@ -42,11 +42,13 @@ pub enum ResourceKind {
     DbSubnetGroup,
     DbCluster,
     DbInstance,
+    LogGroup,
+    Parameter,
 }
 
 impl ResourceKind {
     /// Every kind, in the order resources are created.
-    pub const ALL: [ResourceKind; 7] = [
+    pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Vpc,
         ResourceKind::Subnet,
         ResourceKind::SecurityGroup,
@@ -54,6 +56,8 @@ impl ResourceKind {
         ResourceKind::DbSubnetGroup,
         ResourceKind::DbCluster,
         ResourceKind::DbInstance,
+        ResourceKind::LogGroup,
+        ResourceKind::Parameter,
     ];
 
     /// The name used in addresses and in the spec (`security_group`).
@@ -66,6 +70,8 @@ impl ResourceKind {
             ResourceKind::DbSubnetGroup => "db_subnet_group",
             ResourceKind::DbCluster => "db_cluster",
             ResourceKind::DbInstance => "db_instance",
+            ResourceKind::LogGroup => "log_group",
+            ResourceKind::Parameter => "parameter",
         }
     }
 
@@ -87,6 +93,13 @@ impl ResourceKind {
     /// storage). envctl never replaces one as a side effect of another change.
     pub fn holds_data(self) -> bool {
         kinds::expanded(self).is_some_and(|(_, expanded)| expanded.holds_data)
+    }
+
+    /// Fields whose values may hold `${project}`, `${environment}` or `${region}` in the
+    /// spec, substituted per environment: two environments compare them with the
+    /// substitution written back ([`crate::template::unsubstitute`]).
+    pub fn templated_fields(self) -> &'static [&'static str] {
+        kinds::expanded(self).map_or(&[], |(_, expanded)| expanded.templated_fields)
     }
 
     /// Whether a spec resource of this kind expands to a counted set whose size is scale.
@@ -398,7 +411,9 @@ mod tests {
                 ResourceKind::Vpc
                 | ResourceKind::Subnet
                 | ResourceKind::SecurityGroup
-                | ResourceKind::DbSubnetGroup => (&[], &[], false, false),
+                | ResourceKind::DbSubnetGroup
+                | ResourceKind::LogGroup
+                | ResourceKind::Parameter => (&[], &[], false, false),
             };
             let found = (
                 kind.scale_fields(),

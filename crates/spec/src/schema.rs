@@ -264,6 +264,28 @@ fn field(def: &FieldDef) -> Json {
             json!({ "type": "array", "items": { "$ref": "#/$defs/rule" } }),
             "security group rules".to_string(),
         ),
+        Shape::IntChoice { values, why } => (
+            json!({ "type": "integer", "enum": values }),
+            format!("one of the values AWS accepts ({why})"),
+        ),
+        Shape::Template { max_len } => (
+            json!({ "type": "string" }),
+            format!(
+                "text of at most {max_len} bytes; may use `${{project}}`, `${{environment}}` \
+                 and `${{region}}`"
+            ),
+        ),
+        Shape::TemplateList { separator } => (
+            json!({
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "pattern": format!("^[^{separator}]*$") },
+            }),
+            format!(
+                "texts without `{separator}`, in order; each may use `${{project}}`, \
+                 `${{environment}}` and `${{region}}`"
+            ),
+        ),
     };
     let scale = if def.scale {
         "; a scale field: each environment may override it"
@@ -309,6 +331,8 @@ fn text_pattern(format: TextFormat) -> Option<&'static str> {
         TextFormat::EngineVersion => Some("^[0-9]+\\.[0-9]+[A-Za-z0-9._]*$"),
         TextFormat::Window => Some("^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$"),
         TextFormat::MasterUsername => Some("^[A-Za-z][A-Za-z0-9_]{0,15}$"),
+        TextFormat::KmsKeyArn => Some("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$"),
+        TextFormat::SecretSource => Some("^(env:[A-Za-z0-9_]+|file:.+)$"),
         TextFormat::Zone | TextFormat::Engine | TextFormat::Description => None,
     }
 }

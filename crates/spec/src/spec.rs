@@ -7,7 +7,7 @@
 //! environment's configuration passed every check, resources are sorted by kind (creation
 //! order) then name, environments are in source order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::date::CivilDate;
 use crate::kinds::{DeclaredRule, FieldValue, SpecKind};
@@ -180,6 +180,9 @@ pub(crate) struct Resource {
     /// Every field that has a value (given or default); fields that failed their own checks
     /// are absent, so later checks skip them instead of repeating the error.
     pub fields: BTreeMap<&'static str, Sp<FieldValue>>,
+    /// The fields written in the spec whose value failed its own checks (or whose name was
+    /// misspelt): a check that asks whether a field was given asks here too.
+    pub failed: BTreeSet<&'static str>,
 }
 
 /// The resource `kind.name` among `resources`, which must be sorted by kind, then name.

@@ -270,6 +270,7 @@ impl Validator<'_> {
                 name_span: raw.name.span,
                 span: raw.span,
                 fields,
+                failed: failed.into_iter().collect(),
             });
         }
         resources.sort_by(|a, b| (a.kind, a.name.as_str()).cmp(&(b.kind, b.name.as_str())));

@@ -64,6 +64,9 @@ struct Knobs {
     master_username: String,
     db_subnets: &'static str,
     instance_subnets: &'static str,
+    log_retention: u16,
+    log_level: String,
+    trace_endpoint: String,
 }
 
 impl Knobs {
@@ -95,6 +98,9 @@ impl Knobs {
             master_username: "app".into(),
             db_subnets: "[\"a\", \"b\"]",
             instance_subnets: "[\"a\", \"b\"]",
+            log_retention: 30,
+            log_level: "INFO".into(),
+            trace_endpoint: "${environment}-jaeger:6831".into(),
         }
     }
 
@@ -167,6 +173,24 @@ backup_window = "0{hour}:00-0{next_hour}:00"
 deletion_protection = {deletion_protection}
 storage_encrypted = true
 master_username = "{master}"
+
+[log_group.app]
+retention_days = {log_retention}
+
+[parameter.log-level]
+value = "{log_level}"
+
+[parameter.log-format]
+value = "json"
+
+[parameter.scrape-interval]
+value = "15s"
+
+[parameter.trace-sample-rate]
+value = "0.1"
+
+[parameter.trace-endpoint]
+value = "{trace_endpoint}"
 "#,
             team = self.team,
             staging_instance = self.staging.instance_fields(),
@@ -193,6 +217,9 @@ master_username = "{master}"
             next_hour = self.backup_hour + 1,
             deletion_protection = self.deletion_protection,
             master = self.master_username,
+            log_retention = self.log_retention,
+            log_level = self.log_level,
+            trace_endpoint = self.trace_endpoint,
         )
     }
 
@@ -245,6 +272,9 @@ enum Edit {
     DeletionProtection,
     MasterUsername(String),
     InstanceSubnetOrder,
+    LogRetention(u16),
+    LogLevel(String),
+    TraceEndpoint(String),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -261,6 +291,9 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(Edit::DeletionProtection),
         "[a-z][a-z0-9_]{0,15}".prop_map(Edit::MasterUsername),
         Just(Edit::InstanceSubnetOrder),
+        proptest::sample::select(vec![1u16, 7, 14, 90, 365]).prop_map(Edit::LogRetention),
+        "[A-Z]{1,8}".prop_map(Edit::LogLevel),
+        "[a-z]{1,8}:[0-9]{2,4}".prop_map(Edit::TraceEndpoint),
     ]
 }
 
@@ -291,6 +324,9 @@ impl Edit {
             }
             Edit::MasterUsername(name) => set(&mut knobs.master_username, name),
             Edit::InstanceSubnetOrder => set(&mut knobs.instance_subnets, "[\"b\", \"a\"]"),
+            Edit::LogRetention(days) => set(&mut knobs.log_retention, days),
+            Edit::LogLevel(level) => set(&mut knobs.log_level, level),
+            Edit::TraceEndpoint(endpoint) => set(&mut knobs.trace_endpoint, endpoint),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use envctl_spec::template::{Placeholders, unsubstitute};
 use envctl_spec::{
     Address, CivilDate, DesiredResource, DesiredState, ResourceKind, SourceFile, Spec, TAG_ADDRESS,
     TAG_ENVIRONMENT, TAG_PROJECT, Value, check,
@@ -107,6 +108,12 @@ fn resources_come_in_creation_order_then_by_name_then_index() {
             "db_cluster.main",
             "db_instance.main[0]",
             "db_instance.main[1]",
+            "log_group.app",
+            "parameter.log-format",
+            "parameter.log-level",
+            "parameter.scrape-interval",
+            "parameter.trace-endpoint",
+            "parameter.trace-sample-rate",
         ]
     );
 }
@@ -150,12 +157,44 @@ fn staging_and_production_differ_only_in_scale_and_declared_differences() {
         };
         assert_eq!(stage.depends_on, prod.depends_on, "{}", prod.address);
         assert_eq!(
-            stage.cloud_name.replace("-staging-", "-production-"),
+            stage
+                .cloud_name
+                .replace("-staging-", "-production-")
+                .replace("/staging/", "/production/"),
             prod.cloud_name
         );
         let fields: BTreeSet<&String> = stage.fields.keys().chain(prod.fields.keys()).collect();
+        // A templated value differs by the environment's own name only.
+        let written_back = |value: Option<&Value>, environment: &str| {
+            value.map(|value| match value {
+                Value::Str(text) => Value::Str(unsubstitute(
+                    text,
+                    &Placeholders {
+                        project: "webapp",
+                        environment,
+                        region: "us-east-1",
+                    },
+                )),
+                other => other.clone(),
+            })
+        };
         for field in fields {
-            if stage.fields.get(field) != prod.fields.get(field) {
+            let templated = prod.kind.templated_fields().contains(&field.as_str());
+            let (stage_value, prod_value) = if templated {
+                (
+                    written_back(stage.fields.get(field), "staging"),
+                    written_back(prod.fields.get(field), "production"),
+                )
+            } else {
+                (
+                    stage.fields.get(field).cloned(),
+                    prod.fields.get(field).cloned(),
+                )
+            };
+            if templated && field == "value" && prod.address.name == "trace-endpoint" {
+                assert_ne!(stage.fields.get(field), prod.fields.get(field));
+            }
+            if stage_value != prod_value {
                 assert!(
                     allowed.contains(field.as_str()),
                     "{}.{field} differs",

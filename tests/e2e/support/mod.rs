@@ -130,6 +130,8 @@ impl Inventory {
             "db_subnet_groups",
             "db_clusters",
             "db_instances",
+            "log_groups",
+            "parameters",
         ]
         .iter()
         .flat_map(|kind| self.owned(kind, environment))

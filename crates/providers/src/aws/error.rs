@@ -21,7 +21,7 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// Error code suffixes that mean "the thing is not there".
-const NOT_FOUND_MARKERS: &[&str] = &["NotFound", "NotFoundFault"];
+const NOT_FOUND_MARKERS: &[&str] = &["NotFound", "NotFoundFault", "NotFoundException"];
 
 /// Classifies an SDK error; `what` names the resource for not-found and exists errors.
 pub(crate) fn classify<E>(error: SdkError<E, HttpResponse>, what: &str) -> ProviderError

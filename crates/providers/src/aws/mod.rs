@@ -1,5 +1,6 @@
-//! The AWS provider: EC2 (VPC, subnets, security groups, instances) and RDS (DB subnet
-//! groups, Aurora clusters and their instances) through aws-sdk-rust.
+//! The AWS provider: EC2 (VPC, subnets, security groups, instances), RDS (DB subnet
+//! groups, Aurora clusters and their instances), CloudWatch Logs (log groups) and SSM
+//! (parameters) through aws-sdk-rust.
 //!
 //! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
 //! dispatches each kind to its module in [`kinds`] (what EC2 kinds and RDS kinds share lives
@@ -86,6 +87,8 @@ struct Retries {
 pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    ssm: aws_sdk_ssm::Client,
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
     region: String,
@@ -147,6 +150,10 @@ impl AwsProvider {
         let mut s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(custom_endpoint)
             .interceptor(trace::CallLog);
+        let mut logs_config =
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(trace::CallLog);
+        let mut ssm_config =
+            aws_sdk_ssm::config::Builder::from(&config).interceptor(trace::CallLog);
         let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(trace::CallLog);
         if let Some(rate) = settings.max_requests_per_second {
             // One client, and so one budget, per service: AWS throttles each on its own.
@@ -154,10 +161,14 @@ impl AwsProvider {
             ec2_config = ec2_config.http_client(budget::http_client(plain_http, rate));
             rds_config = rds_config.http_client(budget::http_client(plain_http, rate));
             s3_config = s3_config.http_client(budget::http_client(plain_http, rate));
+            logs_config = logs_config.http_client(budget::http_client(plain_http, rate));
+            ssm_config = ssm_config.http_client(budget::http_client(plain_http, rate));
         }
         AwsProvider {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
             rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_config.build()),
+            ssm: aws_sdk_ssm::Client::from_conf(ssm_config.build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             sts: aws_sdk_sts::Client::from_conf(sts_config.build()),
             region: settings.region.clone(),

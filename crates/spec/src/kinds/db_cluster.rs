@@ -12,7 +12,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    DefaultValue, Derived, ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat,
+    DefaultValue, Derived, ExpandedKind, FieldDef, KindDef, Naming, Presence, Shape, SpecKind,
+    TextFormat,
 };
 use super::{address, security_group, subnet, vpc};
 use crate::diagnostic::Diagnostic;
@@ -179,6 +180,8 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
                 hint: "set `instances` and `instance_class` on the `[db_cluster.NAME]`",
                 whole: "a database",
             }),
+            naming: Naming::Dashed,
+            templated_fields: &[],
         },
     ],
     expand,

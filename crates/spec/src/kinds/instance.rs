@@ -6,7 +6,9 @@
 //! expands into `count` resources `instance.NAME[0]`..`[count-1]`, spread round robin over
 //! `subnets` in their order, each with the one `subnet` it is placed in.
 
-use super::{DefaultValue, ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat};
+use super::{
+    DefaultValue, ExpandedKind, FieldDef, KindDef, Naming, Presence, Shape, SpecKind, TextFormat,
+};
 use super::{security_group, subnet, vpc};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
@@ -112,6 +114,8 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
         holds_data: false,
         counted: true,
         derived: None,
+        naming: Naming::Dashed,
+        templated_fields: &[],
     }],
     expand,
     check: Some(check),

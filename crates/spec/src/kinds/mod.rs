@@ -27,15 +27,18 @@ use std::hash::{Hash, Hasher};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, address_of};
 use crate::formats;
-use crate::model::{ResourceKind, Span, Value};
+use crate::model::{Address, ResourceKind, Span, Value};
 use crate::net::{Cidr, CidrError, PortRange};
 use crate::raw::{RawValue, Sp, wrong_type};
 use crate::rule::{Peer, Rule};
 use crate::spec::{Configuration, Configured};
 use crate::suggest;
+use crate::template;
 
 pub(crate) mod db_cluster;
 pub(crate) mod instance;
+pub(crate) mod log_group;
+pub(crate) mod parameter;
 pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
@@ -44,12 +47,14 @@ pub(crate) mod vpc;
 /// file in this directory, its `mod` line above and its entry here (plus, for the kinds of
 /// desired resource it expands into, their variants of [`ResourceKind`]; the tests of this
 /// module say what else is missing).
-pub(crate) const REGISTRY: [SpecKind; 5] = [
+pub(crate) const REGISTRY: [SpecKind; 7] = [
     vpc::KIND,
     subnet::KIND,
     security_group::KIND,
     instance::KIND,
     db_cluster::KIND,
+    log_group::KIND,
+    parameter::KIND,
 ];
 
 /// Everything the generic passes need to know about one kind of spec resource. Each kind's
@@ -98,6 +103,38 @@ pub(crate) struct ExpandedKind {
     pub counted: bool,
     /// `Some` for a kind derived from the spec kind, which a spec cannot declare itself.
     pub derived: Option<Derived>,
+    /// How its cloud name is made from the project, environment and address.
+    pub naming: Naming,
+    /// Fields whose values had `${project}`, `${environment}` and `${region}` substituted:
+    /// parity writes those back before comparing two environments.
+    pub templated_fields: &'static [&'static str],
+}
+
+/// How an expanded resource's cloud name is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Naming {
+    /// `{project}-{environment}-{name}`, plus `-{index}` for counted resources: the Name tag,
+    /// the security group name, the RDS identifier.
+    Dashed,
+    /// `/{project}/{environment}/{name}`: a log group, an SSM parameter (their APIs list
+    /// by path prefix).
+    Path,
+}
+
+impl Naming {
+    /// The cloud name of `address` in `environment` of `project`.
+    pub(crate) fn cloud_name(self, project: &str, environment: &str, address: &Address) -> String {
+        match self {
+            Naming::Dashed => match address.index {
+                Some(index) => format!("{project}-{environment}-{}-{index}", address.name),
+                None => format!("{project}-{environment}-{}", address.name),
+            },
+            Naming::Path => match address.index {
+                Some(index) => format!("/{project}/{environment}/{}/{index}", address.name),
+                None => format!("/{project}/{environment}/{}", address.name),
+            },
+        }
+    }
 }
 
 impl ExpandedKind {
@@ -110,6 +147,8 @@ impl ExpandedKind {
             holds_data: false,
             counted: false,
             derived: None,
+            naming: Naming::Dashed,
+            templated_fields: &[],
         }
     }
 }
@@ -338,6 +377,21 @@ pub(crate) enum Shape {
     },
     /// Security group rules.
     Rules,
+    /// One of a fixed set of integers (the retention periods CloudWatch Logs accepts).
+    IntChoice {
+        values: &'static [i64],
+        why: &'static str,
+    },
+    /// Text that may use the placeholders `${project}`, `${environment}` and `${region}`,
+    /// substituted per environment at expansion; at most `max_len` bytes once substituted.
+    Template {
+        max_len: usize,
+    },
+    /// A list of such texts, kept in order; no item may hold `separator` (the service joins
+    /// the items with it).
+    TemplateList {
+        separator: char,
+    },
 }
 
 /// The formats of text fields.
@@ -352,6 +406,10 @@ pub(crate) enum TextFormat {
     Window,
     MasterUsername,
     Description,
+    /// A KMS key ARN.
+    KmsKeyArn,
+    /// Where a secret's value is read from at plan and apply time: `env:VAR` or `file:PATH`.
+    SecretSource,
 }
 
 impl TextFormat {
@@ -372,6 +430,11 @@ impl TextFormat {
                  generated and kept by RDS, never in the spec"
             }
             TextFormat::Description => "at most 255 characters AWS accepts in a description",
+            TextFormat::KmsKeyArn => "a KMS key ARN, `arn:aws:kms:REGION:ACCOUNT:key/ID`",
+            TextFormat::SecretSource => {
+                "`env:VAR` (an environment variable) or `file:PATH` (a file, relative to the \
+                 working directory), read when envctl plans and applies, never stored"
+            }
         }
     }
 }
@@ -418,6 +481,8 @@ pub(crate) enum FieldValue {
         names: Vec<Sp<String>>,
     },
     Rules(Vec<DeclaredRule>),
+    /// The texts of a [`Shape::TemplateList`], in order.
+    TextList(Vec<String>),
 }
 
 impl FieldValue {
@@ -448,6 +513,9 @@ impl FieldValue {
             FieldValue::Rules(rules) => {
                 Value::set(rules.iter().map(|rule| Value::Rule(rule.to_rule())))
             }
+            FieldValue::TextList(items) => {
+                Value::List(items.iter().cloned().map(Value::Str).collect())
+            }
         }
     }
 
@@ -465,6 +533,10 @@ impl FieldValue {
             }
             FieldValue::Rules(rules) => {
                 let items: Vec<String> = rules.iter().map(DeclaredRule::to_toml).collect();
+                format!("[{}]", items.join(", "))
+            }
+            FieldValue::TextList(items) => {
+                let items: Vec<String> = items.iter().map(|item| quote(item)).collect();
                 format!("[{}]", items.join(", "))
             }
         }
@@ -685,8 +757,124 @@ pub(crate) fn parse_field(
             }
         }
         Shape::Rules => FieldValue::Rules(parse_rules(raw, def.name, site, diagnostics)?),
+        Shape::IntChoice { values, why } => {
+            let number = match &raw.value {
+                RawValue::Integer(Some(number)) => *number,
+                other => {
+                    diagnostics.push(wrong_type(&subject, "an integer", other, span));
+                    return None;
+                }
+            };
+            if !values.contains(&number) {
+                let nearest = values
+                    .iter()
+                    .min_by_key(|v| v.abs_diff(number))
+                    .copied()
+                    .unwrap_or_default();
+                let listed: Vec<String> = values.iter().map(i64::to_string).collect();
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} is not a value AWS accepts"))
+                        .at(
+                            span,
+                            format!("found {number}; the nearest accepted is {nearest}"),
+                        )
+                        .with_hint(format!("{why}: {}", listed.join(", "))),
+                );
+                return None;
+            }
+            FieldValue::Int(number)
+        }
+        Shape::Template { max_len } => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            check_template(text, span, &subject, diagnostics)?;
+            if text.len() > *max_len {
+                diagnostics.push(Diagnostic::error(format!("{subject} is too long")).at(
+                    span,
+                    format!("{} bytes; AWS accepts at most {max_len}", text.len()),
+                ));
+                return None;
+            }
+            FieldValue::Text(text.to_string())
+        }
+        Shape::TemplateList { separator } => {
+            let RawValue::Array(items) = &raw.value else {
+                diagnostics.push(wrong_type(
+                    &subject,
+                    "an array of strings",
+                    &raw.value,
+                    span,
+                ));
+                return None;
+            };
+            let mut texts = Vec::new();
+            let mut ok = true;
+            for item in items {
+                let item_subject = format!("an item of {subject}");
+                let Some(text) = expect_string(item, &item_subject, diagnostics) else {
+                    ok = false;
+                    continue;
+                };
+                if text.contains(*separator) {
+                    diagnostics.push(
+                        Diagnostic::error(format!("{item_subject} holds `{separator}`"))
+                            .at(item.span, format!("AWS joins the items with `{separator}`"))
+                            .with_hint("split it into two items"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                ok &= check_template(text, item.span, &item_subject, diagnostics).is_some();
+                texts.push(text.to_string());
+            }
+            if ok && texts.is_empty() {
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} is empty"))
+                        .at(span, "the list is empty")
+                        .with_hint("list at least one value, or use `value` for a single one"),
+                );
+                return None;
+            }
+            if !ok {
+                return None;
+            }
+            FieldValue::TextList(texts)
+        }
     };
     Some(Sp::new(value, span))
+}
+
+/// Checks the placeholders of a template written at `span`; `None` if any is wrong.
+fn check_template(
+    text: &str,
+    span: Span,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<()> {
+    let problems = template::check(text, &template::PLACEHOLDERS);
+    if problems.is_empty() {
+        return Some(());
+    }
+    for problem in problems {
+        // Inside the quoted string: one byte for the opening quote (escapes aside, which
+        // placeholders do not need).
+        let at = if span.end - span.start == text.len() + 2 {
+            Span {
+                start: span.start + 1 + problem.start,
+                end: span.start + 1 + problem.end,
+            }
+        } else {
+            span
+        };
+        diagnostics.push(
+            Diagnostic::error(format!("{subject} has an unknown placeholder"))
+                .at(at, problem.label)
+                .with_hint(format!(
+                    "the placeholders are {}",
+                    suggest::backticked(&["${project}", "${environment}", "${region}"])
+                )),
+        );
+    }
+    None
 }
 
 fn expect_string<'r>(
@@ -778,6 +966,20 @@ fn check_text(
         TextFormat::Description => match formats::check_description(text) {
             Ok(()) => return Some(()),
             Err(label) => Diagnostic::error(format!("invalid {subject}")).at(span, label),
+        },
+        TextFormat::KmsKeyArn if !formats::is_kms_key_arn(text) => {
+            Diagnostic::error(format!("{subject} is not a KMS key ARN"))
+                .at(span, "expected `arn:aws:kms:REGION:ACCOUNT:key/ID`")
+                .with_hint("CloudWatch Logs takes the key's full ARN, not an alias or a bare id")
+        }
+        TextFormat::SecretSource => match formats::parse_secret_source(text) {
+            Ok(_) => return Some(()),
+            Err(label) => Diagnostic::error(format!("invalid {subject}"))
+                .at(span, label)
+                .with_hint(
+                    "write `env:VAR` to read an environment variable or `file:PATH` to read a \
+                     file; the value itself never goes in the spec",
+                ),
         },
         _ => return Some(()),
     };

@@ -14,6 +14,8 @@ pub(super) mod db_cluster;
 pub(super) mod db_instance;
 pub(super) mod db_subnet_group;
 pub(super) mod instance;
+pub(super) mod log_group;
+pub(super) mod parameter;
 pub(super) mod security_group;
 pub(super) mod subnet;
 pub(super) mod vpc;
@@ -34,6 +36,10 @@ use super::AwsProvider;
 pub(crate) enum Service {
     Ec2,
     Rds,
+    /// CloudWatch Logs.
+    Logs,
+    /// Systems Manager (Parameter Store).
+    Ssm,
 }
 
 /// What one kind's read found for one environment.
@@ -120,8 +126,8 @@ pub(super) trait AwsKind {
         async { Ok(()) }
     }
 
-    /// The ARN of an RDS resource, which RDS tags by (`None` once RDS no longer knows it).
-    /// EC2 kinds are tagged by id and never asked.
+    /// The ARN of a resource its service tags by ARN (RDS, CloudWatch Logs); `None` once the
+    /// service no longer knows it. Kinds tagged by id or name are never asked.
     fn arn(
         _aws: &AwsProvider,
         _live: &LiveResource,
@@ -140,6 +146,11 @@ pub(super) trait AwsKind {
             match Self::SERVICE {
                 Service::Ec2 => aws.tag_ec2(desired, &live.id).await,
                 Service::Rds => aws.tag_rds(desired, Self::arn(aws, live).await?).await,
+                Service::Logs => {
+                    aws.tag_log_group(desired, Self::arn(aws, live).await?)
+                        .await
+                }
+                Service::Ssm => aws.tag_parameter(desired, &live.id).await,
             }
         }
     }
@@ -186,6 +197,14 @@ macro_rules! dispatch {
             }
             Kind::DbInstance => {
                 type $k = kinds::db_instance::DbInstance;
+                $body
+            }
+            Kind::LogGroup => {
+                type $k = kinds::log_group::LogGroup;
+                $body
+            }
+            Kind::Parameter => {
+                type $k = kinds::parameter::Parameter;
                 $body
             }
         }
