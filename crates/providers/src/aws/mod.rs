@@ -458,6 +458,49 @@ pub(super) fn ours(
     }
 }
 
+/// Sorts out a resource of `kind` called `name` that is not owned by `scope`: a name of the
+/// environment's naming (starting with `prefix`) held by someone else is a foreign name; one
+/// tagged for the project whose environment cannot be told is also a conflict.
+pub(super) fn not_ours(
+    read: &mut KindRead,
+    kind: ResourceKind,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    scope: &Scope,
+    prefix: &str,
+) {
+    if name.starts_with(prefix) {
+        read.foreign_names.push(envctl_engine::ForeignName {
+            kind,
+            name: name.to_string(),
+            id: name.to_string(),
+            owner: tags.get(envctl_spec::TAG_PROJECT).map(|p| {
+                format!(
+                    "{p}/{}",
+                    tags.get(envctl_spec::TAG_ENVIRONMENT)
+                        .map_or("?", String::as_str)
+                )
+            }),
+        });
+    }
+    if let Claim::Unclear(reason) = claim(tags, kind, scope) {
+        read.conflicts
+            .push(conflict(kind, name, tags.clone(), reason));
+    }
+}
+
+/// Whether `tags` (of a resource found under `desired`'s unique name) say an envctl run made
+/// it for `desired`'s address: only then may a create adopt it.
+pub(super) fn made_for(tags: &BTreeMap<String, String>, desired: &DesiredResource) -> bool {
+    [
+        envctl_spec::TAG_PROJECT,
+        envctl_spec::TAG_ENVIRONMENT,
+        TAG_ADDRESS,
+    ]
+    .iter()
+    .all(|key| tags.get(*key).is_some() && tags.get(*key) == desired.tags.get(*key))
+}
+
 /// A conflict about a resource of `kind` with cloud id `id`, reported at the address its tags
 /// name (or an unmanaged-style one when they name none).
 pub(super) fn conflict(

@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use envctl_engine::{ForeignName, LiveResource, Progress, ProviderError, Scope};
+use envctl_engine::{LiveResource, Progress, ProviderError, Scope};
 use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT};
 
 use super::error::classify;
 use super::kinds::KindRead;
 use super::wait::{Poll, wait_until};
-use super::{AwsProvider, Claim, address_from_tags, claim, conflict, tags_to_apply};
+use super::{AwsProvider, address_from_tags, tags_to_apply};
 
 pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
@@ -63,9 +63,8 @@ pub(super) fn name_prefix(scope: &Scope) -> String {
     format!("{}-{}-", scope.project, scope.environment)
 }
 
-/// Sorts out a resource of `kind` called `name` that is not owned by `scope`: a name of the
-/// environment's naming held by someone else is a foreign name; one tagged for the project
-/// whose environment cannot be told is also a conflict.
+/// Sorts out an RDS resource of `kind` called `name` that is not owned by `scope` (see
+/// [`super::not_ours`]), with the RDS naming's prefix.
 pub(super) fn not_ours(
     read: &mut KindRead,
     kind: ResourceKind,
@@ -73,23 +72,7 @@ pub(super) fn not_ours(
     tags: &BTreeMap<String, String>,
     scope: &Scope,
 ) {
-    if name.starts_with(&name_prefix(scope)) {
-        read.foreign_names.push(ForeignName {
-            kind,
-            name: name.to_string(),
-            id: name.to_string(),
-            owner: tags.get(TAG_PROJECT).map(|p| {
-                format!(
-                    "{p}/{}",
-                    tags.get(TAG_ENVIRONMENT).map_or("?", String::as_str)
-                )
-            }),
-        });
-    }
-    if let Claim::Unclear(reason) = claim(tags, kind, scope) {
-        read.conflicts
-            .push(conflict(kind, name, tags.clone(), reason));
-    }
+    super::not_ours(read, kind, name, tags, scope, &name_prefix(scope));
 }
 
 impl AwsProvider {

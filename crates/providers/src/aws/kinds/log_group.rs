@@ -12,14 +12,14 @@
 use std::collections::BTreeMap;
 
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress, ProviderError,
-    ReplaceOrder, ResourceDiff, Scope, diff_fields,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
+    ResourceDiff, Scope, diff_fields,
 };
-use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT, Value};
+use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, Claim, claim, conflict, live, tags_to_apply};
+use crate::aws::{AwsProvider, Claim, claim, live, made_for, not_ours, tags_to_apply};
 
 /// The field holding the retention, in days.
 const RETENTION_DAYS: &str = "retention_days";
@@ -92,18 +92,9 @@ impl AwsKind for LogGroup {
                 continue;
             };
             let name = group.log_group_name().unwrap_or_default();
-            let address = match claim(&tags, Self::KIND, scope) {
-                Claim::Ours(address) => address,
-                Claim::Others => {
-                    read.foreign_names.push(foreign(name, &tags));
-                    continue;
-                }
-                Claim::Unclear(reason) => {
-                    read.foreign_names.push(foreign(name, &tags));
-                    read.conflicts
-                        .push(conflict(Self::KIND, name, tags.clone(), reason));
-                    continue;
-                }
+            let Claim::Ours(address) = claim(&tags, Self::KIND, scope) else {
+                not_ours(&mut read, Self::KIND, name, &tags, scope, &prefix);
+                continue;
             };
             let mut fields = Vec::new();
             if let Some(days) = group.retention_in_days() {
@@ -213,21 +204,6 @@ impl AwsKind for LogGroup {
     }
 }
 
-/// A group named like one of the environment's that is not the environment's.
-fn foreign(name: &str, tags: &BTreeMap<String, String>) -> ForeignName {
-    ForeignName {
-        kind: ResourceKind::LogGroup,
-        name: name.to_string(),
-        id: name.to_string(),
-        owner: tags.get(TAG_PROJECT).map(|p| {
-            format!(
-                "{p}/{}",
-                tags.get(TAG_ENVIRONMENT).map_or("?", String::as_str)
-            )
-        }),
-    }
-}
-
 impl AwsProvider {
     /// The tags of the group at `arn`; `None` once it is gone.
     async fn log_group_tags(
@@ -283,10 +259,7 @@ impl AwsProvider {
             .await?
             .ok_or_else(not_ours)?;
         let tags = self.log_group_tags(&arn, &what).await?.unwrap_or_default();
-        let ours = [TAG_PROJECT, TAG_ENVIRONMENT, envctl_spec::TAG_ADDRESS]
-            .iter()
-            .all(|key| tags.get(*key) == desired.tags.get(*key));
-        if !ours {
+        if !made_for(&tags, desired) {
             return Err(not_ours());
         }
         if let Some(key) = desired.field(KMS_KEY).and_then(Value::as_str) {

@@ -15,16 +15,14 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ssm::types::{Parameter as SsmParameter, ParameterType, ResourceTypeForTagging, Tag};
 use envctl_engine::{
-    CloudIds, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress, ProviderError,
-    ReplaceOrder, ResourceDiff, Scope, diff_fields,
+    CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
+    ResourceDiff, Scope, diff_fields,
 };
-use envctl_spec::{
-    DesiredResource, ResourceKind, SecretSource, TAG_ENVIRONMENT, TAG_PROJECT, Value,
-};
+use envctl_spec::{DesiredResource, ResourceKind, SecretSource, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, Claim, claim, conflict, live, tags_to_apply};
+use crate::aws::{AwsProvider, Claim, claim, live, made_for, not_ours, tags_to_apply};
 use crate::secrets;
 
 /// The field holding the SSM type.
@@ -82,6 +80,7 @@ impl AwsKind for Parameter {
 
     async fn read(aws: &AwsProvider, scope: &Scope) -> Result<KindRead, ProviderError> {
         let path = format!("/{}/{}", scope.project, scope.environment);
+        let prefix = format!("{path}/");
         let pages: Vec<_> = aws
             .ssm
             .get_parameters_by_path()
@@ -110,18 +109,9 @@ impl AwsKind for Parameter {
                 continue;
             };
             let name = parameter.name().unwrap_or_default();
-            let address = match claim(&tags, Self::KIND, scope) {
-                Claim::Ours(address) => address,
-                Claim::Others => {
-                    read.foreign_names.push(foreign(name, &tags));
-                    continue;
-                }
-                Claim::Unclear(reason) => {
-                    read.foreign_names.push(foreign(name, &tags));
-                    read.conflicts
-                        .push(conflict(Self::KIND, name, tags.clone(), reason));
-                    continue;
-                }
+            let Claim::Ours(address) = claim(&tags, Self::KIND, scope) else {
+                not_ours(&mut read, Self::KIND, name, &tags, scope, &prefix);
+                continue;
             };
             let kind = parameter
                 .r#type()
@@ -180,10 +170,7 @@ impl AwsKind for Parameter {
             // take the parameter over if its tags say it is this address's.
             Err(ProviderError::AlreadyExists { .. }) => {
                 let tags = aws.parameter_tags(name, &what).await?.unwrap_or_default();
-                let ours = [TAG_PROJECT, TAG_ENVIRONMENT, envctl_spec::TAG_ADDRESS]
-                    .iter()
-                    .all(|key| tags.get(*key) == desired.tags.get(*key));
-                if !ours {
+                if !made_for(&tags, desired) {
                     return Err(ProviderError::AlreadyExists {
                         what: format!("parameter `{name}` (not created by envctl for {what})"),
                     });
@@ -270,21 +257,6 @@ fn desired_value(desired: &DesiredResource) -> Result<(ParameterType, String), P
             "{what}: parameters of type {} are not supported",
             other.unwrap_or("(none)")
         ))),
-    }
-}
-
-/// A parameter named like one of the environment's that is not the environment's.
-fn foreign(name: &str, tags: &BTreeMap<String, String>) -> ForeignName {
-    ForeignName {
-        kind: ResourceKind::Parameter,
-        name: name.to_string(),
-        id: name.to_string(),
-        owner: tags.get(TAG_PROJECT).map(|p| {
-            format!(
-                "{p}/{}",
-                tags.get(TAG_ENVIRONMENT).map_or("?", String::as_str)
-            )
-        }),
     }
 }
 

@@ -15,9 +15,7 @@ use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
     Scope, unmanaged_address,
 };
-use envctl_spec::{
-    Address, DesiredResource, Peer, ResourceKind, Rule, TAG_ENVIRONMENT, TAG_PROJECT, Value,
-};
+use envctl_spec::{Address, DesiredResource, Peer, ResourceKind, Rule, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::ec2::{in_vpcs, no_id, ownership_filters, tag_map, tag_specification, untracked};
@@ -25,8 +23,7 @@ use crate::aws::error::classify;
 use crate::aws::once::ec2_no_retry;
 use crate::aws::rules::{permission, rules_from_permissions};
 use crate::aws::{
-    AwsProvider, Claim, address_from_tags, claim, field_id, field_str, live, ours, tags_to_apply,
-    text,
+    AwsProvider, Claim, claim, field_id, field_str, live, made_for, ours, tags_to_apply, text,
 };
 
 /// The `security_group` kind.
@@ -319,12 +316,7 @@ impl AwsProvider {
             .first()
             .ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
         let tags = tag_map(group.tags());
-        if address_from_tags(&tags, ResourceKind::SecurityGroup).as_ref() != Some(&desired.address)
-            || desired
-                .tags
-                .iter()
-                .any(|(k, v)| (k == TAG_PROJECT || k == TAG_ENVIRONMENT) && tags.get(k) != Some(v))
-        {
+        if !made_for(&tags, desired) {
             return Err(ProviderError::AlreadyExists {
                 what: format!("security group `{name}` (not created by envctl for {what})"),
             });
