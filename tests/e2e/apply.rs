@@ -424,7 +424,7 @@ fn plan_json_tells_the_whole_change_and_progress_counts_with_ids() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("[15/15] "), "{}", run.stderr);
+    assert!(run.stderr.contains("[16/16] "), "{}", run.stderr);
 
     // Fewer instances: the ones beyond the count are a scale-down, with what they were.
     project.write_spec(&[(

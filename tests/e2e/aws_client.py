@@ -129,6 +129,19 @@ def main():
         name, value = args
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         result = {"ok": True}
+    elif command == "cluster-parameters":
+        (name,) = args
+        try:
+            found = rds.describe_db_cluster_parameters(DBClusterParameterGroupName=name,
+                                                       Source="user")["Parameters"]
+            result = {p["ParameterName"]: p.get("ParameterValue") for p in found}
+        except rds.exceptions.DBParameterGroupNotFoundFault:
+            result = None
+    elif command == "set-cluster-parameter":
+        name, key, value = args
+        rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=name, Parameters=[
+            {"ParameterName": key, "ParameterValue": value, "ApplyMethod": "immediate"}])
+        result = {"ok": True}
     elif command == "get-secret":
         (name,) = args
         result = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
@@ -148,6 +161,7 @@ def main():
         c = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
         result = {"id": c["DBClusterIdentifier"], "status": c.get("Status"),
                   "deletion_protection": c.get("DeletionProtection"),
+                  "parameter_group": c.get("DBClusterParameterGroup"),
                   "security_groups": sorted(g["VpcSecurityGroupId"]
                                             for g in c.get("VpcSecurityGroups", []))}
     elif command == "cluster-snapshots":

@@ -219,3 +219,99 @@ fn a_secret_is_written_from_its_source_never_shown_and_repaired_when_it_changes(
         .envctl(&emulator, &["drift", "staging"])
         .expect_code(0);
 }
+
+#[test]
+fn database_settings_live_in_the_clusters_own_parameter_group_and_are_repaired_in_place() {
+    let emulator = Emulator::start();
+    let project = Project::new("db-parameters", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let group = "webapp-staging-main";
+    let cluster = emulator.client(&["cluster", "webapp-staging-main"]);
+    assert_eq!(cluster["parameter_group"], group, "{cluster}");
+    let settings = emulator.client(&["cluster-parameters", group]);
+    assert_eq!(settings["rds.force_ssl"], "1", "{settings}");
+    assert_eq!(
+        settings["ssl_min_protocol_version"], "TLSv1.2",
+        "{settings}"
+    );
+
+    // TLS switched off by hand: drift, and reconcile turns it back on in place.
+    emulator.client(&["set-cluster-parameter", group, "rds.force_ssl", "0"]);
+    let drift = project
+        .envctl(&emulator, &["drift", "staging", "--output", "json"])
+        .expect_code(2);
+    let report = drift.json();
+    let entries: Vec<String> = report["environments"][0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap(),
+                d["address"].as_str().unwrap()
+            )
+        })
+        .collect();
+    // Like a rule added to a security group by hand: the setting the spec wants is missing
+    // (modified), the one set by hand is not in the spec (unmanaged).
+    assert_eq!(
+        entries,
+        [
+            "modified db_cluster_parameter_group.main",
+            "unmanaged db_cluster_parameter_group.main"
+        ],
+        "{report:#}"
+    );
+    project
+        .envctl(&emulator, &["reconcile", "staging", "--yes"])
+        .expect_code(0);
+    assert_eq!(
+        emulator.client(&["cluster-parameters", group])["rds.force_ssl"],
+        "1"
+    );
+
+    // A changed setting in the spec is an update of the group, never a replacement of the
+    // cluster or the group.
+    project.write_spec(&[(
+        "\"ssl_min_protocol_version\" = \"TLSv1.2\"",
+        "\"ssl_min_protocol_version\" = \"TLSv1.3\"",
+    )]);
+    let plan = project
+        .envctl(&emulator, &["plan", "staging", "--output", "json"])
+        .expect_code(0)
+        .json();
+    let changes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [(
+            "update".to_string(),
+            "db_cluster_parameter_group.main".to_string()
+        )],
+        "{plan:#}"
+    );
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    assert_eq!(
+        emulator.client(&["cluster-parameters", group])["ssl_min_protocol_version"],
+        "TLSv1.3"
+    );
+
+    project
+        .envctl(&emulator, &["destroy", "staging", "--yes"])
+        .expect_code(0);
+    assert_eq!(emulator.client(&["cluster-parameters", group]), Value::Null);
+}

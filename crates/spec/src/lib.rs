@@ -24,7 +24,7 @@
 //! | `subnet` | `vpc`, `cidr`, `zone` |
 //! | `security_group` | `vpc`, `description`, `ingress`, `egress` |
 //! | `instance` | `ami`, `instance_type`*, `count`*, `volume_size`*, `subnets` (`subnet`), `security_groups`, `monitoring` |
-//! | `db_cluster` | `engine`, `engine_version`, `instance_class`*, `instances`*, `subnets`, `security_groups`, `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`, `master_username` |
+//! | `db_cluster` | `engine`, `engine_version`, `instance_class`*, `instances`*, `subnets`, `security_groups`, `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`, `master_username`, `parameters` (`parameter_group`) |
 //! | `log_group` | `retention_days`, `kms_key` |
 //! | `parameter` | `value`, `values`, `secure`, `value_from` (`type`) |
 //!

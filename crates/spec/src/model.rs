@@ -30,8 +30,8 @@ pub const TAG_APPLIED_DIGEST: &str = "envctl:applied-digest";
 
 /// The kinds of resource a spec can describe, after expansion.
 ///
-/// `DbSubnetGroup` and `DbInstance` never appear in a spec: expansion derives them from a
-/// `db_cluster`.
+/// `DbSubnetGroup`, `DbClusterParameterGroup` and `DbInstance` never appear in a spec:
+/// expansion derives them from a `db_cluster`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
@@ -40,6 +40,7 @@ pub enum ResourceKind {
     SecurityGroup,
     Instance,
     DbSubnetGroup,
+    DbClusterParameterGroup,
     DbCluster,
     DbInstance,
     LogGroup,
@@ -48,12 +49,13 @@ pub enum ResourceKind {
 
 impl ResourceKind {
     /// Every kind, in the order resources are created.
-    pub const ALL: [ResourceKind; 9] = [
+    pub const ALL: [ResourceKind; 10] = [
         ResourceKind::Vpc,
         ResourceKind::Subnet,
         ResourceKind::SecurityGroup,
         ResourceKind::Instance,
         ResourceKind::DbSubnetGroup,
+        ResourceKind::DbClusterParameterGroup,
         ResourceKind::DbCluster,
         ResourceKind::DbInstance,
         ResourceKind::LogGroup,
@@ -68,6 +70,7 @@ impl ResourceKind {
             ResourceKind::SecurityGroup => "security_group",
             ResourceKind::Instance => "instance",
             ResourceKind::DbSubnetGroup => "db_subnet_group",
+            ResourceKind::DbClusterParameterGroup => "db_cluster_parameter_group",
             ResourceKind::DbCluster => "db_cluster",
             ResourceKind::DbInstance => "db_instance",
             ResourceKind::LogGroup => "log_group",
@@ -412,6 +415,7 @@ mod tests {
                 | ResourceKind::Subnet
                 | ResourceKind::SecurityGroup
                 | ResourceKind::DbSubnetGroup
+                | ResourceKind::DbClusterParameterGroup
                 | ResourceKind::LogGroup
                 | ResourceKind::Parameter => (&[], &[], false, false),
             };

@@ -275,6 +275,14 @@ fn field(def: &FieldDef) -> Json {
                  and `${{region}}`"
             ),
         ),
+        Shape::Settings => (
+            json!({
+                "type": "object",
+                "propertyNames": { "pattern": "^[A-Za-z0-9_.-]+$" },
+                "additionalProperties": { "type": ["string", "integer", "boolean"] },
+            }),
+            "settings by name, such as `{ \"rds.force_ssl\" = \"1\" }`".to_string(),
+        ),
         Shape::TemplateList { separator } => (
             json!({
                 "type": "array",

@@ -64,6 +64,7 @@ struct Knobs {
     master_username: String,
     db_subnets: &'static str,
     instance_subnets: &'static str,
+    force_ssl: bool,
     log_retention: u16,
     log_level: String,
     trace_endpoint: String,
@@ -98,6 +99,7 @@ impl Knobs {
             master_username: "app".into(),
             db_subnets: "[\"a\", \"b\"]",
             instance_subnets: "[\"a\", \"b\"]",
+            force_ssl: true,
             log_retention: 30,
             log_level: "INFO".into(),
             trace_endpoint: "${environment}-jaeger:6831".into(),
@@ -173,6 +175,7 @@ backup_window = "0{hour}:00-0{next_hour}:00"
 deletion_protection = {deletion_protection}
 storage_encrypted = true
 master_username = "{master}"
+parameters = {{ "rds.force_ssl" = "{force_ssl}", "ssl_min_protocol_version" = "TLSv1.2" }}
 
 [log_group.app]
 retention_days = {log_retention}
@@ -217,6 +220,7 @@ value = "{trace_endpoint}"
             next_hour = self.backup_hour + 1,
             deletion_protection = self.deletion_protection,
             master = self.master_username,
+            force_ssl = u8::from(self.force_ssl),
             log_retention = self.log_retention,
             log_level = self.log_level,
             trace_endpoint = self.trace_endpoint,
@@ -272,6 +276,7 @@ enum Edit {
     DeletionProtection,
     MasterUsername(String),
     InstanceSubnetOrder,
+    ForceSsl,
     LogRetention(u16),
     LogLevel(String),
     TraceEndpoint(String),
@@ -291,6 +296,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(Edit::DeletionProtection),
         "[a-z][a-z0-9_]{0,15}".prop_map(Edit::MasterUsername),
         Just(Edit::InstanceSubnetOrder),
+        Just(Edit::ForceSsl),
         proptest::sample::select(vec![1u16, 7, 14, 90, 365]).prop_map(Edit::LogRetention),
         "[A-Z]{1,8}".prop_map(Edit::LogLevel),
         "[a-z]{1,8}:[0-9]{2,4}".prop_map(Edit::TraceEndpoint),
@@ -324,6 +330,10 @@ impl Edit {
             }
             Edit::MasterUsername(name) => set(&mut knobs.master_username, name),
             Edit::InstanceSubnetOrder => set(&mut knobs.instance_subnets, "[\"b\", \"a\"]"),
+            Edit::ForceSsl => {
+                knobs.force_ssl = !knobs.force_ssl;
+                true
+            }
             Edit::LogRetention(days) => set(&mut knobs.log_retention, days),
             Edit::LogLevel(level) => set(&mut knobs.log_level, level),
             Edit::TraceEndpoint(endpoint) => set(&mut knobs.trace_endpoint, endpoint),

@@ -105,6 +105,7 @@ fn resources_come_in_creation_order_then_by_name_then_index() {
             "instance.app[1]",
             "instance.app[2]",
             "db_subnet_group.main",
+            "db_cluster_parameter_group.main",
             "db_cluster.main",
             "db_instance.main[0]",
             "db_instance.main[1]",
@@ -371,6 +372,28 @@ fn fields_of_each_kind_are_resolved_to_addresses_and_typed_rules() {
             ("deletion_protection", Value::Bool(true)),
             ("storage_encrypted", Value::Bool(true)),
             ("master_username", Value::Str("app".into())),
+            (
+                "parameter_group",
+                reference("db_cluster_parameter_group.main"),
+            ),
+        ])
+    );
+    // TLS enforced through the cluster's own parameter group, of the engine's family.
+    assert_eq!(
+        fields("db_cluster_parameter_group.main"),
+        map(&[
+            ("family", Value::Str("aurora-postgresql15".into())),
+            (
+                "description",
+                Value::Str("parameters of db_cluster.main".into())
+            ),
+            (
+                "parameters",
+                Value::List(vec![
+                    Value::Str("rds.force_ssl=1".into()),
+                    Value::Str("ssl_min_protocol_version=TLSv1.2".into()),
+                ]),
+            ),
         ])
     );
     assert_eq!(

@@ -3,11 +3,13 @@
 //! Owns the database cluster's definition: its wording, its fields (`engine`,
 //! `engine_version`, `instance_class`, `instances`, `subnets`, `security_groups`,
 //! `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`,
-//! `master_username`), its count field, its expansion and its checks (subnets and groups in one
-//! VPC, subnets in two zones at least). Invariants: `instance_class` and
-//! `instances` are its scale fields; it expands into a `db_subnet_group` (its subnets), the
-//! `db_cluster` (which uses the group) and `instances` `db_instance`s (in the cluster), all
-//! named like the cluster; the password is never in the spec (RDS generates and keeps it).
+//! `master_username`, `parameters`), its count field, its expansion and its checks (subnets
+//! and groups in one VPC, subnets in two zones at least). Invariants: `instance_class` and
+//! `instances` are its scale fields; it expands into a `db_subnet_group` (its subnets), a
+//! `db_cluster_parameter_group` when it sets `parameters` (of the engine's family), the
+//! `db_cluster` (which uses both; without `parameters`, the engine family's default group)
+//! and `instances` `db_instance`s (in the cluster), all named like the cluster; the password
+//! is never in the spec (RDS generates and keeps it).
 
 use std::collections::BTreeSet;
 
@@ -43,6 +45,9 @@ pub(crate) const DELETION_PROTECTION: &str = "deletion_protection";
 pub(crate) const STORAGE_ENCRYPTED: &str = "storage_encrypted";
 /// The master user's name.
 pub(crate) const MASTER_USERNAME: &str = "master_username";
+/// Engine settings (`rds.force_ssl`, `ssl_min_protocol_version`): the cluster's own
+/// parameter group.
+pub(crate) const PARAMETERS: &str = "parameters";
 
 /// The description of the expanded `db_subnet_group`.
 pub(crate) const SUBNET_GROUP_DESCRIPTION: &str = "description";
@@ -50,6 +55,10 @@ pub(crate) const SUBNET_GROUP_DESCRIPTION: &str = "description";
 pub(crate) const SUBNET_GROUP: &str = "subnet_group";
 /// The cluster of an expanded `db_instance`.
 pub(crate) const CLUSTER: &str = "cluster";
+/// The parameter group of the expanded `db_cluster`: its own, or the engine's default.
+pub(crate) const PARAMETER_GROUP: &str = "parameter_group";
+/// The engine family of the expanded `db_cluster_parameter_group` (`aurora-postgresql15`).
+pub(crate) const FAMILY: &str = "family";
 
 pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
     resource_kind: ResourceKind::DbCluster,
@@ -153,6 +162,13 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
             scale: false,
             example: "master_username = \"app\"",
         },
+        FieldDef {
+            name: PARAMETERS,
+            shape: Shape::Settings,
+            presence: Presence::Optional,
+            scale: false,
+            example: "parameters = { \"rds.force_ssl\" = \"1\" }",
+        },
     ],
     count_field: Some(INSTANCES),
     expands_to: &[
@@ -163,6 +179,14 @@ pub(crate) const KIND: SpecKind = SpecKind(&KindDef {
                 whole: "a database",
             }),
             ..ExpandedKind::plain(ResourceKind::DbSubnetGroup)
+        },
+        ExpandedKind {
+            derived: Some(Derived {
+                plural: "DB cluster parameter groups",
+                hint: "set `parameters` on the `[db_cluster.NAME]`",
+                whole: "a database",
+            }),
+            ..ExpandedKind::plain(ResourceKind::DbClusterParameterGroup)
         },
         ExpandedKind {
             // The cluster's storage: envctl never replaces it as a side effect of another change.
@@ -229,6 +253,33 @@ fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
     fields.insert(SUBNET_GROUP.to_string(), Value::Ref(subnet_group.clone()));
     let mut depends_on = referenced(cluster, SECURITY_GROUPS);
     depends_on.push(subnet_group);
+    let family = family(
+        cluster.text(ENGINE).unwrap_or_default(),
+        cluster.text(ENGINE_VERSION).unwrap_or_default(),
+    );
+    match cluster.field(PARAMETERS) {
+        Some(parameters) => {
+            let group = Address::new(ResourceKind::DbClusterParameterGroup, name);
+            let mut group_fields = Fields::new();
+            group_fields.insert(FAMILY.to_string(), Value::Str(family));
+            group_fields.insert(
+                SUBNET_GROUP_DESCRIPTION.to_string(),
+                Value::Str(format!("parameters of {cluster_address}")),
+            );
+            group_fields.insert(PARAMETERS.to_string(), parameters.value.to_value());
+            out.push(group.clone(), span, Vec::new(), group_fields);
+            fields.insert(PARAMETER_GROUP.to_string(), Value::Ref(group.clone()));
+            depends_on.push(group);
+        }
+        // Without settings of its own, the engine's default group: a cluster whose settings
+        // were removed from the spec goes back to it.
+        None => {
+            fields.insert(
+                PARAMETER_GROUP.to_string(),
+                Value::Str(format!("default.{family}")),
+            );
+        }
+    }
     out.push(cluster_address.clone(), span, depends_on, fields);
 
     let count = u32::try_from(cluster.count()).unwrap_or(0);
@@ -238,6 +289,20 @@ fn expand(cluster: &Configured<'_>, out: &mut Expansion<'_>) {
         fields.insert(CLUSTER.to_string(), Value::Ref(cluster_address.clone()));
         let address = Address::indexed(ResourceKind::DbInstance, name, index);
         out.push(address, span, vec![cluster_address.clone()], fields);
+    }
+}
+
+/// The parameter group family of `engine` at `version`: `aurora-postgresql` and its major
+/// version (`15.4` -> `aurora-postgresql15`), `aurora-mysql` and its first two parts
+/// (`8.0.mysql_aurora.3.04.0` -> `aurora-mysql8.0`).
+pub(crate) fn family(engine: &str, version: &str) -> String {
+    let mut parts = version.split('.');
+    let major = parts.next().unwrap_or_default();
+    if engine == "aurora-mysql" {
+        let minor = parts.next().unwrap_or("0");
+        format!("{engine}{major}.{minor}")
+    } else {
+        format!("{engine}{major}")
     }
 }
 
@@ -266,6 +331,25 @@ fn check_zones(
             ))
             .at(field.span, "AWS requires subnets in at least two zones")
             .with_hint("add a subnet in another availability zone"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::family;
+
+    #[test]
+    fn families_follow_the_engine_and_its_major_version() {
+        assert_eq!(family("aurora-postgresql", "15.4"), "aurora-postgresql15");
+        assert_eq!(family("aurora-postgresql", "16.1"), "aurora-postgresql16");
+        assert_eq!(
+            family("aurora-mysql", "8.0.mysql_aurora.3.04.0"),
+            "aurora-mysql8.0"
+        );
+        assert_eq!(
+            family("aurora-mysql", "5.7.mysql_aurora.2.11.2"),
+            "aurora-mysql5.7"
         );
     }
 }

@@ -392,6 +392,9 @@ pub(crate) enum Shape {
     TemplateList {
         separator: char,
     },
+    /// A table of settings by name (`{ "rds.force_ssl" = "1" }`): names of letters, digits,
+    /// `_`, `.` and `-`; values strings, integers or booleans, kept as text.
+    Settings,
 }
 
 /// The formats of text fields.
@@ -483,6 +486,8 @@ pub(crate) enum FieldValue {
     Rules(Vec<DeclaredRule>),
     /// The texts of a [`Shape::TemplateList`], in order.
     TextList(Vec<String>),
+    /// The settings of a [`Shape::Settings`] table, by name (sorted, each name once).
+    Settings(Vec<(Sp<String>, String)>),
 }
 
 impl FieldValue {
@@ -516,6 +521,11 @@ impl FieldValue {
             FieldValue::TextList(items) => {
                 Value::List(items.iter().cloned().map(Value::Str).collect())
             }
+            FieldValue::Settings(settings) => Value::string_set(
+                settings
+                    .iter()
+                    .map(|(name, value)| format!("{}={value}", name.value)),
+            ),
         }
     }
 
@@ -538,6 +548,13 @@ impl FieldValue {
             FieldValue::TextList(items) => {
                 let items: Vec<String> = items.iter().map(|item| quote(item)).collect();
                 format!("[{}]", items.join(", "))
+            }
+            FieldValue::Settings(settings) => {
+                let items: Vec<String> = settings
+                    .iter()
+                    .map(|(name, value)| format!("{} = {}", quote(&name.value), quote(value)))
+                    .collect();
+                format!("{{ {} }}", items.join(", "))
             }
         }
     }
@@ -839,8 +856,62 @@ pub(crate) fn parse_field(
             }
             FieldValue::TextList(texts)
         }
+        Shape::Settings => FieldValue::Settings(parse_settings(raw, &subject, diagnostics)?),
     };
     Some(Sp::new(value, span))
+}
+
+/// The settings of a [`Shape::Settings`] table, sorted by name.
+fn parse_settings(
+    raw: &Sp<RawValue>,
+    subject: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Vec<(Sp<String>, String)>> {
+    let RawValue::Table(entries) = &raw.value else {
+        diagnostics.push(wrong_type(
+            subject,
+            "a table such as `{ \"rds.force_ssl\" = \"1\" }`",
+            &raw.value,
+            raw.span,
+        ));
+        return None;
+    };
+    let mut settings = Vec::new();
+    let mut ok = true;
+    for entry in entries {
+        let name = &entry.key.value;
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid_name {
+            diagnostics.push(
+                Diagnostic::error(format!("`{name}` in {subject} is not a parameter name"))
+                    .at(entry.key.span, "letters, digits, `_`, `.` and `-` only")
+                    .with_hint("name a setting of the engine, such as `rds.force_ssl`"),
+            );
+            ok = false;
+            continue;
+        }
+        let value = match &entry.value.value {
+            RawValue::String(text) => text.clone(),
+            RawValue::Integer(Some(number)) => number.to_string(),
+            RawValue::Boolean(flag) => if *flag { "1" } else { "0" }.to_string(),
+            other => {
+                diagnostics.push(wrong_type(
+                    &format!("`{name}` in {subject}"),
+                    "a string, an integer or a boolean",
+                    other,
+                    entry.value.span,
+                ));
+                ok = false;
+                continue;
+            }
+        };
+        settings.push((Sp::new(name.clone(), entry.key.span), value));
+    }
+    settings.sort_by(|a, b| a.0.value.cmp(&b.0.value));
+    ok.then_some(settings)
 }
 
 /// Checks the placeholders of a template written at `span`; `None` if any is wrong.

@@ -41,6 +41,7 @@ impl AwsKind for DbCluster {
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[
         ("subnet_group", ResourceKind::DbSubnetGroup),
         ("security_groups", ResourceKind::SecurityGroup),
+        ("parameter_group", ResourceKind::DbClusterParameterGroup),
     ];
     const PLACEMENT: Option<(&'static str, ResourceKind)> =
         Some(("subnet_group", ResourceKind::DbSubnetGroup));
@@ -78,11 +79,12 @@ impl AwsKind for DbCluster {
     }
 
     fn repointable_fields(target: ResourceKind) -> &'static [&'static str] {
-        // ModifyDBCluster VpcSecurityGroupIds moves a cluster to other groups in place.
-        if target == ResourceKind::SecurityGroup {
-            &["security_groups"]
-        } else {
-            &[]
+        // ModifyDBCluster moves a cluster to other security groups and to another parameter
+        // group in place.
+        match target {
+            ResourceKind::SecurityGroup => &["security_groups"],
+            ResourceKind::DbClusterParameterGroup => &["parameter_group"],
+            _ => &[],
         }
     }
 
@@ -114,6 +116,10 @@ impl AwsKind for DbCluster {
                 ("engine", text(cluster.engine())),
                 ("engine_version", text(cluster.engine_version())),
                 ("subnet_group", text(cluster.db_subnet_group())),
+                (
+                    "parameter_group",
+                    text(cluster.db_cluster_parameter_group()),
+                ),
                 (
                     "security_groups",
                     Value::string_set(
@@ -258,6 +264,10 @@ impl AwsProvider {
             let engine = field_str(desired, "engine")?;
             let version = field_str(desired, "engine_version")?;
             let subnet_group = field_id(desired, "subnet_group", ids)?;
+            let parameter_group = match desired.field("parameter_group") {
+                Some(_) => Some(field_id(desired, "parameter_group", ids)?),
+                None => None,
+            };
             let groups = field_ids(desired, "security_groups", ids)?;
             let username = field_str(desired, "master_username")?;
             let tags = rds_tags(&tags_to_apply(desired));
@@ -270,6 +280,7 @@ impl AwsProvider {
                         .engine(engine)
                         .engine_version(version)
                         .db_subnet_group_name(&subnet_group)
+                        .set_db_cluster_parameter_group_name(parameter_group.clone())
                         .set_vpc_security_group_ids(Some(groups.clone()))
                         .set_backup_retention_period(
                             int("backup_retention_days").and_then(|d| i32::try_from(d).ok()),
@@ -377,6 +388,11 @@ impl AwsProvider {
                     "security_groups",
                     ids,
                 )?)),
+                "parameter_group" => request.db_cluster_parameter_group_name(field_id(
+                    desired,
+                    "parameter_group",
+                    ids,
+                )?),
                 _ => continue,
             };
             any = true;

@@ -11,6 +11,7 @@
 //! kinds' reads concurrently.
 
 pub(super) mod db_cluster;
+pub(super) mod db_cluster_parameter_group;
 pub(super) mod db_instance;
 pub(super) mod db_subnet_group;
 pub(super) mod instance;
@@ -189,6 +190,10 @@ macro_rules! dispatch {
             }
             Kind::DbSubnetGroup => {
                 type $k = kinds::db_subnet_group::DbSubnetGroup;
+                $body
+            }
+            Kind::DbClusterParameterGroup => {
+                type $k = kinds::db_cluster_parameter_group::DbClusterParameterGroup;
                 $body
             }
             Kind::DbCluster => {
