@@ -228,3 +228,22 @@ fn the_ci_example_runs_only_commands_envctl_accepts() {
         );
     }
 }
+
+/// The JSON output reference names every resource kind, in creation order, as JSON writes it.
+#[test]
+fn the_json_reference_lists_every_resource_kind() {
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json-output.md"),
+    )
+    .unwrap();
+    let row = reference
+        .lines()
+        .find(|line| line.starts_with("| resource kind |"))
+        .expect("docs/json-output.md has a `resource kind` row");
+    let listed: Vec<&str> = row.split('`').skip(1).step_by(2).collect();
+    let kinds: Vec<&str> = envctl_spec::ResourceKind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect();
+    assert_eq!(listed, kinds, "{row}");
+}
