@@ -489,6 +489,15 @@ pub(super) fn not_ours(
     }
 }
 
+/// A delete's answer with "it is not there" as done: deleting what is gone (an earlier run
+/// did, or someone else) is no failure.
+pub(super) fn gone_is_done<T>(answer: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    match answer {
+        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
 /// Whether `tags` (of a resource found under `desired`'s unique name) say an envctl run made
 /// it for `desired`'s address: only then may a create adopt it.
 pub(super) fn made_for(tags: &BTreeMap<String, String>, desired: &DesiredResource) -> bool {

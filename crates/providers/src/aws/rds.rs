@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
 use envctl_engine::{LiveResource, Progress, ProviderError, Scope};
-use envctl_spec::{DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT};
+use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT};
 
 use super::error::classify;
 use super::kinds::KindRead;
@@ -76,6 +76,30 @@ pub(super) fn not_ours(
 }
 
 impl AwsProvider {
+    /// The address and tags of the RDS resource `name` (at `arn`, of `kind`, listed by a
+    /// describe that carries no tags) when they say it is `scope`'s; `None` otherwise (sorted
+    /// out with [`not_ours`]) and for one deleted since the listing, which is gone, not a
+    /// failed read.
+    pub(super) async fn rds_claim(
+        &self,
+        read: &mut KindRead,
+        kind: ResourceKind,
+        name: &str,
+        arn: &str,
+        scope: &Scope,
+    ) -> Result<Option<(Address, BTreeMap<String, String>)>, ProviderError> {
+        let tags = match self.rds_tags_of(arn, name).await {
+            Ok(tags) => tags,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        if !owned_by(&tags, scope) {
+            not_ours(read, kind, name, &tags, scope);
+            return Ok(None);
+        }
+        Ok(address_from_tags(&tags, kind).map(|address| (address, tags)))
+    }
+
     pub(super) async fn rds_tags_of(
         &self,
         arn: &str,

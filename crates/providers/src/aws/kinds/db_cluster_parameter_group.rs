@@ -23,9 +23,9 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{name_prefix, not_ours, owned_by, rds_tags, unless_unknown};
+use crate::aws::rds::{name_prefix, rds_tags, unless_unknown};
 use crate::aws::wait::{Poll, wait_until};
-use crate::aws::{AwsProvider, address_from_tags, field_str, live, tags_to_apply, text};
+use crate::aws::{AwsProvider, field_str, live, tags_to_apply, text};
 
 /// The field holding the engine family.
 const FAMILY: &str = "family";
@@ -70,17 +70,10 @@ impl AwsKind for DbClusterParameterGroup {
             let Some(arn) = group.db_cluster_parameter_group_arn() else {
                 continue;
             };
-            // A group deleted between the listing and these calls is gone, not a failed read.
-            let tags = match aws.rds_tags_of(arn, name).await {
-                Ok(tags) => tags,
-                Err(ProviderError::NotFound { .. }) => continue,
-                Err(other) => return Err(other),
-            };
-            if !owned_by(&tags, scope) {
-                not_ours(&mut read, Self::KIND, name, &tags, scope);
-                continue;
-            }
-            let Some(address) = address_from_tags(&tags, Self::KIND) else {
+            let Some((address, tags)) = aws
+                .rds_claim(&mut read, Self::KIND, name, arn, scope)
+                .await?
+            else {
                 continue;
             };
             let Some(settings) = aws.user_settings(name, name).await? else {
@@ -206,7 +199,7 @@ impl AwsKind for DbClusterParameterGroup {
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
         // A group stays in use while a cluster that used it has not moved off it or is
-        // still deleting.
+        // still deleting (a group gone already is done).
         wait_until(
             &format!("{what} to be free of DB clusters"),
             aws.waits.of(Self::KIND),

@@ -15,9 +15,9 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{live_stub, name_prefix, not_ours, owned_by, rds_tags};
+use crate::aws::rds::{live_stub, name_prefix, rds_tags};
 use crate::aws::wait::{Poll, wait_until};
-use crate::aws::{AwsProvider, address_from_tags, field_ids, field_str, live, tags_to_apply, text};
+use crate::aws::{AwsProvider, field_ids, field_str, live, tags_to_apply, text};
 
 /// The `db_subnet_group` kind.
 #[derive(Debug)]
@@ -56,17 +56,10 @@ impl AwsKind for DbSubnetGroup {
             let Some(arn) = group.db_subnet_group_arn() else {
                 continue;
             };
-            // A group deleted between the listing and this call is gone, not a failed read.
-            let tags = match aws.rds_tags_of(arn, name).await {
-                Ok(tags) => tags,
-                Err(ProviderError::NotFound { .. }) => continue,
-                Err(other) => return Err(other),
-            };
-            if !owned_by(&tags, scope) {
-                not_ours(&mut read, Self::KIND, name, &tags, scope);
-                continue;
-            }
-            let Some(address) = address_from_tags(&tags, Self::KIND) else {
+            let Some((address, tags)) = aws
+                .rds_claim(&mut read, Self::KIND, name, arn, scope)
+                .await?
+            else {
                 continue;
             };
             read.resources.push(live(

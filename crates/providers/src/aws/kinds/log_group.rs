@@ -19,7 +19,9 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, Claim, claim, live, made_for, not_ours, tags_to_apply};
+use crate::aws::{
+    AwsProvider, Claim, claim, gone_is_done, live, made_for, not_ours, tags_to_apply,
+};
 
 /// The field holding the retention, in days.
 const RETENTION_DAYS: &str = "retention_days";
@@ -190,17 +192,14 @@ impl AwsKind for LogGroup {
         _progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        match aws
-            .logs
-            .delete_log_group()
-            .log_group_name(&live.id)
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))
-        {
-            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-            Err(other) => Err(other),
-        }
+        gone_is_done(
+            aws.logs
+                .delete_log_group()
+                .log_group_name(&live.id)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what)),
+        )
     }
 }
 

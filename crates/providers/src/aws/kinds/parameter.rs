@@ -22,7 +22,9 @@ use envctl_spec::{DesiredResource, ResourceKind, SecretSource, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, Claim, claim, live, made_for, not_ours, tags_to_apply};
+use crate::aws::{
+    AwsProvider, Claim, claim, gone_is_done, live, made_for, not_ours, tags_to_apply,
+};
 use crate::secrets;
 
 /// The field holding the SSM type.
@@ -206,17 +208,14 @@ impl AwsKind for Parameter {
         _progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let what = live.address.to_string();
-        match aws
-            .ssm
-            .delete_parameter()
-            .name(&live.id)
-            .send()
-            .await
-            .map_err(|e| classify(e, &what))
-        {
-            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-            Err(other) => Err(other),
-        }
+        gone_is_done(
+            aws.ssm
+                .delete_parameter()
+                .name(&live.id)
+                .send()
+                .await
+                .map_err(|e| classify(e, &what)),
+        )
     }
 }
 
