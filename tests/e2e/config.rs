@@ -28,7 +28,9 @@ fn log_group<'a>(inventory: &'a Value, name: &str) -> Option<&'a Value> {
 #[test]
 fn log_groups_and_parameters_are_created_at_parity_repaired_and_destroyed() {
     let emulator = Emulator::start();
-    let project = Project::new("config", &[]);
+    // A list parameter besides the example's single values.
+    let list = "[parameter.trusted-origins]\nvalues = [\"https://${environment}.example.com\", \"https://admin.example.com\"]\n\n[parameter.trace-sample-rate]";
+    let project = Project::new("config", &[("[parameter.trace-sample-rate]", list)]);
     project
         .envctl(&emulator, &["apply", "staging", "--yes"])
         .expect_code(0);
@@ -50,6 +52,12 @@ fn log_groups_and_parameters_are_created_at_parity_repaired_and_destroyed() {
         "production-jaeger:6831"
     );
     assert_eq!(value_of(&inventory.0, "/webapp/staging/log-level"), "INFO");
+    let origins = inventory.by_address("parameters", "staging", "parameter.trusted-origins");
+    assert_eq!(origins["type"], "StringList");
+    assert_eq!(
+        origins["value"],
+        "https://staging.example.com,https://admin.example.com"
+    );
 
     // Two values that differ only by the environments' names are at parity.
     let parity = project
