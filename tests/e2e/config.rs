@@ -226,6 +226,23 @@ fn a_secret_is_written_from_its_source_never_shown_and_repaired_when_it_changes(
     project
         .envctl(&emulator, &["drift", "staging"])
         .expect_code(0);
+
+    // Without its source a secret cannot be compared: drift says so instead of guessing; a
+    // destroy writes no secret and needs none.
+    std::fs::remove_file(&secret_file).unwrap();
+    let blind = project
+        .envctl(&emulator, &["drift", "staging"])
+        .expect_code(1);
+    assert!(blind.stderr.contains("db-password.txt"), "{}", blind.stderr);
+    project
+        .envctl(&emulator, &["destroy", "staging", "--yes"])
+        .expect_code(0);
+    assert!(
+        emulator
+            .inventory()
+            .owned("parameters", "staging")
+            .is_empty()
+    );
 }
 
 #[test]

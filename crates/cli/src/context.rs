@@ -285,8 +285,21 @@ async fn check_endpoint(endpoint: &str) -> anyhow::Result<()> {
 }
 
 /// `environment` expanded for this run: in the region the run works in (`--region`
-/// included), with its zones checked against that region before any call.
+/// included), with its zones checked against that region and its secrets' sources read
+/// before any call.
 pub fn expand_for_run(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    environment: &str,
+) -> anyhow::Result<DesiredState> {
+    let desired = expand_for_destroy(global, loaded, environment)?;
+    check_secret_sources(&desired)?;
+    Ok(desired)
+}
+
+/// [`expand_for_run`] without reading the secrets' sources: a destroy writes no secret, so
+/// a source that is gone must not stop it.
+pub fn expand_for_destroy(
     global: &GlobalArgs,
     loaded: &LoadedSpec,
     environment: &str,
@@ -294,13 +307,12 @@ pub fn expand_for_run(
     let mut desired = expand(loaded, environment)?;
     desired.region = region(global, loaded);
     check_zones(&desired)?;
-    check_secret_sources(&desired)?;
     Ok(desired)
 }
 
 /// Refuses, before any call, an environment whose secrets cannot be read from their sources
 /// (`value_from = "env:VAR"` / `"file:PATH"`); says which source and why, never a value.
-fn check_secret_sources(desired: &DesiredState) -> anyhow::Result<()> {
+pub fn check_secret_sources(desired: &DesiredState) -> anyhow::Result<()> {
     for resource in &desired.resources {
         let Some(text) = resource
             .field("value_from")

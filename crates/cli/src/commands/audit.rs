@@ -7,7 +7,7 @@ use envctl_engine::ops;
 
 use crate::args::{AuditArgs, AuditFormat, GlobalArgs};
 use crate::commands::lookup_error;
-use crate::context::{connect, load_spec_for_audit, today};
+use crate::context::{check_secret_sources, connect, load_spec_for_audit, today};
 use crate::errors::Outcome;
 use crate::render;
 
@@ -15,6 +15,12 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
     let AuditArgs { output } = args;
     // Expired differences are findings of the audit, not reasons to stop it.
     let loaded = load_spec_for_audit(&global.spec)?;
+    // The audit compares secrets with their sources: every source must be readable first.
+    for name in loaded.spec.environment_names() {
+        if let Ok(desired) = loaded.spec.expand(name) {
+            check_secret_sources(&desired)?;
+        }
+    }
     let provider = connect(global, loaded.spec.region()).await?;
     let audit = ops::audit(&provider, &loaded.spec, today())
         .await

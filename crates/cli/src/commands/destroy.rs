@@ -15,7 +15,7 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
         execution,
     } = args;
     let loaded = load_spec(&global.spec)?;
-    let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
+    let desired = crate::context::expand_for_destroy(global, &loaded, &environment)?;
     let provider = connect(global, loaded.spec.region()).await?;
     let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
     let terminal = Terminal::new(

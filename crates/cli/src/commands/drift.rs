@@ -6,7 +6,7 @@ use envctl_engine::ops;
 
 use crate::args::{DriftArgs, GlobalArgs, OutputFormat};
 use crate::commands::{cloud_error, selected_environments};
-use crate::context::{connect, expand, load_spec};
+use crate::context::{check_secret_sources, connect, expand, load_spec};
 use crate::errors::Outcome;
 use crate::render;
 
@@ -17,10 +17,16 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
     } = args;
     let loaded = load_spec(&global.spec)?;
     let names = selected_environments(&loaded, environments);
-    let provider = connect(global, loaded.spec.region()).await?;
-    let mut reports = Vec::new();
+    // A secret is compared with its source: every source must be readable before any call.
+    let mut expanded = Vec::new();
     for name in &names {
         let desired = expand(&loaded, name)?;
+        check_secret_sources(&desired)?;
+        expanded.push(desired);
+    }
+    let provider = connect(global, loaded.spec.region()).await?;
+    let mut reports = Vec::new();
+    for (name, desired) in names.iter().zip(expanded) {
         let (_, report) = ops::drift(&provider, &desired)
             .await
             .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
