@@ -27,7 +27,12 @@ def tags(items):
 def inventory(ec2, rds, logs, ssm):
     out = {"vpcs": [], "subnets": [], "security_groups": [], "instances": [],
            "db_subnet_groups": [], "db_clusters": [], "db_instances": [],
-           "log_groups": [], "parameters": []}
+           "log_groups": [], "parameters": [], "db_cluster_parameter_groups": []}
+    for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]:
+        group_tags = rds.list_tags_for_resource(ResourceName=g["DBClusterParameterGroupArn"])
+        out["db_cluster_parameter_groups"].append({"id": g["DBClusterParameterGroupName"],
+                                                   "family": g["DBParameterGroupFamily"],
+                                                   "tags": tags(group_tags["TagList"])})
     for g in logs.describe_log_groups()["logGroups"]:
         group_tags = logs.list_tags_for_resource(resourceArn=g["logGroupArn"]).get("tags", {})
         out["log_groups"].append({"id": g["logGroupName"],

@@ -212,6 +212,15 @@ fn redeploy_replace_all_keeps_the_database_and_says_why() {
         inventory.by_address("security_groups", "staging", "security_group.db")["id"],
         "the cluster moved to the rebuilt db group"
     );
+    assert_eq!(
+        cluster_info["parameter_group"],
+        inventory.by_address(
+            "db_cluster_parameter_groups",
+            "staging",
+            "db_cluster_parameter_group.main"
+        )["id"],
+        "the cluster moved to the rebuilt parameter group"
+    );
     project
         .envctl_via(&proxy.endpoint, &["plan", "staging", "--detailed-exitcode"])
         .expect_code(0);

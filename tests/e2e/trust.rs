@@ -757,8 +757,11 @@ fn a_resource_that_vanishes_during_a_read_is_gone_not_a_failed_run() {
     project
         .envctl(&emulator, &["apply", "staging", "--yes"])
         .expect_code(0);
-    // The DB subnet group is listed, then deleted before its tags are asked for.
+    // The DB subnet group is listed, then deleted before its tags are asked for. (The read
+    // asks RDS for the tags of two groups at once, the subnet group and the cluster's
+    // parameter group, in either order: both vanish.)
     proxy.configure(serde_json::json!({"fail_actions": {"ListTagsForResource": {
+        "times": 2,
         "code": "DBSubnetGroupNotFoundFault", "status": 404,
         "message": "DBSubnetGroup webapp-staging-main not found."
     }}}));

@@ -128,6 +128,7 @@ impl Inventory {
             "security_groups",
             "instances",
             "db_subnet_groups",
+            "db_cluster_parameter_groups",
             "db_clusters",
             "db_instances",
             "log_groups",

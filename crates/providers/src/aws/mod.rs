@@ -251,20 +251,25 @@ impl Provider for AwsProvider {
         if fields.is_empty() {
             return None;
         }
+        // What names the replaced copy names it by its old id from now on, so that the
+        // resource differs from the spec and is moved to the new copy.
+        let rewrite = |item: &Value| match item {
+            Value::Ref(address) if address == target => Value::Str(old_id.to_string()),
+            Value::Rule(rule) if rule.group() == Some(target) => Value::Rule(Rule {
+                peer: Peer::ForeignGroup(old_id.to_string()),
+                ..rule.clone()
+            }),
+            other => other.clone(),
+        };
         let mut moved = live.clone();
         for field in fields {
-            let Some(Value::List(items)) = moved.fields.get(*field) else {
-                continue;
+            let rewritten = match moved.fields.get(*field) {
+                Some(Value::List(items)) => {
+                    Value::set(items.iter().map(rewrite).collect::<Vec<_>>())
+                }
+                Some(single) => rewrite(single),
+                None => continue,
             };
-            let rewritten = items.iter().map(|item| match item {
-                Value::Ref(address) if address == target => Value::Str(old_id.to_string()),
-                Value::Rule(rule) if rule.group() == Some(target) => Value::Rule(Rule {
-                    peer: Peer::ForeignGroup(old_id.to_string()),
-                    ..rule.clone()
-                }),
-                other => other.clone(),
-            });
-            let rewritten = Value::set(rewritten.collect::<Vec<_>>());
             moved.fields.insert((*field).to_string(), rewritten);
         }
         Some(moved)
