@@ -494,6 +494,39 @@ pub(super) fn not_ours(
     }
 }
 
+/// The resources of a listing that carries no tags whose tags (asked for each at once by
+/// `tags_of`; `None` for one deleted since the listing, which is gone, not a failed read) say
+/// they are `scope`'s, with their addresses and tags; the others are sorted out with
+/// [`not_ours`] under `prefix`.
+pub(super) async fn claim_listed<'a, T, F, Fut>(
+    read: &mut KindRead,
+    kind: ResourceKind,
+    scope: &Scope,
+    prefix: &str,
+    listed: &'a [T],
+    name_of: impl Fn(&T) -> &str,
+    tags_of: F,
+) -> Result<Vec<(&'a T, Address, BTreeMap<String, String>)>, ProviderError>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<BTreeMap<String, String>>, ProviderError>>,
+{
+    let tags = futures::future::try_join_all(listed.iter().map(tags_of)).await?;
+    let mut ours = Vec::new();
+    for (item, tags) in listed.iter().zip(tags) {
+        let Some(tags) = tags else {
+            continue;
+        };
+        match claim(&tags, kind, scope) {
+            Claim::Ours(address) => ours.push((item, address, tags)),
+            Claim::Others | Claim::Unclear(_) => {
+                not_ours(read, kind, name_of(item), &tags, scope, prefix)
+            }
+        }
+    }
+    Ok(ours)
+}
+
 /// A delete's answer with "it is not there" as done: deleting what is gone (an earlier run
 /// did, or someone else) is no failure.
 pub(super) fn gone_is_done<T>(answer: Result<T, ProviderError>) -> Result<(), ProviderError> {

@@ -78,16 +78,20 @@ pub(super) fn not_ours(
 impl AwsProvider {
     /// The address and tags of the RDS resource `name` (at `arn`, of `kind`, listed by a
     /// describe that carries no tags) when they say it is `scope`'s; `None` otherwise (sorted
-    /// out with [`not_ours`]) and for one deleted since the listing, which is gone, not a
-    /// failed read.
+    /// out with [`not_ours`]), for a name outside the environment's naming or without an ARN
+    /// (never asked for its tags), and for one deleted since the listing, which is gone, not
+    /// a failed read.
     pub(super) async fn rds_claim(
         &self,
         read: &mut KindRead,
         kind: ResourceKind,
         name: &str,
-        arn: &str,
+        arn: Option<&str>,
         scope: &Scope,
     ) -> Result<Option<(Address, BTreeMap<String, String>)>, ProviderError> {
+        let Some(arn) = arn.filter(|_| name.starts_with(&name_prefix(scope))) else {
+            return Ok(None);
+        };
         let tags = match self.rds_tags_of(arn, name).await {
             Ok(tags) => tags,
             Err(ProviderError::NotFound { .. }) => return Ok(None),

@@ -23,7 +23,7 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{name_prefix, rds_tags, unless_unknown};
+use crate::aws::rds::{rds_tags, unless_unknown};
 use crate::aws::wait::{Poll, wait_until};
 use crate::aws::{AwsProvider, field_str, live, tags_to_apply, text};
 
@@ -60,18 +60,17 @@ impl AwsKind for DbClusterParameterGroup {
             .try_collect()
             .await
             .map_err(|e| classify(e, "DB cluster parameter groups"))?;
-        let prefix = name_prefix(scope);
         let mut read = KindRead::default();
         for group in groups {
             let name = group.db_cluster_parameter_group_name().unwrap_or_default();
-            if !name.starts_with(&prefix) {
-                continue;
-            }
-            let Some(arn) = group.db_cluster_parameter_group_arn() else {
-                continue;
-            };
             let Some((address, tags)) = aws
-                .rds_claim(&mut read, Self::KIND, name, arn, scope)
+                .rds_claim(
+                    &mut read,
+                    Self::KIND,
+                    name,
+                    group.db_cluster_parameter_group_arn(),
+                    scope,
+                )
                 .await?
             else {
                 continue;
@@ -112,50 +111,41 @@ impl AwsKind for DbClusterParameterGroup {
         }
         let family = field_str(desired, FAMILY)?;
         let description = field_str(desired, "description")?;
-        let live_settings = match aws.group_arn(&name, &what).await? {
-            // Adopted when it is ours (an interrupted run made it), refused otherwise.
-            Some(arn) => {
-                let tags = aws.rds_tags_of(&arn, &what).await?;
-                AwsProvider::check_ours(desired, &tags, "DB cluster parameter group")?;
-                aws.user_settings(&name, &what).await?.unwrap_or_default()
+        // A group already under the name (an interrupted run, or a create whose answer was
+        // lost) is adopted when it is ours and refused otherwise.
+        let adopt = || async {
+            match aws.group_arn(&name, &what).await? {
+                Some(arn) => {
+                    let tags = aws.rds_tags_of(&arn, &what).await?;
+                    AwsProvider::check_ours(desired, &tags, "DB cluster parameter group").map(Some)
+                }
+                None => Ok(None),
             }
-            None => {
-                let tags = rds_tags(&tags_to_apply(desired));
-                aws.create_once(
-                    &what,
-                    || async {
-                        aws.rds
-                            .create_db_cluster_parameter_group()
-                            .db_cluster_parameter_group_name(&name)
-                            .db_parameter_group_family(family)
-                            .description(description)
-                            .set_tags(Some(tags.clone()))
-                            .customize()
-                            .config_override(rds_no_retry())
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| classify(e, &what))
-                    },
-                    // A lost answer: the group may exist; adopted only when it is ours.
-                    || async {
-                        match aws.group_arn(&name, &what).await? {
-                            Some(arn) => {
-                                let tags = aws.rds_tags_of(&arn, &what).await?;
-                                AwsProvider::check_ours(
-                                    desired,
-                                    &tags,
-                                    "DB cluster parameter group",
-                                )
-                                .map(Some)
-                            }
-                            None => Ok(None),
-                        }
-                    },
-                )
-                .await?;
-                BTreeMap::new()
-            }
+        };
+        let live_settings = if adopt().await?.is_some() {
+            aws.user_settings(&name, &what).await?.unwrap_or_default()
+        } else {
+            let tags = rds_tags(&tags_to_apply(desired));
+            aws.create_once(
+                &what,
+                || async {
+                    aws.rds
+                        .create_db_cluster_parameter_group()
+                        .db_cluster_parameter_group_name(&name)
+                        .db_parameter_group_family(family)
+                        .description(description)
+                        .set_tags(Some(tags.clone()))
+                        .customize()
+                        .config_override(rds_no_retry())
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| classify(e, &what))
+                },
+                adopt,
+            )
+            .await?;
+            BTreeMap::new()
         };
         aws.sync_settings(
             &name,

@@ -15,7 +15,7 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{live_stub, name_prefix, rds_tags};
+use crate::aws::rds::{live_stub, rds_tags};
 use crate::aws::wait::{Poll, wait_until};
 use crate::aws::{AwsProvider, field_ids, field_str, live, tags_to_apply, text};
 
@@ -46,18 +46,17 @@ impl AwsKind for DbSubnetGroup {
             .try_collect()
             .await
             .map_err(|e| classify(e, "DB subnet groups"))?;
-        let prefix = name_prefix(scope);
         let mut read = KindRead::default();
         for group in groups {
             let name = group.db_subnet_group_name().unwrap_or_default();
-            if !name.starts_with(&prefix) {
-                continue;
-            }
-            let Some(arn) = group.db_subnet_group_arn() else {
-                continue;
-            };
             let Some((address, tags)) = aws
-                .rds_claim(&mut read, Self::KIND, name, arn, scope)
+                .rds_claim(
+                    &mut read,
+                    Self::KIND,
+                    name,
+                    group.db_subnet_group_arn(),
+                    scope,
+                )
                 .await?
             else {
                 continue;

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_cloudwatchlogs::types::LogGroup as LogGroupEntry;
 use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
     ResourceDiff, Scope, diff_fields,
@@ -19,9 +20,7 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{
-    AwsProvider, Claim, claim, gone_is_done, live, made_for, not_ours, tags_to_apply,
-};
+use crate::aws::{AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply};
 
 /// The field holding the retention, in days.
 const RETENTION_DAYS: &str = "retention_days";
@@ -79,25 +78,24 @@ impl AwsKind for LogGroup {
             .try_collect()
             .await
             .map_err(|e| classify(e, "log groups"))?;
-        let tag_reads = groups.iter().map(|group| async move {
-            let name = group.log_group_name().unwrap_or_default();
-            match group.log_group_arn() {
-                Some(arn) => aws.log_group_tags(arn, name).await.map(Some),
-                None => Ok(None),
-            }
-        });
-        let tags = futures::future::try_join_all(tag_reads).await?;
         let mut read = KindRead::default();
-        for (group, tags) in groups.iter().zip(tags) {
-            // A group deleted between the listing and its tag call is gone.
-            let Some(tags) = tags.flatten() else {
-                continue;
-            };
-            let name = group.log_group_name().unwrap_or_default();
-            let Claim::Ours(address) = claim(&tags, Self::KIND, scope) else {
-                not_ours(&mut read, Self::KIND, name, &tags, scope, &prefix);
-                continue;
-            };
+        let ours = claim_listed(
+            &mut read,
+            Self::KIND,
+            scope,
+            &prefix,
+            &groups,
+            group_name,
+            |group| async move {
+                match group.log_group_arn() {
+                    Some(arn) => aws.log_group_tags(arn, group_name(group)).await,
+                    None => Ok(None),
+                }
+            },
+        )
+        .await?;
+        for (group, address, tags) in ours {
+            let name = group_name(group);
             let mut fields = Vec::new();
             if let Some(days) = group.retention_in_days() {
                 fields.push((RETENTION_DAYS, Value::Int(i64::from(days))));
@@ -201,6 +199,11 @@ impl AwsKind for LogGroup {
                 .map_err(|e| classify(e, &what)),
         )
     }
+}
+
+/// A listed group's name.
+fn group_name(group: &LogGroupEntry) -> &str {
+    group.log_group_name().unwrap_or_default()
 }
 
 impl AwsProvider {

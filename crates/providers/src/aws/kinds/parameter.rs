@@ -22,9 +22,7 @@ use envctl_spec::{DesiredResource, ResourceKind, SecretSource, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{
-    AwsProvider, Claim, claim, gone_is_done, live, made_for, not_ours, tags_to_apply,
-};
+use crate::aws::{AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply};
 use crate::secrets;
 
 /// The field holding the SSM type.
@@ -99,22 +97,19 @@ impl AwsKind for Parameter {
             .iter()
             .flat_map(|page| page.parameters().iter().cloned())
             .collect();
-        let tag_reads = parameters.iter().map(|parameter| async move {
-            let name = parameter.name().unwrap_or_default();
-            aws.parameter_tags(name, name).await
-        });
-        let tags = futures::future::try_join_all(tag_reads).await?;
         let mut read = KindRead::default();
-        for (parameter, tags) in parameters.iter().zip(tags) {
-            // A parameter deleted between the read and its tag call is gone.
-            let Some(tags) = tags else {
-                continue;
-            };
-            let name = parameter.name().unwrap_or_default();
-            let Claim::Ours(address) = claim(&tags, Self::KIND, scope) else {
-                not_ours(&mut read, Self::KIND, name, &tags, scope, &prefix);
-                continue;
-            };
+        let ours = claim_listed(
+            &mut read,
+            Self::KIND,
+            scope,
+            &prefix,
+            &parameters,
+            parameter_name,
+            |parameter| aws.parameter_tags(parameter_name(parameter), parameter_name(parameter)),
+        )
+        .await?;
+        for (parameter, address, tags) in ours {
+            let name = parameter_name(parameter);
             let kind = parameter
                 .r#type()
                 .map(ParameterType::as_str)
@@ -217,6 +212,11 @@ impl AwsKind for Parameter {
                 .map_err(|e| classify(e, &what)),
         )
     }
+}
+
+/// A listed parameter's name.
+fn parameter_name(parameter: &SsmParameter) -> &str {
+    parameter.name().unwrap_or_default()
 }
 
 /// The SSM type and value text of a desired parameter.
