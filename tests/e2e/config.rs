@@ -146,9 +146,11 @@ fn a_secret_is_written_from_its_source_never_shown_and_repaired_when_it_changes(
     let name = "/webapp/staging/db-password";
 
     // A missing source is refused before any call, naming the source and never a value.
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
     let refused = project
-        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
         .expect_code(1);
+    assert_eq!(proxy.stats()["total"], 0, "{}", proxy.stats());
     assert!(
         refused.stderr.contains("db-password.txt")
             && refused.stderr.contains("parameter.db-password"),

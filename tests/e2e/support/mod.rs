@@ -304,9 +304,10 @@ impl Proxy {
         answer
     }
 
-    /// The calls counted since the last reset that change something in EC2 or RDS (every
-    /// action but `Describe*`, `List*` and `Get*`; S3 requests, such as the lock's, are
-    /// counted by method and path and never match).
+    /// The calls counted since the last reset that change something in EC2, RDS, CloudWatch
+    /// Logs or SSM (every action but `Describe*`, `List*` and `Get*`, the JSON services' as
+    /// `logs:CreateLogGroup`; S3 requests, such as the lock's, are counted by method and path
+    /// and never match).
     pub fn mutating_calls(&self) -> Vec<String> {
         let stats = self.stats();
         let mut calls: Vec<String> = stats["by_action"]
@@ -315,11 +316,16 @@ impl Proxy {
                 actions
                     .keys()
                     .filter(|a| {
-                        a.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                            && !a.contains(' ')
+                        // JSON-protocol calls are counted as `service:Operation`.
+                        let operation = a.split_once(':').map_or(a.as_str(), |(_, op)| op);
+                        operation
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_uppercase())
+                            && !operation.contains(' ')
                             && !["Describe", "List", "Get"]
                                 .iter()
-                                .any(|prefix| a.starts_with(prefix))
+                                .any(|prefix| operation.starts_with(prefix))
                     })
                     .cloned()
                     .collect()
