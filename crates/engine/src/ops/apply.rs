@@ -54,7 +54,35 @@ pub async fn apply<P: Provider + ?Sized, R: Reporter + ?Sized>(
 pub async fn apply_environment<P, L, F>(
     session: Session<'_, P, L, F>,
     spec: &Spec,
+    desired: DesiredState,
+    plan_options: &PlanOptions,
+    gate: &GateOptions,
+    options: &ChangeOptions,
+) -> Result<ChangeOutcome, ChangeError<F::Error>>
+where
+    P: Provider + ?Sized,
+    L: LockStore + ?Sized,
+    F: Frontend + ?Sized,
+{
+    admit_and_change(
+        session,
+        spec,
+        desired,
+        Operation::Apply,
+        plan_options,
+        gate,
+        options,
+    )
+    .await
+}
+
+/// The gates, then `operation`'s change of `desired` planned with `plan_options`: what
+/// `apply` and `redeploy` share.
+pub(super) async fn admit_and_change<P, L, F>(
+    session: Session<'_, P, L, F>,
+    spec: &Spec,
     mut desired: DesiredState,
+    operation: Operation,
     plan_options: &PlanOptions,
     gate: &GateOptions,
     options: &ChangeOptions,
@@ -74,7 +102,7 @@ where
     )
     .await?;
     let desired = &desired;
-    change(session, Operation::Apply, desired, options, || async {
+    change(session, operation, desired, options, || async {
         super::plan_with(session.provider, desired, plan_options)
             .await
             .map_err(|source| ReadError::of(&desired.environment, source).into())

@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 
 use envctl_spec::{Address, DesiredState, Spec};
 
-use super::change::{ChangeError, ChangeOptions, ChangeOutcome, Frontend, Session, change};
-use super::gate::{self, GateOptions};
+use super::Operation;
+use super::change::{ChangeError, ChangeOptions, ChangeOutcome, Frontend, Session};
+use super::gate::GateOptions;
 use super::lock::LockStore;
-use super::{Operation, ReadError};
 use crate::plan::{PlanOptions, ReplacePolicy};
 use crate::provider::Provider;
 
@@ -40,7 +40,7 @@ impl RedeployOptions {
 pub async fn redeploy<P, L, F>(
     session: Session<'_, P, L, F>,
     spec: &Spec,
-    mut desired: DesiredState,
+    desired: DesiredState,
     redeploy: &RedeployOptions,
     gate: &GateOptions,
     options: &ChangeOptions,
@@ -50,21 +50,14 @@ where
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
-    gate::admit(
-        session.provider,
+    super::apply::admit_and_change(
+        session,
         spec,
-        &mut desired,
+        desired,
+        Operation::Redeploy,
+        &redeploy.plan_options(),
         gate,
-        session.today,
-        session.frontend,
+        options,
     )
-    .await?;
-    let plan_options = redeploy.plan_options();
-    let desired = &desired;
-    change(session, Operation::Redeploy, desired, options, || async {
-        super::plan_with(session.provider, desired, &plan_options)
-            .await
-            .map_err(|source| ReadError::of(&desired.environment, source).into())
-    })
     .await
 }
