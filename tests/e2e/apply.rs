@@ -124,16 +124,29 @@ fn lowering_the_count_from_three_to_one_removes_the_two_highest_instances() {
         .envctl(&emulator, &["plan", "staging", "--output", "json"])
         .expect_code(0)
         .json();
-    let deleted: Vec<&str> = plan["changes"]
+    let changes: Vec<(&str, &str)> = plan["changes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| {
-            assert_eq!(c["action"], "delete");
-            c["address"].as_str().unwrap()
+            (
+                c["action"].as_str().unwrap(),
+                c["address"].as_str().unwrap(),
+            )
         })
         .collect();
-    assert_eq!(deleted, ["instance.app[1]", "instance.app[2]"]);
+    // The instances beyond the count go, with the alarms on them; the dashboard that
+    // listed them is rewritten.
+    assert_eq!(
+        changes,
+        [
+            ("update", "dashboard.main"),
+            ("delete", "instance.app[1]"),
+            ("delete", "instance.app[2]"),
+            ("delete", "alarm.app-cpu[1]"),
+            ("delete", "alarm.app-cpu[2]"),
+        ]
+    );
 
     project
         .envctl(&emulator, &["apply", "staging", "--yes"])
@@ -424,7 +437,7 @@ fn plan_json_tells_the_whole_change_and_progress_counts_with_ids() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("[16/16] "), "{}", run.stderr);
+    assert!(run.stderr.contains("[19/19] "), "{}", run.stderr);
 
     // Fewer instances: the ones beyond the count are a scale-down, with what they were.
     project.write_spec(&[(
@@ -439,8 +452,13 @@ fn plan_json_tells_the_whole_change_and_progress_counts_with_ids() {
         .envctl(&emulator, &["plan", "staging", "-o", "json"])
         .expect_code(0)
         .json();
-    let gone = &plan["changes"][0];
-    assert_eq!(gone["address"], "instance.app[1]", "{plan:#}");
+    let gone = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "instance.app[1]")
+        .unwrap_or_else(|| panic!("no change of instance.app[1]: {plan:#}"));
+    assert_eq!(gone["action"], "delete", "{plan:#}");
     assert_eq!(gone["cause"], "scale-down");
     assert!(
         gone["fields"]

@@ -24,10 +24,26 @@ def tags(items):
     return {t["Key"]: t.get("Value", "") for t in items or []}
 
 
-def inventory(ec2, rds, logs, ssm):
+def inventory(ec2, rds, logs, ssm, cloudwatch):
     out = {"vpcs": [], "subnets": [], "security_groups": [], "instances": [],
            "db_subnet_groups": [], "db_clusters": [], "db_instances": [],
-           "log_groups": [], "parameters": [], "db_cluster_parameter_groups": []}
+           "log_groups": [], "parameters": [], "db_cluster_parameter_groups": [],
+           "alarms": [], "dashboards": []}
+    for page in cloudwatch.get_paginator("list_dashboards").paginate():
+        for d in page["DashboardEntries"]:
+            body = cloudwatch.get_dashboard(DashboardName=d["DashboardName"])["DashboardBody"]
+            out["dashboards"].append({"id": d["DashboardName"], "body": json.loads(body)})
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+        for a in page["MetricAlarms"]:
+            alarm_tags = cloudwatch.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
+            out["alarms"].append({"id": a["AlarmName"], "namespace": a["Namespace"],
+                                  "metric": a["MetricName"], "statistic": a.get("Statistic"),
+                                  "comparison": a["ComparisonOperator"],
+                                  "threshold": a["Threshold"], "period": a["Period"],
+                                  "evaluation_periods": a["EvaluationPeriods"],
+                                  "dimensions": {d["Name"]: d["Value"] for d in a["Dimensions"]},
+                                  "actions": a.get("AlarmActions", []),
+                                  "tags": tags(alarm_tags)})
     for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]:
         group_tags = rds.list_tags_for_resource(ResourceName=g["DBClusterParameterGroupArn"])
         out["db_cluster_parameter_groups"].append({"id": g["DBClusterParameterGroupName"],
@@ -86,11 +102,12 @@ def main():
     endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     ec2, rds = clients(endpoint)
     logs, ssm = client(endpoint, "logs"), client(endpoint, "ssm")
+    cloudwatch = client(endpoint, "cloudwatch")
     if command == "inventory":
-        result = inventory(ec2, rds, logs, ssm)
+        result = inventory(ec2, rds, logs, ssm, cloudwatch)
     elif command == "id-of":
         collection, environment, address = args
-        matches = [item["id"] for item in inventory(ec2, rds, logs, ssm)[collection]
+        matches = [item["id"] for item in inventory(ec2, rds, logs, ssm, cloudwatch)[collection]
                    if item["tags"].get("envctl:environment") == environment
                    and item["tags"].get("envctl:address") == address
                    and item.get("state") not in ("terminated", "shutting-down")]
@@ -130,6 +147,35 @@ def main():
             AvailabilityZone=original["AvailabilityZone"],
             TagSpecifications=[{"ResourceType": "subnet", "Tags": original.get("Tags", [])}])
         result = {"id": copy["Subnet"]["SubnetId"]}
+    elif command == "set-alarm-threshold":
+        # Rewrites the alarm as it is with another threshold (PutMetricAlarm replaces it
+        # whole), as a console edit does.
+        name, threshold = args
+        a = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace=a["Namespace"], MetricName=a["MetricName"],
+            Statistic=a["Statistic"], ComparisonOperator=a["ComparisonOperator"],
+            Threshold=float(threshold), Period=a["Period"],
+            EvaluationPeriods=a["EvaluationPeriods"], Dimensions=a["Dimensions"],
+            AlarmActions=a.get("AlarmActions", []))
+        result = {"ok": True}
+    elif command == "delete-alarm":
+        (name,) = args
+        cloudwatch.delete_alarms(AlarmNames=[name])
+        result = {"ok": True}
+    elif command == "create-alarm":
+        # An alarm someone else made under a name envctl's naming would use.
+        name, instance_id = args
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/EC2", MetricName="NetworkIn", Statistic="Sum",
+            ComparisonOperator="GreaterThanThreshold", Threshold=1.0, Period=60,
+            EvaluationPeriods=1, Dimensions=[{"Name": "InstanceId", "Value": instance_id}],
+            Tags=[{"Key": "team", "Value": "someone-else"}])
+        result = {"ok": True}
+    elif command == "put-dashboard":
+        name, body = args
+        cloudwatch.put_dashboard(DashboardName=name, DashboardBody=body)
+        result = {"ok": True}
     elif command == "set-parameter":
         name, value = args
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)

@@ -730,14 +730,14 @@ class Refusal(NamedTuple):
 
 
 def error_answer(service, code, message, status):
-    """An error answer in the service's shape: EC2's `<Response><Errors>`, RDS's (the query
-    protocol's) `<ErrorResponse>`, CloudWatch Logs' and SSM's JSON `{"__type", "message"}`,
+    """An error answer in the service's shape: EC2's `<Response><Errors>`, RDS's and
+    CloudWatch's (the query protocol's) `<ErrorResponse>`, CloudWatch Logs' and SSM's JSON `{"__type", "message"}`,
     anything else S3's `<Error>`."""
     request_id = str(uuid.uuid4())
     if service == "ec2":
         return Answer(status, ec2_error_xml(code, message, request_id).encode(),
                       "text/xml;charset=UTF-8")
-    if service == "rds":
+    if service in QUERY_PROTOCOL_SERVICES:
         return Answer(status, rds_error_xml(code, message, request_id).encode(), "text/xml",
                       (("x-amzn-RequestId", request_id),))
     if service in JSON_PROTOCOL_SERVICES:
@@ -768,11 +768,15 @@ def s3_error_xml(code, message, request_id):
 
 # The services whose errors are JSON (the awsJson protocols), by credential scope.
 JSON_PROTOCOL_SERVICES = ("logs", "ssm")
+# The services whose errors are the query protocol's `<ErrorResponse>` (CloudWatch's scope is
+# `monitoring`).
+QUERY_PROTOCOL_SERVICES = ("rds", "monitoring")
 
 # The answer to a `throttle` fault, by service (see error_answer).
 THROTTLE_ERRORS = {
     "ec2": ("RequestLimitExceeded", "Request limit exceeded.", 503),
     "rds": ("Throttling", "Rate exceeded", 400),
+    "monitoring": ("Throttling", "Rate exceeded", 400),
     "logs": ("ThrottlingException", "Rate exceeded", 400),
     "ssm": ("ThrottlingException", "Rate exceeded", 400),
     None: ("SlowDown", "Please reduce your request rate.", 503),

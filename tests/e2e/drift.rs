@@ -78,6 +78,10 @@ fn drift_finds_every_out_of_band_change_and_reconcile_repairs_them_all() {
         entries(&report),
         [
             ("missing".into(), "instance.app[1]".into(), "spec".into()),
+            // What watched or showed the terminated instance now names a stranger's id.
+            ("modified".into(), "alarm.app-cpu[1]".into(), "drift".into()),
+            // (A dashboard carries no tags, so no digest tells a hand edit from a spec edit.)
+            ("modified".into(), "dashboard.main".into(), "spec".into()),
             ("modified".into(), "db_cluster.main".into(), "drift".into()),
             ("modified".into(), "instance.app[0]".into(), "drift".into()),
             (
@@ -310,7 +314,7 @@ fn redeploy_replaces_drifted_resources_and_can_restore_a_git_revision() {
         );
     };
     git(&["init", "-q"]);
-    git(&["add", "envctl.toml"]);
+    git(&["add", "envctl.toml", "dashboards"]);
     git(&["commit", "-qm", "known good"]);
     project.write_spec(&[TWO_INSTANCES]);
     project

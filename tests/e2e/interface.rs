@@ -230,7 +230,7 @@ fn a_protected_environment_is_destroyed_only_when_its_name_is_typed() {
     );
     // The question says exactly what will happen.
     assert!(
-        wrong.output.contains("Destroy 19 resources of `production`?")
+        wrong.output.contains("Destroy 24 resources of `production`?")
             && wrong
                 .output
                 .contains("Deletion protection of db_cluster.main will be lifted.")

@@ -10,6 +10,7 @@ mod drift;
 mod faults;
 mod interface;
 mod misuse;
+mod monitoring;
 mod parity;
 mod safety;
 mod snapshots;

@@ -70,45 +70,79 @@ fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
         anyhow::Error::new(error)
             .context(UserError::new(format!("failed to read `{}`", path.display())).hint(hint))
     })?;
-    check_source(path.display().to_string(), bytes, date)
+    let dir = spec_dir(path).to_path_buf();
+    check_source(path.display().to_string(), bytes, date, &|relative| {
+        std::fs::read_to_string(dir.join(relative))
+            .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
+    })
 }
 
-/// Reads the spec at `path` as it was at git revision `revision`.
-pub fn load_spec_at_revision(path: &Path, revision: &str) -> anyhow::Result<LoadedSpec> {
-    let dir = match path.parent() {
+/// The folder a spec's companion files are relative to.
+fn spec_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    }
+}
+
+/// The text of `file` (relative to `dir`) at git revision `revision`.
+fn git_show(dir: &Path, revision: &str, file: &str) -> anyhow::Result<Result<Vec<u8>, String>> {
     let output = std::process::Command::new("git")
         .arg("show")
         .arg(format!("{revision}:./{file}"))
         .current_dir(dir)
         .output()
         .with_context(|| "failed to run `git` (is it installed?)")?;
-    if !output.status.success() {
-        return Err(UserError::new(format!(
-            "cannot read `{}` at git revision `{revision}`",
-            path.display()
-        ))
-        .hint(format!(
+    Ok(if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(format!(
             "git said: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ))
-        .into());
-    }
+    })
+}
+
+/// Reads the spec at `path` as it was at git revision `revision`.
+pub fn load_spec_at_revision(path: &Path, revision: &str) -> anyhow::Result<LoadedSpec> {
+    let dir = spec_dir(path);
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = match git_show(dir, revision, &file)? {
+        Ok(bytes) => bytes,
+        Err(said) => {
+            return Err(UserError::new(format!(
+                "cannot read `{}` at git revision `{revision}`",
+                path.display()
+            ))
+            .hint(said)
+            .into());
+        }
+    };
     check_source(
         format!("{revision}:{}", path.display()),
-        output.stdout,
+        bytes,
         today(),
+        &|relative| match git_show(dir, revision, relative) {
+            Ok(Ok(bytes)) => String::from_utf8(bytes)
+                .map_err(|_| format!("`{relative}` at `{revision}` is not UTF-8")),
+            Ok(Err(said)) => Err(format!("cannot read `{relative}` at `{revision}`: {said}")),
+            Err(error) => Err(format!("{error:#}")),
+        },
     )
 }
 
 /// Checks spec text; prints every diagnostic; fails (already reported) on errors.
-fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Result<LoadedSpec> {
+///
+/// `read_companion` reads a file the spec names (a dashboard body), by its path as written.
+fn check_source(
+    display: String,
+    bytes: Vec<u8>,
+    date: CivilDate,
+    read_companion: &dyn Fn(&str) -> Result<String, String>,
+) -> anyhow::Result<LoadedSpec> {
     let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
         Ok(source) => source,
         Err(diagnostic) => {
@@ -117,6 +151,13 @@ fn check_source(display: String, bytes: Vec<u8>, date: CivilDate) -> anyhow::Res
             return Err(Reported { code: 1 }.into());
         }
     };
+    let source =
+        envctl_spec::companion_paths(&source)
+            .into_iter()
+            .fold(source, |source, relative| {
+                let contents = read_companion(&relative);
+                source.with_file(relative, contents)
+            });
     let checked = envctl_spec::check(&source, date);
     let errors = checked
         .diagnostics

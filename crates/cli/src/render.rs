@@ -822,6 +822,10 @@ mod tests {
         let source = SourceFile::new(
             "webapp.toml",
             include_str!("../../../environments/webapp.toml"),
+        )
+        .with_file(
+            "dashboards/main.json",
+            Ok(include_str!("../../../environments/dashboards/main.json").into()),
         );
         let today = CivilDate {
             year: 2026,

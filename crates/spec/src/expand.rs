@@ -21,13 +21,14 @@ use crate::kinds::{self, FieldValue, Naming, SpecKind};
 use crate::model::{
     Address, DesiredResource, DesiredState, Span, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_PROJECT, Value,
 };
-use crate::spec::{Configured, Environment, Spec};
+use crate::spec::{Configuration, Configured, Environment, Spec};
 use crate::template::Placeholders;
 
 pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     let model = &spec.model;
     let configuration = model.configuration(Some(environment));
     let mut expansion = Expansion {
+        configuration: &configuration,
         project: &model.project.name,
         environment: &environment.settings.name,
         region: &model.project.region,
@@ -59,6 +60,9 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
 /// The resources expanded so far; kinds add theirs with [`Expansion::push`].
 #[derive(Debug)]
 pub(crate) struct Expansion<'a> {
+    /// The environment's configuration: what a kind that follows another reads its count
+    /// from.
+    configuration: &'a Configuration<'a>,
     project: &'a str,
     environment: &'a str,
     region: &'a str,
@@ -86,7 +90,7 @@ pub(crate) fn address_of(kind: SpecKind, name: &str) -> Address {
 /// The addresses a reference field of `resource` names.
 pub(crate) fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address> {
     match resource.field(field).map(|f| &f.value) {
-        Some(FieldValue::Ref { kind, name }) => vec![address_of(*kind, &name.value)],
+        Some(FieldValue::Ref { kind, name, .. }) => vec![address_of(*kind, &name.value)],
         Some(FieldValue::RefList { kind, names, .. }) => {
             names.iter().map(|n| address_of(*kind, &n.value)).collect()
         }
@@ -95,6 +99,29 @@ pub(crate) fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address>
 }
 
 impl Expansion<'_> {
+    /// How many cloud resources spec resource `kind.name` becomes in this environment (0 when
+    /// the spec has none: a valid spec always has it).
+    pub(crate) fn count_of(&self, kind: SpecKind, name: &str) -> u32 {
+        self.configuration
+            .get(kind, name)
+            .map_or(0, |resource| u32::try_from(resource.count()).unwrap_or(0))
+    }
+
+    /// The names of this environment's spec resources of `kind`.
+    pub(crate) fn names_of(&self, kind: SpecKind) -> Vec<String> {
+        self.configuration
+            .names(kind)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The cloud name `address` has in this environment.
+    pub(crate) fn cloud_name(&self, address: &Address) -> String {
+        let naming = kinds::expanded(address.kind).map_or(Naming::Dashed, |(_, e)| e.naming);
+        naming.cloud_name(self.project, self.environment, address)
+    }
+
     /// What `${project}`, `${environment}` and `${region}` stand for in this environment.
     pub(crate) fn placeholders(&self) -> Placeholders<'_> {
         Placeholders {
@@ -113,8 +140,7 @@ impl Expansion<'_> {
         mut depends_on: Vec<Address>,
         fields: Fields,
     ) {
-        let naming = kinds::expanded(address.kind).map_or(Naming::Dashed, |(_, e)| e.naming);
-        let cloud_name = naming.cloud_name(self.project, self.environment, &address);
+        let cloud_name = self.cloud_name(&address);
         let mut tags = self.tags.clone();
         tags.insert("Name".to_string(), cloud_name.clone());
         tags.insert(TAG_PROJECT.to_string(), self.project.to_string());

@@ -27,6 +27,8 @@
 //! | `db_cluster` | `engine`, `engine_version`, `instance_class`*, `instances`*, `subnets`, `security_groups`, `backup_retention_days`, `backup_window`, `deletion_protection`, `storage_encrypted`, `master_username`, `parameters` (`parameter_group`) |
 //! | `log_group` | `retention_days`, `kms_key` |
 //! | `parameter` | `value`, `values`, `secure`, `value_from` (`type`) |
+//! | `alarm` | `for` (`instance` or `db_cluster`, and `namespace`), `metric`, `statistic`, `comparison`, `threshold`, `period`, `evaluation_periods`, `actions` |
+//! | `dashboard` | `body` (`instances`, `db_clusters`) |
 //!
 //! Fields marked * are scale fields: the only ones an environment may override. Any other field
 //! may differ between environments only through a declared `[[differences]]` entry.
@@ -92,6 +94,27 @@ pub fn check(source: &SourceFile, today: CivilDate) -> Checked {
         spec
     };
     Checked { spec, diagnostics }
+}
+
+/// The paths of the files next to the spec that `source` names (dashboard bodies), as written
+/// (relative to the spec's folder), each once: what the caller reads and attaches with
+/// [`SourceFile::with_file`] before [`check`]. Text that is not TOML names none (the check
+/// reports it).
+pub fn companion_paths(source: &SourceFile) -> Vec<String> {
+    let Ok(document) = source.text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut paths: Vec<String> = document
+        .get("dashboard")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|dashboards| dashboards.values())
+        .filter_map(|dashboard| dashboard.get("body")?.as_str())
+        .map(str::to_string)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// Whether two IPv4 CIDR blocks share an address; `None` when either is not a CIDR block.

@@ -45,11 +45,13 @@ pub enum ResourceKind {
     DbInstance,
     LogGroup,
     Parameter,
+    Alarm,
+    Dashboard,
 }
 
 impl ResourceKind {
     /// Every kind, in the order resources are created.
-    pub const ALL: [ResourceKind; 10] = [
+    pub const ALL: [ResourceKind; 12] = [
         ResourceKind::Vpc,
         ResourceKind::Subnet,
         ResourceKind::SecurityGroup,
@@ -60,6 +62,8 @@ impl ResourceKind {
         ResourceKind::DbInstance,
         ResourceKind::LogGroup,
         ResourceKind::Parameter,
+        ResourceKind::Alarm,
+        ResourceKind::Dashboard,
     ];
 
     /// The name used in addresses and in the spec (`security_group`).
@@ -75,6 +79,8 @@ impl ResourceKind {
             ResourceKind::DbInstance => "db_instance",
             ResourceKind::LogGroup => "log_group",
             ResourceKind::Parameter => "parameter",
+            ResourceKind::Alarm => "alarm",
+            ResourceKind::Dashboard => "dashboard",
         }
     }
 
@@ -214,6 +220,9 @@ impl<'de> Deserialize<'de> for Address {
 pub enum Value {
     Bool(bool),
     Int(i64),
+    /// A number that is not an integer (an alarm threshold of `0.5`); integral numbers are
+    /// always `Int` (see [`Value::number`]), so `80` and `80.0` are one value.
+    Float(Decimal),
     /// A reference to another resource of the same environment. Serialised as its address
     /// text (`"security_group.app"`), like a string; read back, text that parses as an
     /// address is a reference.
@@ -275,6 +284,31 @@ impl Value {
         Value::List(v)
     }
 
+    /// The value of number `x`: an `Int` when it is integral (and fits), else a `Float`;
+    /// `None` when it is not finite.
+    pub fn number(x: f64) -> Option<Value> {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+        if !x.is_finite() {
+            return None;
+        }
+        if x.fract() == 0.0 && x.abs() < EXACT {
+            // An integral f64 below 2^53 converts exactly.
+            #[allow(clippy::cast_possible_truncation)]
+            return Some(Value::Int(x as i64));
+        }
+        Some(Value::Float(Decimal(x)))
+    }
+
+    /// The number of an `Int` or a `Float`, or `None` for any other variant.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            #[allow(clippy::cast_precision_loss)]
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(x) => Some(x.get()),
+            _ => None,
+        }
+    }
+
     /// The number of an `Int`, or `None` for any other variant.
     pub fn as_int(&self) -> Option<i64> {
         match self {
@@ -305,6 +339,7 @@ impl fmt::Display for Value {
         match self {
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{}", x.get()),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Ref(address) => write!(f, "\"{address}\""),
             Value::Rule(rule) => write!(f, "\"{rule}\""),
@@ -319,6 +354,45 @@ impl fmt::Display for Value {
                 f.write_str("]")
             }
         }
+    }
+}
+
+/// A finite, non-integral number, ordered and compared by its bits' total order so that a
+/// [`Value`] stays `Eq`, `Ord` and `Hash`. Made by [`Value::number`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Decimal(f64);
+
+impl Decimal {
+    /// The number.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+
+impl Eq for Decimal {}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for Decimal {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
     }
 }
 
@@ -411,6 +485,8 @@ mod tests {
                 ),
                 ResourceKind::DbInstance => (&["instance_class"], &["instance_class"], false, true),
                 ResourceKind::DbCluster => (&[], &[], true, false),
+                ResourceKind::Alarm => (&[], &["instance"], false, false),
+                ResourceKind::Dashboard => (&[], &["instances"], false, false),
                 ResourceKind::Vpc
                 | ResourceKind::Subnet
                 | ResourceKind::SecurityGroup

@@ -47,7 +47,8 @@ pub(crate) enum RawValue {
     String(String),
     /// `None` when the integer does not fit in an `i64`.
     Integer(Option<i64>),
-    Float,
+    /// `None` when it is not finite (`inf`, `nan`).
+    Float(Option<f64>),
     Boolean(bool),
     /// A local date such as `2027-06-30`.
     Date(CivilDate),
@@ -63,7 +64,7 @@ impl RawValue {
         match self {
             RawValue::String(_) => "a string",
             RawValue::Integer(_) => "an integer",
-            RawValue::Float => "a float",
+            RawValue::Float(_) => "a float",
             RawValue::Boolean(_) => "a boolean",
             RawValue::Date(_) => "a date",
             RawValue::OtherDatetime(what) => what,
@@ -372,7 +373,14 @@ fn convert(value: &Spanned<DeValue<'_>>) -> Sp<RawValue> {
                 None
             })
         }
-        DeValue::Float(_) => RawValue::Float,
+        DeValue::Float(number) => RawValue::Float(
+            number
+                .as_str()
+                .replace('_', "")
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite()),
+        ),
         DeValue::Boolean(flag) => RawValue::Boolean(*flag),
         DeValue::Datetime(datetime) => match (datetime.date, datetime.time, datetime.offset) {
             (Some(date), None, None) => {

@@ -283,6 +283,36 @@ fn field(def: &FieldDef) -> Json {
             }),
             "settings by name, such as `{ \"rds.force_ssl\" = \"1\" }`".to_string(),
         ),
+        Shape::Choice { values, why } => (
+            json!({ "type": "string", "enum": values }),
+            format!("one of {} ({why})", crate::suggest::and_list(values)),
+        ),
+        Shape::Number { min, max } => (
+            json!({ "type": "number", "minimum": min, "maximum": max }),
+            format!("a number from {min} to {max}"),
+        ),
+        Shape::JsonFile { max_bytes } => (
+            json!({ "type": "string" }),
+            format!(
+                "the path of a JSON file next to the spec, of at most {max_bytes} bytes; it may \
+                 use `${{project}}`, `${{environment}}`, `${{region}}`, `${{ids:instance.NAME}}` \
+                 and `${{id:db_cluster.NAME}}`"
+            ),
+        ),
+        Shape::Member { kinds } => {
+            let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            (
+                json!({
+                    "type": "string",
+                    "pattern": format!("^({})\\.[A-Za-z0-9_-]+$", names.join("|")),
+                }),
+                format!(
+                    "the address of one of the spec's resources of kind {}, such as `{}.NAME`",
+                    crate::suggest::and_list(&names).replace(" and ", " or "),
+                    names.first().copied().unwrap_or_default()
+                ),
+            )
+        }
         Shape::TemplateList { separator } => (
             json!({
                 "type": "array",
@@ -341,7 +371,10 @@ fn text_pattern(format: TextFormat) -> Option<&'static str> {
         TextFormat::MasterUsername => Some("^[A-Za-z][A-Za-z0-9_]{0,15}$"),
         TextFormat::KmsKeyArn => Some("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$"),
         TextFormat::SecretSource => Some("^(env:[A-Za-z0-9_]+|file:.+)$"),
-        TextFormat::Zone | TextFormat::Engine | TextFormat::Description => None,
+        TextFormat::Zone
+        | TextFormat::MetricName
+        | TextFormat::Engine
+        | TextFormat::Description => None,
     }
 }
 

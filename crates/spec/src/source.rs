@@ -1,19 +1,27 @@
 //! The spec's text, and positions in it.
 //!
-//! Owns [`SourceFile`] and the mapping from byte offsets ([`Span`]s) to 1-based lines and
+//! Owns [`SourceFile`] (with the files next to it that the spec names, read by the caller:
+//! nothing here opens a file) and the mapping from byte offsets ([`Span`]s) to 1-based lines and
 //! columns. Invariants: `text` is valid UTF-8 (it is a `String`); columns count characters,
 //! not bytes; every lookup clamps out-of-range offsets instead of panicking, so a span from any
 //! source can be rendered against any text.
 
+use std::collections::BTreeMap;
+
 use crate::diagnostic::Diagnostic;
 use crate::model::Span;
 
-/// A spec file: where it came from (for messages only) and its text.
+/// A spec file: where it came from (for messages only), its text, and the files next to it
+/// that it names (dashboard bodies), as its caller read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     /// The path shown in diagnostics (`environments/webapp.toml`); never opened here.
     pub path: String,
     pub text: String,
+    /// The files the spec names ([`crate::companion_paths`]), by the path written in the
+    /// spec (relative to the spec's folder): their text, or why they could not be read. A
+    /// named file missing here is reported as unreadable.
+    pub files: BTreeMap<String, Result<String, String>>,
 }
 
 impl SourceFile {
@@ -22,7 +30,15 @@ impl SourceFile {
         SourceFile {
             path: path.into(),
             text: text.into(),
+            files: BTreeMap::new(),
         }
+    }
+
+    /// The source with file `path` (as the spec writes it) read as `contents`, or not read
+    /// for the reason given.
+    pub fn with_file(mut self, path: impl Into<String>, contents: Result<String, String>) -> Self {
+        self.files.insert(path.into(), contents);
+        self
     }
 
     /// A source from the bytes of a file.
@@ -33,7 +49,7 @@ impl SourceFile {
     pub fn from_bytes(path: impl Into<String>, bytes: Vec<u8>) -> Result<SourceFile, Diagnostic> {
         let path = path.into();
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(SourceFile { path, text }),
+            Ok(text) => Ok(SourceFile::new(path, text)),
             Err(err) => {
                 let start = err.utf8_error().valid_up_to();
                 let byte = err.as_bytes().get(start).copied().unwrap_or_default();
@@ -51,10 +67,7 @@ impl SourceFile {
     /// A source whose invalid UTF-8 sequences are replaced by `U+FFFD`: the text to render the
     /// diagnostic of [`SourceFile::from_bytes`] against.
     pub fn lossy(path: impl Into<String>, bytes: &[u8]) -> SourceFile {
-        SourceFile {
-            path: path.into(),
-            text: String::from_utf8_lossy(bytes).into_owned(),
-        }
+        SourceFile::new(path, String::from_utf8_lossy(bytes).into_owned())
     }
 
     /// The 1-based line and column (in characters) of byte `offset`.

@@ -221,9 +221,11 @@ impl Validator<'_> {
         for raw in raw {
             self.check_name(&raw.name, raw.kind.singular());
             let address = kinds::address(raw.kind, &raw.name.value);
+            let source: &SourceFile = self.source;
             let site = FieldSite {
                 owner: &address,
                 region,
+                files: &source.files,
             };
             let mut fields = BTreeMap::new();
             let mut failed: BTreeSet<&str> = raw.misspelt.iter().copied().collect();
@@ -352,9 +354,11 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            let source: &SourceFile = self.source;
             let site = FieldSite {
                 owner: &address,
                 region,
+                files: &source.files,
             };
             for field in &raw.fields {
                 if !field.def.scale {
@@ -548,9 +552,11 @@ impl Validator<'_> {
             }
             first_declared.insert(key, raw.span);
             let address = kinds::address(kind, &resource.name);
+            let source: &SourceFile = self.source;
             let site = FieldSite {
                 owner: &address,
                 region,
+                files: &source.files,
             };
             let mut values = Vec::new();
             let values_span = raw.values.as_ref().map_or(raw.span, |v| v.span);
@@ -894,7 +900,7 @@ fn check_references(
     let address = kinds::address(resource.kind(), resource.name());
     for (field, value) in &resource.fields {
         let names: Vec<(SpecKind, &Sp<String>)> = match &value.value {
-            FieldValue::Ref { kind, name } => vec![(*kind, name)],
+            FieldValue::Ref { kind, name, .. } => vec![(*kind, name)],
             FieldValue::RefList { kind, names, .. } => names.iter().map(|n| (*kind, n)).collect(),
             FieldValue::Rules(rules) => rules
                 .iter()

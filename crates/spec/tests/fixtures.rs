@@ -4,7 +4,8 @@
 //! rendered with the path `fixtures/<name>.toml`; the result must equal its `insta` snapshot
 //! `tests/fixtures/snapshots/<name>.snap`. After a deliberate change, review and accept with
 //! `cargo insta review` (or rerun with `INSTA_UPDATE=always` and read the git diff).
-//! Files are read as bytes, so a fixture may hold invalid UTF-8.
+//! Files are read as bytes, so a fixture may hold invalid UTF-8; the files a fixture names
+//! (dashboard bodies) are read from `tests/fixtures/` too.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,15 @@ fn render(name: &str, bytes: Vec<u8>) -> String {
         Ok(source) => source,
         Err(diagnostic) => return diagnostic.render(&SourceFile::lossy(path, &bytes)),
     };
+    // The files it names, read as the CLI reads them: relative to the spec's folder.
+    let source =
+        envctl_spec::companion_paths(&source)
+            .into_iter()
+            .fold(source, |source, relative| {
+                let contents = fs::read_to_string(fixtures_dir().join(&relative))
+                    .map_err(|_| format!("cannot read `{relative}`: no such file"));
+                source.with_file(relative, contents)
+            });
     let checked = check(&source, TODAY);
     assert_eq!(
         checked.spec.is_some(),

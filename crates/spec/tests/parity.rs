@@ -11,6 +11,9 @@ const TODAY: CivilDate = CivilDate {
     day: 1,
 };
 
+/// The shipped example's dashboard body.
+const DASHBOARD: &str = include_str!("../../../environments/dashboards/main.json");
+
 /// The scale of one environment (or of the base spec).
 #[derive(Debug, Clone)]
 struct Scale {
@@ -68,6 +71,10 @@ struct Knobs {
     log_retention: u16,
     log_level: String,
     trace_endpoint: String,
+    /// The app CPU alarm's threshold, as written (`80`, `80.5`).
+    cpu_threshold: String,
+    /// The dashboard body file's text.
+    dashboard: String,
 }
 
 impl Knobs {
@@ -103,6 +110,8 @@ impl Knobs {
             log_retention: 30,
             log_level: "INFO".into(),
             trace_endpoint: "${environment}-jaeger:6831".into(),
+            cpu_threshold: "80".into(),
+            dashboard: DASHBOARD.into(),
         }
     }
 
@@ -194,6 +203,29 @@ value = "0.1"
 
 [parameter.trace-endpoint]
 value = "{trace_endpoint}"
+
+[alarm.app-cpu]
+for = "instance.app"
+metric = "CPUUtilization"
+statistic = "Average"
+comparison = ">"
+threshold = {cpu_threshold}
+period = 300
+evaluation_periods = 2
+actions = ["arn:aws:sns:${{region}}:123456789012:webapp-${{environment}}-oncall"]
+
+[alarm.db-cpu]
+for = "db_cluster.main"
+metric = "CPUUtilization"
+statistic = "Maximum"
+comparison = ">="
+threshold = 90.5
+period = 60
+evaluation_periods = 5
+actions = ["arn:aws:sns:${{region}}:123456789012:webapp-${{environment}}-oncall"]
+
+[dashboard.main]
+body = "dashboards/main.json"
 "#,
             team = self.team,
             staging_instance = self.staging.instance_fields(),
@@ -224,11 +256,13 @@ value = "{trace_endpoint}"
             log_retention = self.log_retention,
             log_level = self.log_level,
             trace_endpoint = self.trace_endpoint,
+            cpu_threshold = self.cpu_threshold,
         )
     }
 
     fn spec(&self) -> Spec {
-        let source = SourceFile::new("parity.toml", self.text());
+        let source = SourceFile::new("parity.toml", self.text())
+            .with_file("dashboards/main.json", Ok(self.dashboard.clone()));
         let checked = check(&source, TODAY);
         // Warnings are fine (equal random values make the declared difference pointless).
         let errors: Vec<String> = checked
@@ -280,6 +314,8 @@ enum Edit {
     LogRetention(u16),
     LogLevel(String),
     TraceEndpoint(String),
+    CpuThreshold(String),
+    DashboardTitle(String),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -300,6 +336,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         proptest::sample::select(vec![1u16, 7, 14, 90, 365]).prop_map(Edit::LogRetention),
         "[A-Z]{1,8}".prop_map(Edit::LogLevel),
         "[a-z]{1,8}:[0-9]{2,4}".prop_map(Edit::TraceEndpoint),
+        "[A-Za-z ]{1,12}".prop_map(Edit::DashboardTitle),
+        prop_oneof!["[1-9][0-9]{0,2}", "[1-9][0-9]?\\.[0-9]*[1-9]"].prop_map(Edit::CpuThreshold),
     ]
 }
 
@@ -337,6 +375,11 @@ impl Edit {
             Edit::LogRetention(days) => set(&mut knobs.log_retention, days),
             Edit::LogLevel(level) => set(&mut knobs.log_level, level),
             Edit::TraceEndpoint(endpoint) => set(&mut knobs.trace_endpoint, endpoint),
+            Edit::CpuThreshold(threshold) => set(&mut knobs.cpu_threshold, threshold),
+            Edit::DashboardTitle(title) => {
+                let edited = DASHBOARD.replace("app CPU", &title);
+                set(&mut knobs.dashboard, edited)
+            }
         }
     }
 }
@@ -375,7 +418,8 @@ proptest! {
 #[test]
 fn the_knobs_reproduce_the_shipped_example() {
     let shipped = include_str!("../../../environments/webapp.toml");
-    let source = SourceFile::new("webapp.toml", shipped);
+    let source = SourceFile::new("webapp.toml", shipped)
+        .with_file("dashboards/main.json", Ok(DASHBOARD.into()));
     let shipped = check(&source, TODAY).spec.expect("clean");
     assert_eq!(
         Knobs::webapp().spec().parity_digest(),
@@ -413,7 +457,8 @@ fn writing_a_default_out_leaves_the_digest_alone() {
         "[security_group.db]\n",
         "[security_group.db]\negress = [{ protocol = \"all\", cidr = \"0.0.0.0/0\" }]\n",
     );
-    let source = SourceFile::new("parity.toml", text);
+    let source = SourceFile::new("parity.toml", text)
+        .with_file("dashboards/main.json", Ok(DASHBOARD.into()));
     let spec = check(&source, TODAY).spec.expect("clean");
     assert_eq!(spec.parity_digest(), reference.parity_digest());
 }

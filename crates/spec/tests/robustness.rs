@@ -24,6 +24,10 @@ fn exercise(bytes: Vec<u8>) {
             return;
         }
     };
+    let source = source.with_file(
+        "dashboards/main.json",
+        Ok(include_str!("../../../environments/dashboards/main.json").into()),
+    );
     let checked = check(&source, TODAY);
     for diagnostic in &checked.diagnostics {
         let rendered = diagnostic.render(&source);
@@ -212,7 +216,13 @@ proptest! {
 
 #[test]
 fn the_unmutated_example_is_exercised_cleanly() {
-    let checked = check(&SourceFile::new("webapp.toml", WEBAPP), TODAY);
+    let checked = check(
+        &SourceFile::new("webapp.toml", WEBAPP).with_file(
+            "dashboards/main.json",
+            Ok(include_str!("../../../environments/dashboards/main.json").into()),
+        ),
+        TODAY,
+    );
     assert!(checked.diagnostics.is_empty());
     exercise(WEBAPP.as_bytes().to_vec());
 }

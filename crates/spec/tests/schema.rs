@@ -190,6 +190,7 @@ fn samples(schema: &Json, root: &Json) -> (String, String) {
             "\"1\"".into(),
         ),
         "boolean" => ("true".into(), "\"yes\"".into()),
+        "number" => ("0.5".into(), "\"1\"".into()),
         "array" => ("[]".into(), "1".into()),
         "object" => ("{}".into(), "1".into()),
         other => panic!("unexpected type `{other}`"),
@@ -235,7 +236,7 @@ fn the_schema_and_the_parser_accept_the_same_keys_with_the_same_types() {
         &probe(&Place::Top, unknown, "1"),
         &format!("unknown key `{unknown}`"),
     );
-    assert_eq!(kinds.len(), 7, "{kinds:?}");
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
     let mut top: BTreeSet<String> = kinds.clone();
     top.extend(["project", "environments", "differences"].map(String::from));
     assert_eq!(schema_keys(&schema), top, "top-level keys");
@@ -425,6 +426,7 @@ fn validate(value: &Json, schema: &Json, root: &Json, at: &str, errors: &mut Vec
         let ok = match kind {
             "string" => value.is_string(),
             "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
             "boolean" => value.is_boolean(),
             "object" => value.is_object(),
             "array" => value.is_array(),

@@ -15,7 +15,10 @@ fn today() -> CivilDate {
 }
 
 fn webapp() -> Spec {
-    let source = SourceFile::new("environments/webapp.toml", WEBAPP);
+    let source = SourceFile::new("environments/webapp.toml", WEBAPP).with_file(
+        "dashboards/main.json",
+        Ok(include_str!("../../../environments/dashboards/main.json").into()),
+    );
     let checked = check(&source, today());
     let rendered: Vec<String> = checked
         .diagnostics
@@ -115,6 +118,11 @@ fn resources_come_in_creation_order_then_by_name_then_index() {
             "parameter.scrape-interval",
             "parameter.trace-endpoint",
             "parameter.trace-sample-rate",
+            "alarm.app-cpu[0]",
+            "alarm.app-cpu[1]",
+            "alarm.app-cpu[2]",
+            "alarm.db-cpu",
+            "dashboard.main",
         ]
     );
 }
@@ -142,21 +150,33 @@ fn staging_and_production_differ_only_in_scale_and_declared_differences() {
     assert!(staging.parity_digest.starts_with("sha256:"));
     assert_eq!(staging.parity_digest.len(), "sha256:".len() + 64);
 
-    let allowed: BTreeSet<&str> = ["instance_type", "instance_class", "backup_retention_days"]
-        .into_iter()
-        .collect();
+    // (A dashboard's `instances` are the members of a counted set: they follow its count.)
+    let allowed: BTreeSet<&str> = [
+        "instance_type",
+        "instance_class",
+        "backup_retention_days",
+        "instances",
+    ]
+    .into_iter()
+    .collect();
     let mut differing = BTreeSet::new();
     for prod in &production.resources {
         let Some(stage) = staging.resource(&prod.address) else {
             // Only counted resources may exist in one environment and not the other.
             assert!(
-                matches!(prod.kind, ResourceKind::Instance | ResourceKind::DbInstance),
+                matches!(
+                    prod.kind,
+                    ResourceKind::Instance | ResourceKind::DbInstance | ResourceKind::Alarm
+                ),
                 "{} exists only in production",
                 prod.address
             );
             continue;
         };
-        assert_eq!(stage.depends_on, prod.depends_on, "{}", prod.address);
+        // (A dashboard depends on every member of the sets it shows, which follow their count.)
+        if prod.kind != ResourceKind::Dashboard {
+            assert_eq!(stage.depends_on, prod.depends_on, "{}", prod.address);
+        }
         assert_eq!(
             stage
                 .cloud_name
@@ -167,16 +187,18 @@ fn staging_and_production_differ_only_in_scale_and_declared_differences() {
         let fields: BTreeSet<&String> = stage.fields.keys().chain(prod.fields.keys()).collect();
         // A templated value differs by the environment's own name only.
         let written_back = |value: Option<&Value>, environment: &str| {
-            value.map(|value| match value {
-                Value::Str(text) => Value::Str(unsubstitute(
-                    text,
-                    &Placeholders {
-                        project: "webapp",
-                        environment,
-                        region: "us-east-1",
-                    },
-                )),
+            let placeholders = Placeholders {
+                project: "webapp",
+                environment,
+                region: "us-east-1",
+            };
+            let back = |value: &Value| match value {
+                Value::Str(text) => Value::Str(unsubstitute(text, &placeholders)),
                 other => other.clone(),
+            };
+            value.map(|value| match value {
+                Value::List(items) => Value::List(items.iter().map(back).collect()),
+                other => back(other),
             })
         };
         for field in fields {
@@ -207,9 +229,14 @@ fn staging_and_production_differ_only_in_scale_and_declared_differences() {
     }
     assert_eq!(
         differing,
-        ["backup_retention_days", "instance_class", "instance_type"]
-            .map(String::from)
-            .into()
+        [
+            "backup_retention_days",
+            "instance_class",
+            "instance_type",
+            "instances"
+        ]
+        .map(String::from)
+        .into()
     );
     let count =
         |state: &DesiredState, kind| state.resources.iter().filter(|r| r.kind == kind).count();
@@ -457,7 +484,12 @@ fn windows_line_endings_and_a_byte_order_mark_are_accepted() {
     let crlf = WEBAPP.replace('\n', "\r\n");
     let with_bom = format!("\u{FEFF}{WEBAPP}");
     for text in [crlf, with_bom] {
-        let source = SourceFile::from_bytes("webapp.toml", text.into_bytes()).expect("utf-8");
+        let source = SourceFile::from_bytes("webapp.toml", text.into_bytes())
+            .expect("utf-8")
+            .with_file(
+                "dashboards/main.json",
+                Ok(include_str!("../../../environments/dashboards/main.json").into()),
+            );
         let checked = check(&source, today());
         let rendered: Vec<String> = checked
             .diagnostics
@@ -472,7 +504,10 @@ fn windows_line_endings_and_a_byte_order_mark_are_accepted() {
 
 #[test]
 fn an_expired_difference_is_a_warning_not_a_cliff() {
-    let source = SourceFile::new("environments/webapp.toml", WEBAPP);
+    let source = SourceFile::new("environments/webapp.toml", WEBAPP).with_file(
+        "dashboards/main.json",
+        Ok(include_str!("../../../environments/dashboards/main.json").into()),
+    );
     let after_expiry = CivilDate::new(2027, 7, 1).expect("valid date");
     let checked = check(&source, after_expiry);
     // The spec stays usable (read-only commands report it; changes need `--allow-expired`).

@@ -133,6 +133,7 @@ impl Inventory {
             "db_instances",
             "log_groups",
             "parameters",
+            "alarms",
         ]
         .iter()
         .flat_map(|kind| self.owned(kind, environment))
@@ -143,6 +144,16 @@ impl Inventory {
                 .to_string()
         })
         .collect();
+        // Dashboards carry no tags: their names say whose they are.
+        let prefix = format!("webapp-{environment}-");
+        addresses.extend(
+            self.0["dashboards"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["id"].as_str()?.strip_prefix(&prefix))
+                .map(|name| format!("dashboard.{name}")),
+        );
         addresses.sort();
         addresses
     }
@@ -188,6 +199,15 @@ impl Project {
             text = text.replace(from, to);
         }
         std::fs::write(self.dir.join("envctl.toml"), text).expect("spec written");
+        // The files the example names (dashboard bodies), next to it as in the repository.
+        let dashboards =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/dashboards");
+        std::fs::create_dir_all(self.dir.join("dashboards")).expect("dashboards folder");
+        for entry in std::fs::read_dir(dashboards).expect("the example's dashboards") {
+            let path = entry.expect("a dashboard file").path();
+            let name = path.file_name().expect("a file name");
+            std::fs::copy(&path, self.dir.join("dashboards").join(name)).expect("dashboard copied");
+        }
     }
 
     /// Runs `envctl` here against `emulator`, with no terminal.

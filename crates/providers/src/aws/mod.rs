@@ -1,6 +1,6 @@
 //! The AWS provider: EC2 (VPC, subnets, security groups, instances), RDS (DB subnet
-//! groups, Aurora clusters and their instances), CloudWatch Logs (log groups) and SSM
-//! (parameters) through aws-sdk-rust.
+//! groups, Aurora clusters and their instances), CloudWatch Logs (log groups), SSM
+//! (parameters) and CloudWatch (alarms, dashboards) through aws-sdk-rust.
 //!
 //! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
 //! dispatches each kind to its module in [`kinds`] (what EC2 kinds and RDS kinds share lives
@@ -88,6 +88,7 @@ pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
     rds: aws_sdk_rds::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     ssm: aws_sdk_ssm::Client,
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
@@ -152,6 +153,8 @@ impl AwsProvider {
             .interceptor(trace::CallLog);
         let mut logs_config =
             aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(trace::CallLog);
+        let mut cloudwatch_config =
+            aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(trace::CallLog);
         let mut ssm_config =
             aws_sdk_ssm::config::Builder::from(&config).interceptor(trace::CallLog);
         let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(trace::CallLog);
@@ -163,12 +166,15 @@ impl AwsProvider {
             s3_config = s3_config.http_client(budget::http_client(plain_http, rate));
             logs_config = logs_config.http_client(budget::http_client(plain_http, rate));
             ssm_config = ssm_config.http_client(budget::http_client(plain_http, rate));
+            cloudwatch_config =
+                cloudwatch_config.http_client(budget::http_client(plain_http, rate));
         }
         AwsProvider {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
             rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_config.build()),
             ssm: aws_sdk_ssm::Client::from_conf(ssm_config.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config.build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             sts: aws_sdk_sts::Client::from_conf(sts_config.build()),
             region: settings.region.clone(),
@@ -228,6 +234,13 @@ impl Provider for AwsProvider {
         resources.append(&mut unmanaged);
         let referenced = resolve_references(&mut resources);
         let unmanaged = resources.split_off(owned);
+        let owned_ids: Vec<(Address, String)> = resources
+            .iter()
+            .map(|r| (r.address.clone(), r.id.clone()))
+            .collect();
+        for resource in &mut resources {
+            kinds::settle(resource, &owned_ids);
+        }
         conflicts.extend(prove_placement(&mut resources));
         Ok(LiveState {
             resources,

@@ -70,8 +70,8 @@ impl Timeouts {
     pub(crate) fn of(&self, kind: ResourceKind) -> Duration {
         match super::kinds::service(kind) {
             Service::Rds => self.rds,
-            // Log groups and parameters never wait; the EC2 wait is the short one.
-            Service::Ec2 | Service::Logs | Service::Ssm => self.ec2,
+            // Log groups, parameters, alarms and dashboards never wait; the EC2 wait is the short one.
+            Service::Ec2 | Service::Logs | Service::Ssm | Service::CloudWatch => self.ec2,
         }
     }
 }

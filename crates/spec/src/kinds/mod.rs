@@ -35,6 +35,8 @@ use crate::spec::{Configuration, Configured};
 use crate::suggest;
 use crate::template;
 
+pub(crate) mod alarm;
+pub(crate) mod dashboard;
 pub(crate) mod db_cluster;
 pub(crate) mod instance;
 pub(crate) mod log_group;
@@ -47,7 +49,7 @@ pub(crate) mod vpc;
 /// file in this directory, its `mod` line above and its entry here (plus, for the kinds of
 /// desired resource it expands into, their variants of [`ResourceKind`]; the tests of this
 /// module say what else is missing).
-pub(crate) const REGISTRY: [SpecKind; 7] = [
+pub(crate) const REGISTRY: [SpecKind; 9] = [
     vpc::KIND,
     subnet::KIND,
     security_group::KIND,
@@ -55,6 +57,8 @@ pub(crate) const REGISTRY: [SpecKind; 7] = [
     db_cluster::KIND,
     log_group::KIND,
     parameter::KIND,
+    alarm::KIND,
+    dashboard::KIND,
 ];
 
 /// Everything the generic passes need to know about one kind of spec resource. Each kind's
@@ -395,6 +399,26 @@ pub(crate) enum Shape {
     /// A table of settings by name (`{ "rds.force_ssl" = "1" }`): names of letters, digits,
     /// `_`, `.` and `-`; values strings, integers or booleans, kept as text.
     Settings,
+    /// One of a fixed set of texts (an alarm's statistic, its comparison).
+    Choice {
+        values: &'static [&'static str],
+        why: &'static str,
+    },
+    /// A finite number, integer or not, in `min..=max`.
+    Number {
+        min: f64,
+        max: f64,
+    },
+    /// A resource of one of `kinds`, by address (`"instance.app"`), where a field may name
+    /// several kinds (what an alarm watches).
+    Member {
+        kinds: &'static [SpecKind],
+    },
+    /// A JSON document in a file next to the spec, named by its path relative to the spec's
+    /// folder, of at most `max_bytes`; placeholders are checked by the kind.
+    JsonFile {
+        max_bytes: usize,
+    },
 }
 
 /// The formats of text fields.
@@ -413,6 +437,8 @@ pub(crate) enum TextFormat {
     KmsKeyArn,
     /// Where a secret's value is read from at plan and apply time: `env:VAR` or `file:PATH`.
     SecretSource,
+    /// A CloudWatch metric name: 1 to 255 characters, none of them a control character.
+    MetricName,
 }
 
 impl TextFormat {
@@ -438,6 +464,7 @@ impl TextFormat {
                 "`env:VAR` (an environment variable) or `file:PATH` (a file, relative to the \
                  working directory), read when envctl plans and applies, never stored"
             }
+            TextFormat::MetricName => "a CloudWatch metric name such as `CPUUtilization`",
         }
     }
 }
@@ -477,6 +504,8 @@ pub(crate) enum FieldValue {
     Ref {
         kind: SpecKind,
         name: Sp<String>,
+        /// Written with its kind (`"instance.app"`, a [`Shape::Member`]) rather than alone.
+        qualified: bool,
     },
     RefList {
         kind: SpecKind,
@@ -488,6 +517,13 @@ pub(crate) enum FieldValue {
     TextList(Vec<String>),
     /// The settings of a [`Shape::Settings`] table, by name (sorted, each name once).
     Settings(Vec<(Sp<String>, String)>),
+    /// The number of a [`Shape::Number`] (finite).
+    Number(f64),
+    /// The path of a [`Shape::JsonFile`] as written, and the file's text.
+    JsonFile {
+        path: Sp<String>,
+        text: String,
+    },
 }
 
 impl FieldValue {
@@ -497,9 +533,13 @@ impl FieldValue {
         match self {
             FieldValue::Text(text) => Value::Str(text.clone()),
             FieldValue::Int(number) => Value::Int(*number),
+            // Finite by construction; a non-finite one could not have been parsed.
+            FieldValue::Number(x) => Value::number(*x).unwrap_or(Value::Int(0)),
+            // What the spec means is the file's text: editing the file is editing the spec.
+            FieldValue::JsonFile { text, .. } => Value::Str(text.clone()),
             FieldValue::Bool(flag) => Value::Bool(*flag),
             FieldValue::Cidr(cidr) => Value::Str(cidr.to_string()),
-            FieldValue::Ref { kind, name } => Value::Ref(address_of(*kind, &name.value)),
+            FieldValue::Ref { kind, name, .. } => Value::Ref(address_of(*kind, &name.value)),
             FieldValue::RefList {
                 kind,
                 ordered: true,
@@ -534,8 +574,15 @@ impl FieldValue {
         match self {
             FieldValue::Text(text) => quote(text),
             FieldValue::Int(number) => number.to_string(),
+            FieldValue::Number(x) => x.to_string(),
+            FieldValue::JsonFile { path, .. } => quote(&path.value),
             FieldValue::Bool(flag) => flag.to_string(),
             FieldValue::Cidr(cidr) => quote(&cidr.to_string()),
+            FieldValue::Ref {
+                kind,
+                name,
+                qualified: true,
+            } => quote(&format!("{}.{}", kind.as_str(), name.value)),
             FieldValue::Ref { name, .. } => quote(&name.value),
             FieldValue::RefList { names, .. } => {
                 let items: Vec<String> = names.iter().map(|n| quote(&n.value)).collect();
@@ -676,6 +723,8 @@ pub(crate) struct FieldSite<'a> {
     pub owner: &'a str,
     /// The project's region, when it is known and valid.
     pub region: Option<&'a str>,
+    /// The files next to the spec that it names, as the caller read them.
+    pub files: &'a std::collections::BTreeMap<String, Result<String, String>>,
 }
 
 impl FieldSite<'_> {
@@ -758,6 +807,7 @@ pub(crate) fn parse_field(
             FieldValue::Ref {
                 kind: *kind,
                 name: Sp::new(text.to_string(), span),
+                qualified: false,
             }
         }
         Shape::RefList {
@@ -857,6 +907,105 @@ pub(crate) fn parse_field(
             FieldValue::TextList(texts)
         }
         Shape::Settings => FieldValue::Settings(parse_settings(raw, &subject, diagnostics)?),
+        Shape::Choice { values, why } => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            if !values.contains(&text) {
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} is not one envctl knows"))
+                        .at(span, format!("found `{text}`"))
+                        .with_hint(match suggest::did_you_mean(text, values.iter().copied()) {
+                            Some(mean) => {
+                                format!("{mean} ({why}: {})", suggest::backticked(values))
+                            }
+                            None => format!("{why}: {}", suggest::backticked(values)),
+                        }),
+                );
+                return None;
+            }
+            FieldValue::Text(text.to_string())
+        }
+        Shape::Number { min, max } => {
+            let number = match &raw.value {
+                #[allow(clippy::cast_precision_loss)]
+                RawValue::Integer(Some(number)) => *number as f64,
+                RawValue::Float(Some(number)) => *number,
+                RawValue::Integer(None) | RawValue::Float(None) => f64::INFINITY,
+                other => {
+                    diagnostics.push(wrong_type(&subject, "a number", other, span));
+                    return None;
+                }
+            };
+            if !number.is_finite() || number < *min || number > *max {
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} is out of range"))
+                        .at(span, format!("must be a number from {min} to {max}")),
+                );
+                return None;
+            }
+            FieldValue::Number(number)
+        }
+        Shape::JsonFile { max_bytes } => {
+            let path = expect_string(raw, &subject, diagnostics)?;
+            let text = match site.files.get(path) {
+                Some(Ok(text)) => text,
+                Some(Err(reason)) => {
+                    diagnostics.push(
+                        Diagnostic::error(format!("{subject} cannot be read"))
+                            .at(span, reason.clone())
+                            .with_hint("the path is relative to the spec's folder"),
+                    );
+                    return None;
+                }
+                None => {
+                    diagnostics.push(
+                        Diagnostic::error(format!("{subject} was not read"))
+                            .at(span, "the file is not available to this check")
+                            .with_hint("the path is relative to the spec's folder"),
+                    );
+                    return None;
+                }
+            };
+            if text.len() > *max_bytes {
+                diagnostics.push(Diagnostic::error(format!("{subject} is too large")).at(
+                    span,
+                    format!("{} bytes; AWS accepts at most {max_bytes}", text.len()),
+                ));
+                return None;
+            }
+            FieldValue::JsonFile {
+                path: Sp::new(path.to_string(), span),
+                text: text.clone(),
+            }
+        }
+        Shape::Member { kinds } => {
+            let text = expect_string(raw, &subject, diagnostics)?;
+            let parsed = text
+                .split_once('.')
+                .and_then(|(kind, name)| Some((SpecKind::parse(kind)?, name)))
+                .filter(|(kind, name)| kinds.contains(kind) && !name.is_empty());
+            let Some((kind, name)) = parsed else {
+                let examples: Vec<String> = kinds
+                    .iter()
+                    .map(|k| format!("{}.NAME", k.as_str()))
+                    .collect();
+                diagnostics.push(
+                    Diagnostic::error(format!("{subject} names no resource it can follow"))
+                        .at(span, format!("found `{text}`"))
+                        .with_hint(format!(
+                            "write the address of a resource it can follow: {}",
+                            suggest::backticked(
+                                &examples.iter().map(String::as_str).collect::<Vec<_>>()
+                            )
+                        )),
+                );
+                return None;
+            };
+            FieldValue::Ref {
+                kind,
+                name: Sp::new(name.to_string(), span),
+                qualified: true,
+            }
+        }
     };
     Some(Sp::new(value, span))
 }
@@ -1052,6 +1201,15 @@ fn check_text(
                      file; the value itself never goes in the spec",
                 ),
         },
+        TextFormat::MetricName
+            if text.is_empty()
+                || text.chars().count() > 255
+                || text.chars().any(char::is_control) =>
+        {
+            Diagnostic::error(format!("{subject} is not a metric name"))
+                .at(span, "1 to 255 characters, no control characters")
+                .with_hint("name a metric of the namespace, such as `CPUUtilization`")
+        }
         _ => return Some(()),
     };
     diagnostics.push(problem);

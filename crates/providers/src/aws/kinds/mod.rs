@@ -10,6 +10,8 @@
 //! (plus, for a few, one follow-up call for all resources at once), and the provider runs all
 //! kinds' reads concurrently.
 
+pub(super) mod alarm;
+pub(super) mod dashboard;
 pub(super) mod db_cluster;
 pub(super) mod db_cluster_parameter_group;
 pub(super) mod db_instance;
@@ -27,7 +29,7 @@ use envctl_engine::{
     CloudIds, Conflict, DeleteOptions, FieldChange, ForeignName, LiveResource, Progress,
     ProviderError, ReplaceOrder, ResourceDiff, Scope, diff_fields,
 };
-use envctl_spec::{DesiredResource, ResourceKind};
+use envctl_spec::{Address, DesiredResource, ResourceKind};
 
 use super::AwsProvider;
 
@@ -41,6 +43,8 @@ pub(crate) enum Service {
     Logs,
     /// Systems Manager (Parameter Store).
     Ssm,
+    /// CloudWatch (alarms, dashboards).
+    CloudWatch,
 }
 
 /// What one kind's read found for one environment.
@@ -95,6 +99,11 @@ pub(super) trait AwsKind {
         aws: &AwsProvider,
         scope: &Scope,
     ) -> impl Future<Output = Result<KindRead, ProviderError>> + Send;
+
+    /// Finishes reading one live resource once every kind is read and references are
+    /// resolved, given the address and cloud id of every owned resource (a dashboard writes
+    /// the ids in its body back as placeholders). Most kinds have nothing to do.
+    fn settle(_live: &mut LiveResource, _owned: &[(Address, String)]) {}
 
     /// Reads the resources of this kind inside `vpc_ids` that carry no envctl tags (what the
     /// environment's network holds that nobody declared). Kinds that do not live in a VPC
@@ -152,6 +161,7 @@ pub(super) trait AwsKind {
                         .await
                 }
                 Service::Ssm => aws.tag_parameter(desired, &live.id).await,
+                Service::CloudWatch => aws.tag_alarm(desired, Self::arn(aws, live).await?).await,
             }
         }
     }
@@ -212,6 +222,14 @@ macro_rules! dispatch {
                 type $k = kinds::parameter::Parameter;
                 $body
             }
+            Kind::Alarm => {
+                type $k = kinds::alarm::Alarm;
+                $body
+            }
+            Kind::Dashboard => {
+                type $k = kinds::dashboard::Dashboard;
+                $body
+            }
         }
     }};
 }
@@ -225,6 +243,11 @@ pub(crate) fn service(kind: ResourceKind) -> Service {
 /// The reference fields of `kind`, with the kind each points at.
 pub(crate) fn references(kind: ResourceKind) -> &'static [(&'static str, ResourceKind)] {
     dispatch!(kind, K => K::REFERENCES)
+}
+
+/// Finishes reading `live` (see [`AwsKind::settle`]).
+pub(super) fn settle(live: &mut LiveResource, owned: &[(Address, String)]) {
+    dispatch!(live.kind, K => K::settle(live, owned))
 }
 
 /// The reference placing a resource of `kind` in its environment.
@@ -243,7 +266,9 @@ mod tests {
     /// The reference fields each kind declares here are exactly the fields the spec's
     /// expansion fills with references, pointing at the same kinds: a reference the provider
     /// did not resolve would show as a difference on every plan, one it resolved wrongly
-    /// would be applied to the wrong resource.
+    /// would be applied to the wrong resource. (A kind may hold one of several references,
+    /// as an alarm holds the instance or the cluster it watches: each resource's references
+    /// are among its kind's, and all of the kind's are used by the example.)
     #[test]
     fn the_providers_reference_fields_are_the_specs() {
         let path = concat!(
@@ -251,44 +276,62 @@ mod tests {
             "/../../environments/webapp.toml"
         );
         let text = std::fs::read_to_string(path).expect("the example spec");
-        let source = SourceFile::new(path, text);
+        let source = SourceFile::new(path, text).with_file(
+            "dashboards/main.json",
+            Ok(include_str!("../../../../../environments/dashboards/main.json").into()),
+        );
         let today = CivilDate::new(2026, 1, 1).expect("a date");
         let spec = envctl_spec::check(&source, today)
             .spec
             .expect("a valid spec");
         let mut seen_kinds = BTreeSet::new();
-        for environment in spec.environment_names() {
-            let desired = spec.expand(environment).expect("a declared environment");
-            for resource in &desired.resources {
+        let mut used: BTreeSet<(ResourceKind, &str, ResourceKind)> = BTreeSet::new();
+        let desired: Vec<_> = spec
+            .environment_names()
+            .into_iter()
+            .map(|environment| spec.expand(environment).expect("a declared environment"))
+            .collect();
+        for state in &desired {
+            for resource in &state.resources {
                 seen_kinds.insert(resource.kind);
-                let from_spec: BTreeSet<(&str, ResourceKind)> = resource
-                    .fields
-                    .iter()
-                    .flat_map(|(field, value)| {
-                        let targets: Vec<ResourceKind> = match value {
-                            Value::List(items) if items.is_empty() => {
-                                // An empty list tells no kind; the provider's table must
-                                // still name the field.
-                                return references(resource.kind)
-                                    .iter()
-                                    .filter(|(f, _)| f == field)
-                                    .map(|(f, k)| (*f, *k))
-                                    .collect::<Vec<_>>();
-                            }
-                            other => other.refs().iter().map(|a| a.kind).collect(),
-                        };
-                        targets
-                            .into_iter()
-                            .map(|kind| (field.as_str(), kind))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                let from_provider: BTreeSet<(&str, ResourceKind)> =
+                let provider: BTreeSet<(&str, ResourceKind)> =
                     references(resource.kind).iter().copied().collect();
-                assert_eq!(
-                    from_spec, from_provider,
-                    "{}: the spec's references against the provider's",
-                    resource.address
+                for (field, value) in &resource.fields {
+                    let targets: Vec<ResourceKind> = match value {
+                        // An empty list tells no kind; the provider's table must still name
+                        // the field.
+                        Value::List(items) if items.is_empty() => {
+                            assert!(
+                                provider.iter().any(|(f, _)| f == field),
+                                "{}: `{field}` is no reference of the provider's",
+                                resource.address
+                            );
+                            provider
+                                .iter()
+                                .filter(|(f, _)| f == field)
+                                .map(|(_, k)| *k)
+                                .collect()
+                        }
+                        other => other.refs().iter().map(|a| a.kind).collect(),
+                    };
+                    for target in targets {
+                        assert!(
+                            provider.contains(&(field.as_str(), target)),
+                            "{}: `{field}` references a {target}, which the provider does not \
+                             resolve",
+                            resource.address
+                        );
+                        used.insert((resource.kind, field.as_str(), target));
+                    }
+                }
+            }
+        }
+        for kind in &seen_kinds {
+            for (field, target) in references(*kind) {
+                assert!(
+                    used.contains(&(*kind, field, *target)),
+                    "{kind}: the provider resolves `{field}` to a {target}, which the example \
+                     spec never references"
                 );
             }
         }
