@@ -549,6 +549,19 @@ pub(super) fn gone_is_done<T>(answer: Result<T, ProviderError>) -> Result<(), Pr
     }
 }
 
+/// An answer about one named resource with "the service does not know it" as `None` rather
+/// than an error: RDS answers `DBClusterNotFoundFault` for a name it has forgotten, CloudWatch
+/// and SSM `ResourceNotFound` for a tag call on something deleted since it was listed.
+pub(super) fn unless_unknown<T>(
+    answer: Result<T, ProviderError>,
+) -> Result<Option<T>, ProviderError> {
+    match answer {
+        Ok(found) => Ok(Some(found)),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 /// Whether `tags` (of a resource found under `desired`'s unique name) say an envctl run made
 /// it for `desired`'s address: only then may a create adopt it.
 pub(super) fn made_for(tags: &BTreeMap<String, String>, desired: &DesiredResource) -> bool {

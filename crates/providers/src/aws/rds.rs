@@ -172,19 +172,6 @@ pub(super) fn live_stub(desired: &DesiredResource) -> LiveResource {
     }
 }
 
-/// A describe-by-identifier answer with "RDS does not know it" as `None` rather than an
-/// error: RDS answers `DBClusterNotFoundFault` / `DBInstanceNotFound` for a name it has
-/// forgotten, and a record still `deleting` is still there.
-pub(super) fn unless_unknown<T>(
-    answer: Result<T, ProviderError>,
-) -> Result<Option<T>, ProviderError> {
-    match answer {
-        Ok(found) => Ok(Some(found)),
-        Err(ProviderError::NotFound { .. }) => Ok(None),
-        Err(other) => Err(other),
-    }
-}
-
 impl AwsProvider {
     /// Waits until `status` (the record's RDS status; `None` once RDS no longer knows it)
     /// says the record of `kind` is gone, showing its status meanwhile.

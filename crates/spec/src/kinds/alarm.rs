@@ -160,20 +160,20 @@ fn check(_configuration: &Configuration<'_>, alarm: &Configured<'_>, out: &mut V
         } else if let (Some(times), Some(at)) = (
             alarm.int(EVALUATION_PERIODS),
             alarm.field(EVALUATION_PERIODS),
-        ) {
-            if period >= 60 && period.saturating_mul(times) > ONE_DAY {
-                out.push(
-                    Diagnostic::error(format!(
-                        "`{owner}` evaluates more than a day of data at once"
-                    ))
-                    .at(at.span, format!("{times} periods of {period} seconds"))
-                    .with_hint(format!(
-                        "CloudWatch evaluates at most one day: at most {} periods of {period} \
-                         seconds",
-                        ONE_DAY / period
-                    )),
-                );
-            }
+        ) && period >= 60
+            && period.saturating_mul(times) > ONE_DAY
+        {
+            out.push(
+                Diagnostic::error(format!(
+                    "`{owner}` evaluates more than a day of data at once"
+                ))
+                .at(at.span, format!("{times} periods of {period} seconds"))
+                .with_hint(format!(
+                    "CloudWatch evaluates at most one day: at most {} periods of {period} \
+                     seconds",
+                    ONE_DAY / period
+                )),
+            );
         }
     }
     if let Some(FieldValue::TextList(actions)) = alarm.field(ACTIONS).map(|f| &f.value) {

@@ -28,6 +28,7 @@ use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::{
     AwsProvider, claim_listed, field_id, field_str, gone_is_done, live, made_for, tags_to_apply,
+    unless_unknown,
 };
 
 const NAMESPACE: &str = "namespace";
@@ -185,6 +186,14 @@ impl AwsKind for Alarm {
     }
 }
 
+/// The desired tags and the applied digest, as CloudWatch takes them.
+fn alarm_tags_of(desired: &DesiredResource) -> Vec<Tag> {
+    tags_to_apply(desired)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
 /// A listed alarm's name.
 fn alarm_name(alarm: &MetricAlarm) -> &str {
     alarm.alarm_name().unwrap_or_default()
@@ -259,23 +268,19 @@ impl AwsProvider {
         arn: &str,
         what: &str,
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self
+        let answer = self
             .cloudwatch
             .list_tags_for_resource()
             .resource_arn(arn)
             .send()
             .await
-            .map_err(|e| classify(e, what))
-        {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect(),
-            )),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .map_err(|e| classify(e, what));
+        Ok(unless_unknown(answer)?.map(|out| {
+            out.tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect()
+        }))
     }
 
     /// Writes the whole desired alarm under its name, with its tags when `with_tags` (the
@@ -329,10 +334,6 @@ impl AwsProvider {
                 .collect(),
             _ => Vec::new(),
         };
-        let tags: Vec<Tag> = tags_to_apply(desired)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
         self.cloudwatch
             .put_metric_alarm()
             .alarm_name(&desired.cloud_name)
@@ -345,7 +346,7 @@ impl AwsProvider {
             .evaluation_periods(int(EVALUATION_PERIODS)?)
             .set_dimensions(Some(dimensions))
             .set_alarm_actions(Some(actions))
-            .set_tags(with_tags.then_some(tags))
+            .set_tags(with_tags.then(|| alarm_tags_of(desired)))
             .send()
             .await
             .map_err(|e| classify(e, &what))?;
@@ -360,14 +361,10 @@ impl AwsProvider {
     ) -> Result<(), ProviderError> {
         let what = desired.address.to_string();
         let arn = arn.ok_or_else(|| ProviderError::NotFound { what: what.clone() })?;
-        let tags: Vec<Tag> = tags_to_apply(desired)
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
         self.cloudwatch
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(tags))
+            .set_tags(Some(alarm_tags_of(desired)))
             .send()
             .await
             .map_err(|e| classify(e, &what))?;

@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, field_ids, field_str, gone_is_done, live};
+use crate::aws::{AwsProvider, field_ids, field_str, gone_is_done, live, unless_unknown};
 
 const BODY: &str = "body";
 const INSTANCES: &str = "instances";
@@ -412,18 +412,14 @@ fn fill(
 impl AwsProvider {
     /// The body of dashboard `name`; `None` once it is gone.
     async fn dashboard_body(&self, name: &str) -> Result<Option<String>, ProviderError> {
-        match self
+        let answer = self
             .cloudwatch
             .get_dashboard()
             .dashboard_name(name)
             .send()
             .await
-            .map_err(|e| classify(e, name))
-        {
-            Ok(out) => Ok(Some(out.dashboard_body().unwrap_or_default().to_string())),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .map_err(|e| classify(e, name));
+        Ok(unless_unknown(answer)?.map(|out| out.dashboard_body().unwrap_or_default().to_string()))
     }
 
     /// Writes the desired body, ids filled in, under the dashboard's name.

@@ -23,7 +23,8 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{rds_tags, unless_unknown};
+use crate::aws::rds::rds_tags;
+use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, wait_until};
 use crate::aws::{AwsProvider, field_str, live, tags_to_apply, text};
 

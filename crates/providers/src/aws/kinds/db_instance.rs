@@ -14,7 +14,8 @@ use envctl_spec::{DesiredResource, ResourceKind};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map, unless_unknown};
+use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map};
+use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, Prefixed, wait_until};
 use crate::aws::{AwsProvider, address_from_tags, field_id, field_str, live, tags_to_apply, text};
 

@@ -20,7 +20,9 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply};
+use crate::aws::{
+    AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply, unless_unknown,
+};
 
 /// The field holding the retention, in days.
 const RETENTION_DAYS: &str = "retention_days";
@@ -214,22 +216,18 @@ impl AwsProvider {
         what: &str,
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
         // `logGroupArn` has no `:*` suffix, which is what tagging by ARN wants.
-        match self
+        let answer = self
             .logs
             .list_tags_for_resource()
             .resource_arn(arn)
             .send()
             .await
-            .map_err(|e| classify(e, what))
-        {
-            Ok(out) => Ok(Some(
-                out.tags()
-                    .map(|tags| tags.clone().into_iter().collect())
-                    .unwrap_or_default(),
-            )),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .map_err(|e| classify(e, what));
+        Ok(unless_unknown(answer)?.map(|out| {
+            out.tags()
+                .map(|tags| tags.clone().into_iter().collect())
+                .unwrap_or_default()
+        }))
     }
 
     /// The ARN of the group called `name` (`None` once it is gone).

@@ -22,7 +22,9 @@ use envctl_spec::{DesiredResource, ResourceKind, SecretSource, Value};
 
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
-use crate::aws::{AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply};
+use crate::aws::{
+    AwsProvider, claim_listed, gone_is_done, live, made_for, tags_to_apply, unless_unknown,
+};
 use crate::secrets;
 
 /// The field holding the SSM type.
@@ -266,24 +268,20 @@ impl AwsProvider {
         name: &str,
         what: &str,
     ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self
+        let answer = self
             .ssm
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name)
             .send()
             .await
-            .map_err(|e| classify(e, what))
-        {
-            Ok(out) => Ok(Some(
-                out.tag_list()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect(),
-            )),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .map_err(|e| classify(e, what));
+        Ok(unless_unknown(answer)?.map(|out| {
+            out.tag_list()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        }))
     }
 
     /// Writes the desired type and value over parameter `name` (tags are not touched: SSM
