@@ -758,10 +758,11 @@ fn a_resource_that_vanishes_during_a_read_is_gone_not_a_failed_run() {
         .envctl(&emulator, &["apply", "staging", "--yes"])
         .expect_code(0);
     // The DB subnet group is listed, then deleted before its tags are asked for. (The read
-    // asks RDS for the tags of two groups at once, the subnet group and the cluster's
-    // parameter group, in either order: both vanish.)
+    // asks for four tag lists at once under this action name, in any order: RDS's of the
+    // subnet group and of the cluster's parameter group, CloudWatch's of the two alarms; all
+    // four vanish.)
     proxy.configure(serde_json::json!({"fail_actions": {"ListTagsForResource": {
-        "times": 2,
+        "times": 4,
         "code": "DBSubnetGroupNotFoundFault", "status": 404,
         "message": "DBSubnetGroup webapp-staging-main not found."
     }}}));
