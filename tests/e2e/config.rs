@@ -79,19 +79,10 @@ fn log_groups_and_parameters_are_created_at_parity_repaired_and_destroyed() {
         .envctl(&emulator, &["drift", "staging", "--output", "json"])
         .expect_code(2);
     let report = drift.json();
-    let mut modified: Vec<String> = report["environments"][0]["drift"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["kind"].as_str().unwrap(),
-                d["address"].as_str().unwrap()
-            )
-        })
+    let modified: Vec<String> = crate::support::drift_entries(&report)
+        .into_iter()
+        .map(|(kind, address, _)| format!("{kind} {address}"))
         .collect();
-    modified.sort();
     assert_eq!(
         modified,
         ["modified log_group.app", "modified parameter.log-level"],

@@ -1,8 +1,6 @@
 //! Drift after an incident: changes made by hand with another client are found, explained and
 //! repaired, and what was not touched keeps its identity.
 
-use serde_json::Value;
-
 use crate::support::{Emulator, Project};
 
 const TWO_INSTANCES: (&str, &str) = (
@@ -19,22 +17,7 @@ fn id(emulator: &Emulator, collection: &str, address: &str) -> String {
         .to_string()
 }
 
-fn entries(report: &Value) -> Vec<(String, String, String)> {
-    let mut seen: Vec<(String, String, String)> = report["environments"][0]["drift"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["kind"].as_str().unwrap().to_string(),
-                d["address"].as_str().unwrap().to_string(),
-                d["cause"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    seen.sort();
-    seen
-}
+use crate::support::drift_entries as entries;
 
 #[test]
 fn drift_finds_every_out_of_band_change_and_reconcile_repairs_them_all() {

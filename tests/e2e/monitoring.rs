@@ -86,19 +86,10 @@ fn alarms_follow_their_instances_and_are_repaired_and_destroyed() {
         .envctl(&emulator, &["drift", "staging", "--output", "json"])
         .expect_code(2);
     let report = drift.json();
-    let mut found: Vec<String> = report["environments"][0]["drift"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {}",
-                d["kind"].as_str().unwrap(),
-                d["address"].as_str().unwrap()
-            )
-        })
+    let found: Vec<String> = crate::support::drift_entries(&report)
+        .into_iter()
+        .map(|(kind, address, _)| format!("{kind} {address}"))
         .collect();
-    found.sort();
     assert_eq!(
         found,
         ["missing alarm.db-cpu", "modified alarm.app-cpu[0]"],
@@ -173,6 +164,16 @@ fn alarms_follow_their_instances_and_are_repaired_and_destroyed() {
     );
 }
 
+/// The ids of `instance.app[0..count]` of `environment`, in index order.
+fn instance_ids(inventory: &Inventory, environment: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            inventory.by_address("instances", environment, &format!("instance.app[{i}]"))["id"]
+                .clone()
+        })
+        .collect()
+}
+
 /// The dashboard named `name`, as the independent client read it.
 fn dashboard(inventory: &Inventory, name: &str) -> Option<Value> {
     inventory.0["dashboards"]
@@ -212,12 +213,7 @@ fn a_dashboard_shows_each_environments_own_resources_and_is_repaired() {
     );
     let production =
         dashboard(&inventory, "webapp-production-main").expect("production's dashboard");
-    let production_ids: Vec<Value> = (0..3)
-        .map(|i| {
-            inventory.by_address("instances", "production", &format!("instance.app[{i}]"))["id"]
-                .clone()
-        })
-        .collect();
+    let production_ids = instance_ids(&inventory, "production", 3);
     assert_eq!(
         production["widgets"][1]["properties"]["params"]["instances"],
         Value::Array(production_ids)
@@ -262,12 +258,7 @@ fn a_dashboard_shows_each_environments_own_resources_and_is_repaired() {
         .envctl(&emulator, &["apply", "staging", "--yes"])
         .expect_code(0);
     let inventory = emulator.inventory();
-    let ids: Vec<Value> = (0..2)
-        .map(|i| {
-            inventory.by_address("instances", "staging", &format!("instance.app[{i}]"))["id"]
-                .clone()
-        })
-        .collect();
+    let ids = instance_ids(&inventory, "staging", 2);
     assert_eq!(
         dashboard(&inventory, "webapp-staging-main").unwrap()["widgets"][1]["properties"]["params"]
             ["instances"],

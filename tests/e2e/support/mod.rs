@@ -174,6 +174,25 @@ impl Inventory {
     }
 }
 
+/// The `(kind, address, cause)` of every entry of the first environment of a `drift --output
+/// json` report, sorted.
+pub fn drift_entries(report: &Value) -> Vec<(String, String, String)> {
+    let mut seen: Vec<(String, String, String)> = report["environments"][0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["address"].as_str().unwrap().to_string(),
+                d["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
 /// A folder with a spec, where envctl runs.
 pub struct Project {
     pub dir: PathBuf,
