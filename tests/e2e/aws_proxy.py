@@ -731,7 +731,7 @@ class Refusal(NamedTuple):
 
 def error_answer(service, code, message, status):
     """An error answer in the service's shape: EC2's `<Response><Errors>`, RDS's and
-    CloudWatch's (the query protocol's) `<ErrorResponse>`, CloudWatch Logs' and SSM's JSON `{"__type", "message"}`,
+    CloudWatch's (the query protocol's) `<ErrorResponse>`, CloudWatch Logs', SSM's and the tagging API's JSON `{"__type", "message"}`,
     anything else S3's `<Error>`."""
     request_id = str(uuid.uuid4())
     if service == "ec2":
@@ -767,7 +767,7 @@ def s3_error_xml(code, message, request_id):
 
 
 # The services whose errors are JSON (the awsJson protocols), by credential scope.
-JSON_PROTOCOL_SERVICES = ("logs", "ssm")
+JSON_PROTOCOL_SERVICES = ("logs", "ssm", "tagging")
 # The services whose errors are the query protocol's `<ErrorResponse>` (CloudWatch's scope is
 # `monitoring`).
 QUERY_PROTOCOL_SERVICES = ("rds", "monitoring")
@@ -779,6 +779,7 @@ THROTTLE_ERRORS = {
     "monitoring": ("Throttling", "Rate exceeded", 400),
     "logs": ("ThrottlingException", "Rate exceeded", 400),
     "ssm": ("ThrottlingException", "Rate exceeded", 400),
+    "tagging": ("ThrottledException", "Rate exceeded", 400),
     None: ("SlowDown", "Please reduce your request rate.", 503),
 }
 

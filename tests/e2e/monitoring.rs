@@ -275,3 +275,39 @@ fn a_dashboard_shows_each_environments_own_resources_and_is_repaired() {
         "destroying staging touched production"
     );
 }
+
+#[test]
+fn a_read_takes_the_tags_of_every_alarm_in_one_call_whatever_their_number() {
+    let emulator = Emulator::start();
+    let proxy = crate::support::Proxy::start(&emulator, 0.0, 0);
+    let project = Project::new("monitoring-calls", &[]);
+    // Staging has two alarms (one app instance), production four (three).
+    for environment in ["staging", "production"] {
+        project
+            .envctl(&emulator, &["apply", environment, "--yes"])
+            .expect_code(0);
+    }
+    // `drift` reads the one environment (production's plan would read staging too, for the
+    // promotion gate).
+    let calls_of_read = |environment: &str| {
+        proxy.reset_stats();
+        project
+            .envctl_via(&proxy.endpoint, &["drift", environment])
+            .expect_code(0);
+        let stats = proxy.stats();
+        let count = |action: &str| stats["by_action"][action].as_u64().unwrap_or(0);
+        (
+            count("tagging:GetResources"),
+            count("DescribeAlarms"),
+            count("ListTagsForResource"),
+        )
+    };
+    let staging = calls_of_read("staging");
+    let production = calls_of_read("production");
+    assert_eq!(staging.0, 1, "one tagging listing: {staging:?}");
+    assert_eq!(staging.1, 1, "one alarm listing: {staging:?}");
+    assert_eq!(
+        staging, production,
+        "two more alarms make no more calls (tagging listing, alarm listing, tag reads)"
+    );
+}

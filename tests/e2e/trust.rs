@@ -758,11 +758,11 @@ fn a_resource_that_vanishes_during_a_read_is_gone_not_a_failed_run() {
         .envctl(&emulator, &["apply", "staging", "--yes"])
         .expect_code(0);
     // The DB subnet group is listed, then deleted before its tags are asked for. (The read
-    // asks for four tag lists at once under this action name, in any order: RDS's of the
-    // subnet group and of the cluster's parameter group, CloudWatch's of the two alarms; all
-    // four vanish.)
+    // asks for two tag lists at once under this action name, in any order: RDS's of the
+    // subnet group and of the cluster's parameter group; both vanish. The alarms' tags come
+    // from one tagging-API listing.)
     proxy.configure(serde_json::json!({"fail_actions": {"ListTagsForResource": {
-        "times": 4,
+        "times": 2,
         "code": "DBSubnetGroupNotFoundFault", "status": 404,
         "message": "DBSubnetGroup webapp-staging-main not found."
     }}}));

@@ -1,6 +1,7 @@
 //! The AWS provider: EC2 (VPC, subnets, security groups, instances), RDS (DB subnet
 //! groups, Aurora clusters and their instances), CloudWatch Logs (log groups), SSM
-//! (parameters) and CloudWatch (alarms, dashboards) through aws-sdk-rust.
+//! (parameters) and CloudWatch (alarms, dashboards) through aws-sdk-rust; the Resource Groups
+//! Tagging API reads the tags of every alarm in one listing.
 //!
 //! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
 //! dispatches each kind to its module in [`kinds`] (what EC2 kinds and RDS kinds share lives
@@ -89,6 +90,8 @@ pub struct AwsProvider {
     rds: aws_sdk_rds::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The Resource Groups Tagging API: the tags of many alarms in one listing.
+    tagging: aws_sdk_resourcegroupstagging::Client,
     ssm: aws_sdk_ssm::Client,
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
@@ -155,6 +158,8 @@ impl AwsProvider {
             aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(trace::CallLog);
         let mut cloudwatch_config =
             aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(trace::CallLog);
+        let mut tagging_config = aws_sdk_resourcegroupstagging::config::Builder::from(&config)
+            .interceptor(trace::CallLog);
         let mut ssm_config =
             aws_sdk_ssm::config::Builder::from(&config).interceptor(trace::CallLog);
         let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(trace::CallLog);
@@ -168,6 +173,7 @@ impl AwsProvider {
             ssm_config = ssm_config.http_client(budget::http_client(plain_http, rate));
             cloudwatch_config =
                 cloudwatch_config.http_client(budget::http_client(plain_http, rate));
+            tagging_config = tagging_config.http_client(budget::http_client(plain_http, rate));
         }
         AwsProvider {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
@@ -175,6 +181,7 @@ impl AwsProvider {
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs_config.build()),
             ssm: aws_sdk_ssm::Client::from_conf(ssm_config.build()),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch_config.build()),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging_config.build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
             sts: aws_sdk_sts::Client::from_conf(sts_config.build()),
             region: settings.region.clone(),

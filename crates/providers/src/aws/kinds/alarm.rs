@@ -1,6 +1,9 @@
 //! CloudWatch metric alarms: read by the environment's name prefix (`{project}-{env}-`, one
-//! paginated `DescribeAlarms`) and their tags (one call per alarm found: the describe carries
-//! none), created with their tags, rewritten whole in place, deleted.
+//! paginated `DescribeAlarms`) and their tags (the describe carries none: one paginated
+//! `tag:GetResources` for the environment's alarms, whatever their number, and a
+//! `ListTagsForResource` only for an alarm that listing does not name: a foreign alarm under
+//! the prefix, or one so new the tagging index has not caught up), created with their tags,
+//! rewritten whole in place, deleted.
 //!
 //! Invariants: the name is the id and is unique per account and region; `PutMetricAlarm`
 //! creates or overwrites whatever has the name, so a create first looks the name up and
@@ -102,6 +105,12 @@ impl AwsKind for Alarm {
             .iter()
             .flat_map(|page| page.metric_alarms().iter().cloned())
             .collect();
+        let indexed = if alarms.is_empty() {
+            BTreeMap::new()
+        } else {
+            aws.indexed_alarm_tags(scope).await?
+        };
+        let indexed = &indexed;
         let mut read = KindRead::default();
         let ours = claim_listed(
             &mut read,
@@ -112,7 +121,10 @@ impl AwsKind for Alarm {
             alarm_name,
             |alarm| async move {
                 match alarm.alarm_arn() {
-                    Some(arn) => aws.alarm_tags(arn, alarm_name(alarm)).await,
+                    Some(arn) => match indexed.get(arn) {
+                        Some(tags) => Ok(Some(tags.clone())),
+                        None => aws.alarm_tags(arn, alarm_name(alarm)).await,
+                    },
                     None => Ok(None),
                 }
             },
@@ -260,6 +272,52 @@ impl AwsProvider {
             .iter()
             .find(|alarm| alarm.alarm_name() == Some(name))
             .and_then(|alarm| alarm.alarm_arn().map(str::to_string)))
+    }
+
+    /// The tags of the environment's alarms by ARN, from the Resource Groups Tagging API (one
+    /// paginated listing, filtered by the project and environment tags). Empty when the
+    /// credentials may not use that API (`tag:GetResources`): every alarm's tags are then read
+    /// one by one. The index can lag behind a tag change by a few seconds; an alarm it does not
+    /// name is read by [`AwsProvider::alarm_tags`].
+    async fn indexed_alarm_tags(
+        &self,
+        scope: &Scope,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
+        let filter = |key: &str, value: &str| {
+            aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                .key(key)
+                .values(value)
+                .build()
+        };
+        let pages: Result<Vec<_>, _> = self
+            .tagging
+            .get_resources()
+            .resource_type_filters("cloudwatch:alarm")
+            .tag_filters(filter(envctl_spec::TAG_PROJECT, &scope.project))
+            .tag_filters(filter(envctl_spec::TAG_ENVIRONMENT, &scope.environment))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await;
+        let pages = match pages.map_err(|e| classify(e, "the tags of the alarms")) {
+            Ok(pages) => pages,
+            Err(ProviderError::Rejected { code, .. }) if code.contains("AccessDenied") => {
+                return Ok(BTreeMap::new());
+            }
+            Err(other) => return Err(other),
+        };
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.resource_tag_mapping_list())
+            .filter_map(|mapping| {
+                let tags = mapping
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect();
+                Some((mapping.resource_arn()?.to_string(), tags))
+            })
+            .collect())
     }
 
     /// The tags of the alarm at `arn`; `None` once it is gone.
