@@ -275,7 +275,8 @@ impl AwsProvider {
     }
 
     /// The tags of the environment's alarms by ARN, from the Resource Groups Tagging API (one
-    /// paginated listing, filtered by the project and environment tags). Empty when the
+    /// paginated listing, filtered by the project and environment tags; a page holds at most
+    /// 500 tags, so one call per 60 alarms or so). Empty when the
     /// credentials may not use that API (`tag:GetResources`): every alarm's tags are then read
     /// one by one. The index can lag behind a tag change by a few seconds; an alarm it does not
     /// name is read by [`AwsProvider::alarm_tags`].
@@ -293,6 +294,9 @@ impl AwsProvider {
             .tagging
             .get_resources()
             .resource_type_filters("cloudwatch:alarm")
+            // The most a page takes (100 by default): an alarm carries 8 tags or so, so a page
+            // holds about 60 alarms instead of 12.
+            .tags_per_page(500)
             .tag_filters(filter(envctl_spec::TAG_PROJECT, &scope.project))
             .tag_filters(filter(envctl_spec::TAG_ENVIRONMENT, &scope.environment))
             .into_paginator()
