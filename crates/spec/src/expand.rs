@@ -31,7 +31,7 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
         configuration: &configuration,
         project: &model.project.name,
         environment: &environment.settings.name,
-        region: &model.project.region,
+        region: &environment.settings.region,
         tags: &model.project.tags,
         resources: Vec::new(),
     };
@@ -43,11 +43,12 @@ pub(crate) fn expand(spec: &Spec, environment: &Environment) -> DesiredState {
     DesiredState {
         project: model.project.name.clone(),
         environment: environment.settings.name.clone(),
-        region: model.project.region.clone(),
+        region: environment.settings.region.clone(),
+        account_id: environment.settings.account_id.clone(),
         parity_digest: spec.parity_digest.clone(),
         protected: environment.settings.protected,
         promote_from: environment.settings.promote_from.clone(),
-        lock_bucket: model.project.lock_bucket.clone(),
+        lock_bucket: environment.settings.lock_bucket.clone(),
         spec_environments: model
             .environments
             .iter()
@@ -99,6 +100,11 @@ pub(crate) fn referenced(resource: &Configured<'_>, field: &str) -> Vec<Address>
 }
 
 impl Expansion<'_> {
+    /// The environment's region (a zone written as a suffix is in it).
+    pub(crate) fn region(&self) -> &str {
+        self.region
+    }
+
     /// How many cloud resources spec resource `kind.name` becomes in this environment (0 when
     /// the spec has none: a valid spec always has it).
     pub(crate) fn count_of(&self, kind: SpecKind, name: &str) -> u32 {

@@ -86,7 +86,12 @@ pub(crate) fn is_region(text: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `zone` is an availability zone of `region`: the region followed by one letter.
+/// A zone written as the letter after the region: `a`.
+pub(crate) fn is_zone_suffix(text: &str) -> bool {
+    text.len() == 1 && text.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// A zone of `region`: the region and one lowercase letter, `us-east-1a`.
 pub(crate) fn is_zone_of(zone: &str, region: &str) -> bool {
     zone.strip_prefix(region)
         .is_some_and(|letter| letter.len() == 1 && letter.bytes().all(|b| b.is_ascii_lowercase()))

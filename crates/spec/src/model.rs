@@ -436,7 +436,11 @@ impl DesiredResource {
 pub struct DesiredState {
     pub project: String,
     pub environment: String,
+    /// The environment's region (its own, else the project's).
     pub region: String,
+    /// The account the environment lives in, when the spec names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// Digest of every setting that is neither scale nor a declared difference: equal for all
     /// environments of one spec, changed by any non-scale edit.
     pub parity_digest: String,

@@ -18,6 +18,8 @@
 //! syntax error with its span; no serde deserialisation is involved, so one problem never hides
 //! the next.
 
+use std::collections::BTreeMap;
+
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -119,6 +121,9 @@ pub(crate) struct RawEnvironment {
     pub name: Sp<String>,
     pub protected: Option<Sp<bool>>,
     pub promote_from: Option<Sp<String>>,
+    /// Where the environment lives and how it is reached (`account_id`, `region`, `role_arn`,
+    /// `external_id`, `session_name`, `profile`, `lock_bucket`), by key.
+    pub placement: BTreeMap<&'static str, Sp<String>>,
     pub overrides: Vec<RawOverride>,
 }
 
@@ -227,7 +232,7 @@ pub(crate) const PROJECT_KEYS: [TableKey; 4] = [
 ];
 
 /// The keys of `[environments.NAME]` besides the scale overrides (`KIND.NAME = { ... }`).
-pub(crate) const ENVIRONMENT_KEYS: [TableKey; 2] = [
+pub(crate) const ENVIRONMENT_KEYS: [TableKey; 9] = [
     TableKey {
         name: "protected",
         value: KeyType::Flag,
@@ -240,6 +245,63 @@ pub(crate) const ENVIRONMENT_KEYS: [TableKey; 2] = [
         required: false,
         about: "an environment that must have converged on the same spec before this one changes",
     },
+    TableKey {
+        name: "account_id",
+        value: KeyType::Text,
+        required: false,
+        about: "the AWS account the environment lives in (12 digits): credentials for another \
+                account are refused before any change",
+    },
+    TableKey {
+        name: "region",
+        value: KeyType::Text,
+        required: false,
+        about: "the environment's region, when it is not the project's (a declared difference \
+                of `project` `region`)",
+    },
+    TableKey {
+        name: "role_arn",
+        value: KeyType::Text,
+        required: false,
+        about: "an IAM role assumed for every call to the environment",
+    },
+    TableKey {
+        name: "external_id",
+        value: KeyType::Text,
+        required: false,
+        about: "the external id the role's trust policy asks for (with `role_arn`)",
+    },
+    TableKey {
+        name: "session_name",
+        value: KeyType::Text,
+        required: false,
+        about: "the role session's name, as CloudTrail shows it (with `role_arn`)",
+    },
+    TableKey {
+        name: "profile",
+        value: KeyType::Text,
+        required: false,
+        about: "an AWS CLI profile whose credentials reach the environment",
+    },
+    TableKey {
+        name: "lock_bucket",
+        value: KeyType::Text,
+        required: false,
+        about: "the S3 bucket holding the environment's lock, in its own account (default: the \
+                project's)",
+    },
+];
+
+/// The keys of [`ENVIRONMENT_KEYS`] that say where an environment lives and how it is
+/// reached.
+pub(crate) const PLACEMENT_KEYS: [&str; 7] = [
+    "account_id",
+    "region",
+    "role_arn",
+    "external_id",
+    "session_name",
+    "profile",
+    "lock_bucket",
 ];
 
 /// The keys of a `[[differences]]` entry, all required.
@@ -567,6 +629,7 @@ impl Reader<'_> {
                 name: entry.key.clone(),
                 protected: None,
                 promote_from: None,
+                placement: BTreeMap::new(),
                 overrides: Vec::new(),
             };
             for setting in settings {
@@ -588,6 +651,14 @@ impl Reader<'_> {
                 other => self.report(wrong_type(&subject, "a boolean", other, setting.value.span)),
             },
             "promote_from" => environment.promote_from = self.string(&setting.value, &subject),
+            _ if PLACEMENT_KEYS.contains(&key) => {
+                if let (Some(known), Some(text)) = (
+                    PLACEMENT_KEYS.iter().find(|k| **k == key),
+                    self.string(&setting.value, &subject),
+                ) {
+                    environment.placement.insert(known, text);
+                }
+            }
             _ => match SpecKind::parse(key) {
                 Some(kind) => self.overrides(environment, kind, setting),
                 None => self.unknown_environment_setting(environment, setting),
@@ -613,7 +684,9 @@ impl Reader<'_> {
                 "scale is set per resource: `{}.NAME = {{ {key} = ... }}`",
                 kind.as_str()
             ),
-            (None, None) => "an environment sets `protected`, `promote_from` and scale overrides \
+            (None, None) => "an environment sets `protected`, `promote_from`, where it lives \
+                             (`account_id`, `region`, `role_arn`, `external_id`, \
+                             `session_name`, `profile`, `lock_bucket`) and scale overrides \
                              such as `instance.NAME = { count = 2 }`"
                 .to_string(),
         };

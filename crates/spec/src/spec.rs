@@ -24,6 +24,20 @@ pub struct EnvironmentSettings {
     pub protected: bool,
     /// The environment that must have converged on the same spec before this one is applied.
     pub promote_from: Option<String>,
+    /// The region it lives in: its own `region` (a declared difference), else the project's.
+    pub region: String,
+    /// The account it lives in, when the spec names one: credentials for another are refused.
+    pub account_id: Option<String>,
+    /// A role assumed for every call to it.
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for.
+    pub external_id: Option<String>,
+    /// The role session's name.
+    pub session_name: Option<String>,
+    /// An AWS CLI profile whose credentials reach it.
+    pub profile: Option<String>,
+    /// The bucket of its lock: its own `lock_bucket`, else the project's.
+    pub lock_bucket: Option<String>,
 }
 
 /// A declared, justified, owned and expiring difference in a non-scale field.

@@ -30,6 +30,8 @@ use crate::spec::{
 };
 use crate::suggest;
 
+mod placement;
+
 /// Differences expiring within this many days get a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
@@ -43,12 +45,19 @@ pub(crate) fn validate(
         source,
         today,
         diagnostics,
+        region_difference: None,
     };
     let project = validator.project(raw.project);
     let region = project.valid_region.as_deref();
     let resources = validator.resources(raw.resources, region);
-    let environments = validator.environments(raw.environments, &resources, region);
+    let (mut environments, regions) = validator.environments(
+        raw.environments,
+        &resources,
+        region,
+        project.lock_bucket.as_deref(),
+    );
     let differences = validator.differences(raw.differences, &resources, &environments, region);
+    validator.check_regions(&mut environments, &regions, &resources, region);
     let declared: Vec<DeclaredDifference> =
         differences.iter().map(|d| d.declared.clone()).collect();
     validator.check_configurations(
@@ -68,7 +77,13 @@ pub(crate) fn validate(
         tags: project.tags,
         lock_bucket: project.lock_bucket,
     };
-    let public = differences.into_iter().filter_map(|d| d.public).collect();
+    let mut public: Vec<Difference> = validator
+        .region_difference
+        .take()
+        .map(|(difference, _)| difference)
+        .into_iter()
+        .collect();
+    public.extend(differences.into_iter().filter_map(|d| d.public));
     let model = Model {
         project,
         environments,
@@ -87,6 +102,8 @@ struct Validator<'a> {
     source: &'a SourceFile,
     today: CivilDate,
     diagnostics: &'a mut Vec<Diagnostic>,
+    /// The declared difference of `project` `region`, with its value per environment.
+    region_difference: Option<(Difference, BTreeMap<String, Sp<String>>)>,
 }
 
 /// The project as far as it is valid.
@@ -284,13 +301,14 @@ impl Validator<'_> {
         raw: Option<Sp<Vec<RawEnvironment>>>,
         resources: &[Resource],
         region: Option<&str>,
-    ) -> Vec<Environment> {
+        lock_bucket: Option<&str>,
+    ) -> (Vec<Environment>, Vec<(String, Sp<String>)>) {
         let hint =
             "declare one, for example:\n[environments.staging]\ninstance.app = { count = 1 }";
         let raw = match raw {
             None => {
                 self.report(Diagnostic::error("the spec declares no environments").with_hint(hint));
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
             Some(raw) if raw.value.is_empty() => {
                 self.report(
@@ -298,15 +316,20 @@ impl Validator<'_> {
                         .at(raw.span, "no environment in this table")
                         .with_hint(hint),
                 );
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             }
             Some(raw) => raw.value,
         };
         let names: Vec<String> = raw.iter().map(|e| e.name.value.clone()).collect();
         let mut environments = Vec::new();
         let mut promotions = Vec::new();
+        let mut regions = Vec::new();
         for env in raw {
             self.check_name(&env.name, "environment");
+            let placement = self.placement(&env);
+            if let Some(own) = env.placement.get("region") {
+                regions.push((env.name.value.clone(), own.clone()));
+            }
             let overrides = self.overrides(&env, resources, region);
             if let Some(from) = &env.promote_from {
                 promotions.push((env.name.value.clone(), from.clone()));
@@ -316,12 +339,26 @@ impl Validator<'_> {
                     name: env.name.value,
                     protected: env.protected.is_some_and(|p| p.value),
                     promote_from: env.promote_from.map(|p| p.value),
+                    region: placement
+                        .get("region")
+                        .cloned()
+                        .or(region.map(str::to_string))
+                        .unwrap_or_default(),
+                    account_id: placement.get("account_id").cloned(),
+                    role_arn: placement.get("role_arn").cloned(),
+                    external_id: placement.get("external_id").cloned(),
+                    session_name: placement.get("session_name").cloned(),
+                    profile: placement.get("profile").cloned(),
+                    lock_bucket: placement
+                        .get("lock_bucket")
+                        .cloned()
+                        .or(lock_bucket.map(str::to_string)),
                 },
                 overrides,
             });
         }
         self.check_promotions(&names, &promotions);
-        environments
+        (environments, regions)
     }
 
     fn overrides(
@@ -529,6 +566,10 @@ impl Validator<'_> {
                         )),
                     );
                 }
+            }
+            if raw.resource.as_ref().is_some_and(|r| r.value == "project") {
+                self.project_difference(&raw, environments, before);
+                continue;
             }
             let Some((kind, resource, field)) = self.difference_target(&raw, resources) else {
                 continue;

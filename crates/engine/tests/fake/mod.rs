@@ -216,6 +216,8 @@ impl Provider for FakeCloud {
             foreign_names: Vec::new(),
             referenced,
             conflicts: Vec::new(),
+            account: None,
+            region: None,
         })
     }
 
@@ -440,6 +442,7 @@ pub fn environment(environment: &str, instances: u32, instance_type: &str) -> De
         project: "app".into(),
         environment: environment.into(),
         region: "us-east-1".into(),
+        account_id: None,
         parity_digest: "sha256:test".into(),
         protected: false,
         promote_from: None,
@@ -738,7 +741,7 @@ pub fn session<'a, F>(
     frontend: &'a F,
 ) -> envctl_engine::ops::Session<'a, FakeCloud, FakeLocks, F> {
     envctl_engine::ops::Session {
-        provider: cloud,
+        environments: cloud,
         locks,
         frontend,
         today: date("2027-01-01"),

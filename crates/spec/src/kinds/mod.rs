@@ -449,7 +449,9 @@ impl TextFormat {
             TextFormat::InstanceType => "an EC2 instance type such as `t3.medium`",
             TextFormat::InstanceClass => "an RDS instance class such as `db.r6g.large`",
             TextFormat::Zone => {
-                "an availability zone of the project's region, such as `us-east-1a`"
+                "an availability zone: the letter alone (`a`, in each environment's region) or, \
+                 when every environment is in the project's region, the full name such as \
+                 `us-east-1a`"
             }
             TextFormat::Engine => "`aurora-postgresql` or `aurora-mysql`",
             TextFormat::EngineVersion => "a full engine version such as `15.4`",
@@ -1145,6 +1147,8 @@ fn check_text(
                 )
         }
         TextFormat::Zone => match site.region {
+            // The letter alone: in whatever region each environment is.
+            _ if formats::is_zone_suffix(text) => return Some(()),
             Some(region) if text == region => Diagnostic::error(format!(
                 "zone `{text}` of `{owner}` is a region, not an availability zone"
             ))

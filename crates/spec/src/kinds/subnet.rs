@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::{ExpandedKind, FieldDef, KindDef, Presence, Shape, SpecKind, TextFormat, vpc};
 use crate::diagnostic::Diagnostic;
 use crate::expand::{Expansion, Fields, address_of, copy, referenced};
-use crate::model::ResourceKind;
+use crate::model::{ResourceKind, Value};
 use crate::net::Cidr;
 use crate::raw::Sp;
 use crate::spec::{Configuration, Configured};
@@ -68,6 +68,13 @@ pub(crate) fn vpc_of<'m>(configuration: &Configuration<'m>, name: &str) -> Optio
 fn expand(subnet: &Configured<'_>, out: &mut Expansion<'_>) {
     let mut fields = Fields::new();
     copy(subnet, &[VPC, CIDR, ZONE], &mut fields);
+    // A zone written as a suffix (`zone = "a"`) is in the environment's region.
+    if let Some(Value::Str(zone)) = fields.get(ZONE)
+        && crate::formats::is_zone_suffix(zone)
+    {
+        let full = format!("{}{zone}", out.region());
+        fields.insert(ZONE.to_string(), Value::Str(full));
+    }
     let address = address_of(KIND, subnet.name());
     let depends_on = referenced(subnet, VPC);
     out.push(address, subnet.resource.span, depends_on, fields);
