@@ -33,7 +33,8 @@ pub use plan::{
     ResourceChange, is_deletion_protected, make_destroy_plan, make_plan,
 };
 pub use provider::{
-    CloudIds, DELETION_PROTECTION_FIELD, DeleteOptions, FieldChange, NoProgress, Note, Progress,
-    Provider, ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, SECRET_VALUE, Scope,
+    CloudIds, DELETION_PROTECTION_FIELD, DeleteOptions, Environments, FieldChange, NoProgress,
+    Note, Progress, Provider, ProviderError, ProviderPerEnvironment, ReadDepth, ReplaceOrder,
+    ResourceDiff, SECRET_VALUE, Scope,
 };
 pub use rollback::{RollbackReport, rollback};

@@ -64,6 +64,12 @@ pub struct LiveState {
     /// never changed or deleted.
     #[serde(default)]
     pub conflicts: Vec<Conflict>,
+    /// The account the read was made in, when the cloud says (AWS: STS names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region the read was made in, when the cloud has regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// A resource whose ownership is claimed by its tags but not proven.

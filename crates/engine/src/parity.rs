@@ -8,7 +8,10 @@
 //! `declared: true` and does not break parity; a resource present in one environment only is
 //! a difference, except members of counted sets (their number is scale); the fields the spec
 //! templates (`${environment}`) are compared with each environment's name written back, so
-//! `staging-jaeger:6831` and `production-jaeger:6831` are the same value.
+//! `staging-jaeger:6831` and `production-jaeger:6831` are the same value; and where each
+//! environment lives is masked in every text value (its account id as `${account}`, its
+//! region as `${region}`: ARNs, zones, dashboard bodies), so environments in two accounts and
+//! regions are at parity when nothing else differs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -66,6 +69,26 @@ fn unsubstituted(value: &Value, placeholders: &Placeholders<'_>) -> Value {
     }
 }
 
+/// `value` with where the environment lives masked: its account id as `${account}` and its
+/// region as `${region}` (in ARNs, zones, dashboard bodies), so that environments in two
+/// accounts and regions compare equal when only that differs.
+fn masked(value: &Value, state: &LiveState) -> Value {
+    match value {
+        Value::Str(text) => {
+            let mut text = text.clone();
+            if let Some(account) = state.account.as_deref().filter(|a| !a.is_empty()) {
+                text = text.replace(account, "${account}");
+            }
+            if let Some(region) = state.region.as_deref().filter(|r| !r.is_empty()) {
+                text = text.replace(region, "${region}");
+            }
+            Value::Str(text)
+        }
+        Value::List(items) => Value::List(items.iter().map(|item| masked(item, state)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Values by field of every spec resource of environment `name`, counted sets folded into
 /// sets of distinct values, templated fields with their substitutions written back.
 fn fold(
@@ -97,6 +120,7 @@ fn fold(
             } else {
                 value.clone()
             };
+            let value = masked(&value, state);
             entry.1.entry(field.clone()).or_default().insert(value);
         }
     }

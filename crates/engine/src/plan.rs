@@ -309,6 +309,10 @@ pub struct Plan {
     pub project: String,
     pub environment: String,
     pub region: String,
+    /// The account the plan was made in (from the read), when the cloud names it: a saved plan
+    /// is carried out only in that account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub parity_digest: String,
     pub protected: bool,
     /// The environment that must have converged on the same spec before this plan is applied.
@@ -995,6 +999,7 @@ fn plan_of(
         project: desired.project.clone(),
         environment: desired.environment.clone(),
         region: desired.region.clone(),
+        account: live.account.clone(),
         parity_digest: desired.parity_digest.clone(),
         protected: desired.protected,
         promote_from: desired.promote_from.clone(),

@@ -8,6 +8,10 @@
 //! made instead of duplicating it; `delete` of something already gone succeeds, and returns
 //! only once the resource is gone (not while it reads `deleting`); long waits are reported
 //! through the operation's [`Progress`].
+//!
+//! Also owns [`Environments`]: which provider reaches which environment, since environments
+//! may live in their own accounts and regions behind their own credentials. Invariant: an
+//! operation on an environment uses only the provider [`Environments::provider`] gives for it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -174,6 +178,14 @@ pub enum ProviderError {
     /// Credentials are missing or invalid.
     #[error("no usable credentials: {message}")]
     Credentials { message: String },
+    /// The credentials act in another account than the environment lives in; nothing but the
+    /// identity question was asked.
+    #[error("the credentials are for account {actual}, but `{environment}` lives in {expected}")]
+    WrongAccount {
+        environment: String,
+        expected: String,
+        actual: String,
+    },
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -238,4 +250,47 @@ pub trait Provider: Sync {
         options: DeleteOptions,
         progress: &dyn Progress,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+/// Which provider reaches each environment of a spec: environments may live in their own
+/// accounts and regions, each behind its own credentials. One [`Provider`] that reaches every
+/// environment is itself an `Environments`.
+pub trait Environments: Sync {
+    /// The provider of one environment.
+    type Provider: Provider + ?Sized;
+
+    /// The provider that reaches `environment`.
+    fn provider(&self, environment: &str) -> &Self::Provider;
+}
+
+impl<P: Provider + ?Sized> Environments for P {
+    type Provider = P;
+
+    fn provider(&self, _environment: &str) -> &P {
+        self
+    }
+}
+
+/// A provider per environment, by name: what reaches staging in one account and production in
+/// another.
+#[derive(Debug, Clone)]
+pub struct ProviderPerEnvironment<P> {
+    /// The provider of the environment the run is about, and of any environment not named.
+    primary: P,
+    others: BTreeMap<String, P>,
+}
+
+impl<P: Provider> ProviderPerEnvironment<P> {
+    /// `primary` reaches every environment that `others` does not name.
+    pub fn new(primary: P, others: BTreeMap<String, P>) -> Self {
+        ProviderPerEnvironment { primary, others }
+    }
+}
+
+impl<P: Provider> Environments for ProviderPerEnvironment<P> {
+    type Provider = P;
+
+    fn provider(&self, environment: &str) -> &P {
+        self.others.get(environment).unwrap_or(&self.primary)
+    }
 }

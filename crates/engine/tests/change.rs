@@ -326,6 +326,15 @@ async fn a_saved_plan_is_carried_out_only_while_spec_and_cloud_are_as_it_was_mad
         Err(SavedPlanError::OtherTarget { .. })
     ));
 
+    // Made in another account than the plan made now: refused, whatever else matches.
+    let mut other_account = saved.clone();
+    other_account.account = Some("222222222222".into());
+    assert!(matches!(
+        ops::apply::check_unchanged(&other_account, &saved),
+        Err(SavedPlanError::OtherAccount { .. })
+    ));
+    assert!(ops::apply::check_unchanged(&saved, &saved).is_ok());
+
     // Stale: the cloud changed since the plan was made.
     cloud.tamper("instance.app[0]", "ami", Value::Str("ami-87654321".into()));
     let before = mutating_calls(&cloud);

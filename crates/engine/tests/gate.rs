@@ -192,3 +192,34 @@ async fn a_failed_read_of_the_upstream_names_the_upstream() {
         "failed to read the live state of `staging`"
     );
 }
+
+#[tokio::test]
+async fn the_gate_reads_the_upstream_through_the_upstreams_own_provider() {
+    // Staging lives in one cloud (an account), production in another: the gate must look
+    // for staging where staging lives.
+    let staging_cloud = FakeCloud::default();
+    let production_cloud = FakeCloud::default();
+    let spec = gated_spec();
+    let production = spec.expand("production").unwrap();
+    let reporter = Recorder::default();
+    converge(&staging_cloud, &spec, "staging").await;
+    let providers = envctl_engine::ProviderPerEnvironment::new(
+        production_cloud,
+        [("staging".to_string(), staging_cloud)]
+            .into_iter()
+            .collect(),
+    );
+    assert_eq!(
+        state(&providers, &spec, &production, &reporter)
+            .await
+            .unwrap(),
+        GateState::Converged,
+        "staging converged in its own cloud"
+    );
+    // Through production's cloud alone, staging is nowhere.
+    let alone = FakeCloud::default();
+    assert!(matches!(
+        state(&alone, &spec, &production, &reporter).await.unwrap(),
+        GateState::Unconverged(_)
+    ));
+}

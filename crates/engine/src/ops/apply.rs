@@ -19,7 +19,7 @@ use super::{Operation, ReadError};
 use crate::execute::{ApplyOptions, ApplyReport, Reporter, execute};
 use crate::graph::{ApplyGraph, GraphError};
 use crate::plan::{Blocker, PLAN_FORMAT_VERSION, Plan, PlanOptions, desired_digest};
-use crate::provider::Provider;
+use crate::provider::{Environments, Provider};
 
 /// Why [`apply`] refused to start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +60,7 @@ pub async fn apply_environment<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
@@ -88,12 +88,12 @@ pub(super) async fn admit_and_change<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
     gate::admit(
-        session.provider,
+        session.environments,
         spec,
         &mut desired,
         gate,
@@ -103,9 +103,13 @@ where
     .await?;
     let desired = &desired;
     change(session, operation, desired, options, || async {
-        super::plan_with(session.provider, desired, plan_options)
-            .await
-            .map_err(|source| ReadError::of(&desired.environment, source).into())
+        super::plan_with(
+            session.environments.provider(&desired.environment),
+            desired,
+            plan_options,
+        )
+        .await
+        .map_err(|source| ReadError::of(&desired.environment, source).into())
     })
     .await
 }
@@ -150,9 +154,21 @@ pub fn check_target(saved: &Plan, desired: &DesiredState) -> Result<(), SavedPla
     Ok(())
 }
 
-/// Refuses to carry out `current` (the plan made now) unless it is exactly `saved`: made from
-/// the same live state (else stale) and with the same changes (else edited).
+/// Refuses to carry out `current` (the plan made now) unless it is exactly `saved`: made in
+/// the same account (else the credentials reach another one), from the same live state (else
+/// stale) and with the same changes (else edited).
 pub fn check_unchanged(saved: &Plan, current: &Plan) -> Result<(), SavedPlanError> {
+    if saved.account != current.account {
+        let name = |account: &Option<String>| {
+            account
+                .clone()
+                .unwrap_or_else(|| "an account the cloud did not name".into())
+        };
+        return Err(SavedPlanError::OtherAccount {
+            saved: name(&saved.account),
+            current: name(&current.account),
+        });
+    }
     if current.live_fingerprint != saved.live_fingerprint {
         return Err(SavedPlanError::Stale {
             environment: saved.environment.clone(),
@@ -177,7 +193,7 @@ pub async fn apply_saved<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
@@ -190,7 +206,7 @@ where
     )?;
     check_target(saved, &desired)?;
     gate::enforce(
-        session.provider,
+        session.environments,
         spec,
         &mut desired,
         None,
@@ -206,9 +222,13 @@ where
     // What runs is the plan made now (its protection, blockers and notes are the current
     // spec's), and only when it comes out exactly as saved.
     change(session, Operation::Apply, desired, options, || async {
-        let current = super::plan_with(session.provider, desired, &plan_options)
-            .await
-            .map_err(|source| ReadError::of(&saved.environment, source))?;
+        let current = super::plan_with(
+            session.environments.provider(&desired.environment),
+            desired,
+            &plan_options,
+        )
+        .await
+        .map_err(|source| ReadError::of(&saved.environment, source))?;
         check_unchanged(saved, &current)?;
         Ok(current)
     })

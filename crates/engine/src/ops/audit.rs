@@ -12,7 +12,7 @@ use super::expiry::{DeclaredDifference, declared_differences};
 use super::{LookupError, ReadError};
 use crate::drift::{DriftEntry, DriftReport};
 use crate::parity::{ParityDifference, ParityReport};
-use crate::provider::Provider;
+use crate::provider::Environments;
 
 /// Everything a scheduled audit found.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,22 +78,22 @@ impl Audit {
 
 /// Reads every environment of `spec` deeply, compares each promotion pair, and judges the
 /// declared differences against `today`.
-pub async fn audit<P: Provider + ?Sized>(
-    provider: &P,
+pub async fn audit<E: Environments + ?Sized>(
+    environments: &E,
     spec: &Spec,
     today: CivilDate,
 ) -> Result<Audit, LookupError> {
     let mut drift = Vec::new();
     for name in spec.environment_names() {
         let desired = spec.expand(name)?;
-        let (_, report) = super::drift(provider, &desired)
+        let (_, report) = super::drift(environments.provider(name), &desired)
             .await
             .map_err(|source| ReadError::of(name, source))?;
         drift.push(report);
     }
     let mut parity = Vec::new();
     for (from, to) in super::parity::promotion_pairs(spec) {
-        parity.push(super::parity::compare(provider, spec, &from, &to).await?);
+        parity.push(super::parity::compare(environments, spec, &from, &to).await?);
     }
     Ok(Audit {
         drift,

@@ -21,7 +21,7 @@ use super::{ApplyError, Event, GateError, Operation, ReadError, RollbackCause, a
 use crate::execute::{ApplyOptions, ApplyReport, Reporter};
 use crate::graph::{ApplyGraph, GraphError};
 use crate::plan::Plan;
-use crate::provider::{DeleteOptions, Provider};
+use crate::provider::{DeleteOptions, Environments};
 use crate::rollback::{RollbackReport, rollback};
 
 /// What a change puts at risk, for the confirmation to weigh.
@@ -76,7 +76,8 @@ pub trait Frontend: Reporter {
 /// What an operation that changes the cloud works with: the cloud, the locks, whoever runs
 /// it, and the date (expiry and override tags; the engine reads no clock).
 pub struct Session<'a, P: ?Sized, L: ?Sized, F: ?Sized> {
-    pub provider: &'a P,
+    /// The provider of each environment (its account, region and credentials).
+    pub environments: &'a P,
     pub locks: &'a L,
     pub frontend: &'a F,
     pub today: CivilDate,
@@ -209,6 +210,9 @@ pub enum SavedPlanError {
         project: String,
         region: String,
     },
+    /// Made in another account than the credentials of this run act in.
+    #[error("the saved plan was made in account {saved}, but these credentials act in {current}")]
+    OtherAccount { saved: String, current: String },
     /// Made from another version of the spec.
     #[error("the saved plan was made from another version of the spec")]
     OtherSpec,
@@ -232,7 +236,7 @@ pub async fn change<P, L, F, M, Fut>(
     make_plan: M,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
     M: Fn() -> Fut,
@@ -377,7 +381,7 @@ async fn run<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: ?Sized,
     F: Frontend + ?Sized,
 {
@@ -392,9 +396,14 @@ where
         },
         ..options.apply.clone()
     };
-    let report = apply(session.provider, plan, apply_options, session.frontend)
-        .await
-        .map_err(ChangeError::Apply)?;
+    let report = apply(
+        session.environments.provider(&plan.environment),
+        plan,
+        apply_options,
+        session.frontend,
+    )
+    .await
+    .map_err(ChangeError::Apply)?;
     session.frontend.on_event(&Event::Applied {
         operation,
         report: &report,
@@ -411,7 +420,13 @@ where
             environment: &plan.environment,
             cause,
         });
-        let rolled_back = rollback(plan, &report, session.provider, session.frontend).await;
+        let rolled_back = rollback(
+            plan,
+            &report,
+            session.environments.provider(&plan.environment),
+            session.frontend,
+        )
+        .await;
         session.frontend.on_event(&Event::RolledBack {
             report: &rolled_back,
         });

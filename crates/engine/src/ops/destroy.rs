@@ -10,7 +10,7 @@ use envctl_spec::DesiredState;
 use super::change::{ChangeError, ChangeOptions, ChangeOutcome, Frontend, Session, change};
 use super::lock::LockStore;
 use super::{Operation, ReadError};
-use crate::provider::Provider;
+use crate::provider::Environments;
 
 /// Plans deleting everything `desired`'s environment owns, confirms, and deletes it.
 pub async fn destroy<P, L, F>(
@@ -19,12 +19,12 @@ pub async fn destroy<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
     change(session, Operation::Destroy, desired, options, || async {
-        super::plan_destroy(session.provider, desired)
+        super::plan_destroy(session.environments.provider(&desired.environment), desired)
             .await
             .map_err(|source| ReadError::of(&desired.environment, source).into())
     })

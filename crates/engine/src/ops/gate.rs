@@ -16,7 +16,7 @@ use super::{Event, ReadError};
 use crate::drift::DriftKind;
 use crate::execute::Reporter;
 use crate::plan::{Blocker, BlockerKind};
-use crate::provider::Provider;
+use crate::provider::Environments;
 
 /// The tag recording why a promotion gate was skipped.
 pub const OVERRIDE_TAG: &str = "envctl:promotion-override";
@@ -145,8 +145,8 @@ pub fn enforce_expiry<R: Reporter + ?Sized>(
 
 /// Reads the upstream environment of `desired` (read-only) and says whether the promotion
 /// gate would let a change through; `plan` shows it, the mutating operations enforce it.
-pub async fn state<P: Provider + ?Sized, R: Reporter + ?Sized>(
-    provider: &P,
+pub async fn state<E: Environments + ?Sized, R: Reporter + ?Sized>(
+    environments: &E,
     spec: &Spec,
     desired: &DesiredState,
     reporter: &R,
@@ -156,7 +156,8 @@ pub async fn state<P: Provider + ?Sized, R: Reporter + ?Sized>(
     };
     let environment = &desired.environment;
     let upstream_desired = spec.expand(&upstream)?;
-    let (_, report) = super::drift(provider, &upstream_desired)
+    // The upstream environment is read with its own provider (its account and region).
+    let (_, report) = super::drift(environments.provider(&upstream), &upstream_desired)
         .await
         .map_err(|source| ReadError::of(&upstream, source))?;
     if report.is_clean() {
@@ -198,8 +199,8 @@ pub async fn state<P: Provider + ?Sized, R: Reporter + ?Sized>(
 
 /// Refuses to go on unless `desired`'s upstream environment has converged, or the gate is
 /// skipped with a reason (reported, and added to the VPCs' tags in `desired`).
-pub async fn enforce<P: Provider + ?Sized, R: Reporter + ?Sized>(
-    provider: &P,
+pub async fn enforce<E: Environments + ?Sized, R: Reporter + ?Sized>(
+    environments: &E,
     spec: &Spec,
     desired: &mut DesiredState,
     skip_reason: Option<&str>,
@@ -222,7 +223,7 @@ pub async fn enforce<P: Provider + ?Sized, R: Reporter + ?Sized>(
         );
         return Ok(());
     }
-    match state(provider, spec, desired, reporter).await? {
+    match state(environments, spec, desired, reporter).await? {
         GateState::Unconverged(blocker) => Err(GateError::Unconverged {
             blocker: Box::new(blocker),
         }),
@@ -231,8 +232,8 @@ pub async fn enforce<P: Provider + ?Sized, R: Reporter + ?Sized>(
 }
 
 /// Both gates in order: expiry (no call), then promotion (reads the upstream environment).
-pub async fn admit<P: Provider + ?Sized, R: Reporter + ?Sized>(
-    provider: &P,
+pub async fn admit<E: Environments + ?Sized, R: Reporter + ?Sized>(
+    environments: &E,
     spec: &Spec,
     desired: &mut DesiredState,
     options: &GateOptions,
@@ -247,7 +248,7 @@ pub async fn admit<P: Provider + ?Sized, R: Reporter + ?Sized>(
         reporter,
     )?;
     enforce(
-        provider,
+        environments,
         spec,
         desired,
         options.skip_promotion_gate.as_deref(),

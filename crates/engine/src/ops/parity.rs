@@ -10,7 +10,7 @@ use envctl_spec::Spec;
 
 use super::{LookupError, ReadError, read_live};
 use crate::parity::{ParityReport, compare_environments};
-use crate::provider::{Provider, ReadDepth};
+use crate::provider::{Environments, ReadDepth};
 
 /// Each environment with a `promote_from`, as `(from, to)`, in the spec's order.
 pub fn promotion_pairs(spec: &Spec) -> Vec<(String, String)> {
@@ -23,9 +23,10 @@ pub fn promotion_pairs(spec: &Spec) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Reads both environments and compares them.
-pub async fn compare<P: Provider + ?Sized>(
-    provider: &P,
+/// Reads both environments, each with its own provider (its account and region), and
+/// compares them.
+pub async fn compare<E: Environments + ?Sized>(
+    environments: &E,
     spec: &Spec,
     from: &str,
     to: &str,
@@ -38,8 +39,8 @@ pub async fn compare<P: Provider + ?Sized>(
     let from_desired = spec.expand(from)?;
     let to_desired = spec.expand(to)?;
     let (from_live, to_live) = futures::try_join!(
-        read_live(provider, &from_desired, ReadDepth::Owned),
-        read_live(provider, &to_desired, ReadDepth::Owned),
+        read_live(environments.provider(from), &from_desired, ReadDepth::Owned),
+        read_live(environments.provider(to), &to_desired, ReadDepth::Owned),
     )
     .map_err(|source| ReadError {
         environments: vec![from.to_string(), to.to_string()],

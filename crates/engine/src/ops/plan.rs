@@ -14,7 +14,7 @@ use crate::execute::Reporter;
 use crate::graph::{ApplyGraph, GraphError};
 use crate::live::LiveState;
 use crate::plan::{Blocker, BlockerKind, Plan, PlanOptions, make_destroy_plan, make_plan};
-use crate::provider::{Provider, ProviderError, ReadDepth, Scope};
+use crate::provider::{Environments, Provider, ProviderError, ReadDepth, Scope};
 
 /// The scope whose ownership tags select `desired`'s live resources.
 pub fn scope_of(desired: &DesiredState) -> Scope {
@@ -75,19 +75,23 @@ pub async fn plan_with<P: Provider + ?Sized>(
 /// The plan `envctl plan` shows: [`plan_with`], plus a blocker for each gate the apply after
 /// it would be refused by (an unconverged upstream environment, an expired declared
 /// difference), so that a plan a pull request shows is not green when the apply would fail.
-pub async fn plan_gated<P: Provider + ?Sized, R: Reporter + ?Sized>(
-    provider: &P,
+pub async fn plan_gated<E: Environments + ?Sized, R: Reporter + ?Sized>(
+    environments: &E,
     spec: &Spec,
     desired: &DesiredState,
     options: &PlanOptions,
     today: CivilDate,
     reporter: &R,
 ) -> Result<Plan, GateError> {
-    let mut plan = plan_with(provider, desired, options)
-        .await
-        .map_err(|source| ReadError::of(&desired.environment, source))?;
+    let mut plan = plan_with(
+        environments.provider(&desired.environment),
+        desired,
+        options,
+    )
+    .await
+    .map_err(|source| ReadError::of(&desired.environment, source))?;
     if let GateState::Unconverged(blocker) =
-        super::gate::state(provider, spec, desired, reporter).await?
+        super::gate::state(environments, spec, desired, reporter).await?
     {
         plan.blockers.push(blocker);
     }

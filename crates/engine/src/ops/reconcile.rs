@@ -23,7 +23,7 @@ use super::gate::{self, GateOptions};
 use super::lock::LockStore;
 use super::{Event, Operation, ReadError};
 use crate::execute::Interrupt;
-use crate::provider::Provider;
+use crate::provider::Environments;
 
 /// The clock of the controller loop, from the runtime the caller runs on.
 pub trait Timer: Sync {
@@ -112,12 +112,12 @@ pub async fn repair<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<Repair, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
     let name = &desired.environment;
-    let (_, report) = super::drift(session.provider, desired)
+    let (_, report) = super::drift(session.environments.provider(&desired.environment), desired)
         .await
         .map_err(|source| ReadError::of(name, source))?;
     session.frontend.on_event(&Event::Drift { report: &report });
@@ -129,7 +129,7 @@ where
     }
     let mut desired = desired.clone();
     gate::admit(
-        session.provider,
+        session.environments,
         spec,
         &mut desired,
         gate,
@@ -140,7 +140,7 @@ where
     let desired = &desired;
     // The repair is planned again under the lock (with the override tags, if any).
     let outcome = change(session, Operation::Reconcile, desired, options, || async {
-        super::drift(session.provider, desired)
+        super::drift(session.environments.provider(&desired.environment), desired)
             .await
             .map(|(plan, _)| plan)
             .map_err(|source| ReadError::of(name, source).into())
@@ -159,7 +159,7 @@ pub async fn reconcile<P, L, F, T>(
     timer: &T,
 ) -> Result<ReconcileReport, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
     T: Timer + ?Sized,

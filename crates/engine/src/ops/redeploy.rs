@@ -14,7 +14,7 @@ use super::change::{ChangeError, ChangeOptions, ChangeOutcome, Frontend, Session
 use super::gate::GateOptions;
 use super::lock::LockStore;
 use crate::plan::{PlanOptions, ReplacePolicy};
-use crate::provider::Provider;
+use crate::provider::Environments;
 
 /// What a redeploy rebuilds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub async fn redeploy<P, L, F>(
     options: &ChangeOptions,
 ) -> Result<ChangeOutcome, ChangeError<F::Error>>
 where
-    P: Provider + ?Sized,
+    P: Environments + ?Sized,
     L: LockStore + ?Sized,
     F: Frontend + ?Sized,
 {
