@@ -3,17 +3,33 @@
 The tests use it to check what envctl did without trusting envctl's own reads, and to change
 things behind envctl's back (drift). Every command prints one JSON document on stdout.
 
-usage: aws_client.py ENDPOINT COMMAND [ARGS...]
+usage: aws_client.py ENDPOINT [--region REGION] [--role ROLE_ARN] COMMAND [ARGS...]
+
+`--region` reads another region than us-east-1; `--role` assumes the role first (the
+emulator then answers for the role's account), to see what lives in another account.
 """
 import json
 import sys
 
 import boto3
 
+# Where the client looks: set by main from --region and --role.
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
 
 def client(endpoint, service):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+
+
+def assume(endpoint, role_arn):
+    """The credentials of `role_arn`, assumed with the default ones."""
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    found = sts.assume_role(RoleArn=role_arn, RoleSessionName="aws-client")["Credentials"]
+    return {"aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"]}
 
 
 def clients(endpoint):
@@ -99,7 +115,15 @@ def inventory(ec2, rds, logs, ssm, cloudwatch):
 
 
 def main():
-    endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    global REGION, CREDENTIALS
+    endpoint, rest = sys.argv[1], sys.argv[2:]
+    while rest and rest[0] in ("--region", "--role"):
+        if rest[0] == "--region":
+            REGION = rest[1]
+        else:
+            CREDENTIALS = assume(endpoint, rest[1])
+        rest = rest[2:]
+    command, args = rest[0], rest[1:]
     ec2, rds = clients(endpoint)
     logs, ssm = client(endpoint, "logs"), client(endpoint, "ssm")
     cloudwatch = client(endpoint, "cloudwatch")
@@ -256,8 +280,7 @@ def main():
         result = {"ok": True}
     elif command == "put-lock":
         bucket, key, body = args
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = client(endpoint, "s3")
         try:
             s3.create_bucket(Bucket=bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
@@ -266,16 +289,14 @@ def main():
         result = {"ok": True}
     elif command == "get-lock":
         bucket, key = args
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = client(endpoint, "s3")
         try:
             result = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
             result = None
     elif command == "bucket-info":
         (bucket,) = args
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = client(endpoint, "s3")
         names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
         if bucket not in names:
             result = None

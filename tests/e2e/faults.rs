@@ -127,8 +127,9 @@ fn when_retries_run_out_the_error_says_so_and_names_the_throttling() {
         )
         .expect_code(1);
     assert!(
+        // The first call of a run asks STS who the credentials are.
         run.stderr
-            .starts_with("error: failed to read the live state of `staging`"),
+            .starts_with("error: failed to ask AWS who the credentials of `staging` are"),
         "{}",
         run.stderr
     );

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accounts;
 mod apply;
 mod config;
 mod drift;

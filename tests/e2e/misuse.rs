@@ -108,7 +108,8 @@ fn missing_credentials_get_a_hint_about_the_credential_chain() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.starts_with("error: failed to read the live state of `staging`"),
+        // The first call of a run asks STS who the credentials are.
+        stderr.starts_with("error: failed to ask AWS who the credentials of `staging` are"),
         "{stderr}"
     );
     assert!(stderr.contains("no usable credentials"), "{stderr}");

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use envctl_providers::{AwsProvider, AwsSettings};
+use envctl_engine::{Environments, ProviderPerEnvironment};
+use envctl_providers::{AssumeRole, AwsProvider, AwsSettings, ExpectedAccount};
 use envctl_spec::{CivilDate, DesiredState, Severity, SourceFile, Spec};
 
 use crate::args::GlobalArgs;
@@ -217,23 +218,41 @@ pub fn unknown_environment(
     )))
 }
 
-/// The region this run works in: `--region`, else the spec's.
-pub fn region(global: &GlobalArgs, loaded: &LoadedSpec) -> String {
-    global
-        .region
-        .clone()
-        .unwrap_or_else(|| loaded.spec.region().to_string())
+/// The region `environment` is reached in: `--region`, else the environment's (its own
+/// `region`, else the project's).
+pub fn region(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str) -> String {
+    global.region.clone().unwrap_or_else(|| {
+        loaded
+            .spec
+            .environment(environment)
+            .map_or_else(|| loaded.spec.region().to_string(), |e| e.region.clone())
+    })
 }
 
-/// Provider settings from the global flags, defaulting the region to the spec's.
-pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
-    let mut settings = AwsSettings::new(
-        global
-            .region
-            .clone()
-            .unwrap_or_else(|| spec_region.to_string()),
-    );
-    settings.profile.clone_from(&global.profile);
+/// Provider settings of `environment` from the spec (its region, profile, role and account)
+/// and the global flags (`--region` and `--profile` override the spec's).
+pub fn aws_settings(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str) -> AwsSettings {
+    let mut settings = AwsSettings::new(region(global, loaded, environment));
+    let declared = loaded.spec.environment(environment);
+    settings.profile = global
+        .profile
+        .clone()
+        .or_else(|| declared.and_then(|e| e.profile.clone()));
+    if let Some(declared) = declared {
+        settings.assume_role = declared.role_arn.as_ref().map(|role_arn| AssumeRole {
+            role_arn: role_arn.clone(),
+            external_id: declared.external_id.clone(),
+            session_name: declared.session_name.clone(),
+        });
+        settings.expected_account =
+            declared
+                .account_id
+                .as_ref()
+                .map(|account_id| ExpectedAccount {
+                    environment: environment.to_string(),
+                    account_id: account_id.clone(),
+                });
+    }
     settings.endpoint_url.clone_from(&global.endpoint_url);
     settings.max_attempts = global.max_attempts;
     settings.initial_backoff = global.initial_backoff;
@@ -247,13 +266,26 @@ pub fn aws_settings(global: &GlobalArgs, spec_region: &str) -> AwsSettings {
     settings
 }
 
-/// Connects to AWS, after checking what can be checked without a call: the region's form,
-/// and that an explicitly given endpoint is a URL that answers at all (an emulator that is
-/// not running fails in seconds, not after a minute of retries).
-pub async fn connect(global: &GlobalArgs, spec_region: &str) -> anyhow::Result<AwsProvider> {
-    let settings = aws_settings(global, spec_region);
-    check_region(&settings.region)?;
-    let endpoint = settings.endpoint_url.clone().or_else(|| {
+/// The providers of a run: one per environment of the spec, each in its environment's
+/// account and region.
+pub type Providers = ProviderPerEnvironment<AwsProvider>;
+
+/// Connects to every environment of the spec (no call: credentials are resolved on first
+/// use), after checking what can be checked without a call: the regions' form, and that an
+/// explicitly given endpoint answers at all (an emulator that is not running fails in
+/// seconds, not after a minute of retries). Then proves, for each environment of `proven`,
+/// that its credentials are for its account (one STS call each, before any other call), and
+/// says on stderr where each one is reached.
+pub async fn connect(
+    global: &GlobalArgs,
+    loaded: &LoadedSpec,
+    proven: &[&str],
+) -> anyhow::Result<Providers> {
+    let names = loaded.spec.environment_names();
+    for name in &names {
+        check_region(&region(global, loaded, name))?;
+    }
+    let endpoint = global.endpoint_url.clone().or_else(|| {
         std::env::var("AWS_ENDPOINT_URL")
             .ok()
             .filter(|e| !e.is_empty())
@@ -261,7 +293,63 @@ pub async fn connect(global: &GlobalArgs, spec_region: &str) -> anyhow::Result<A
     if let Some(endpoint) = endpoint {
         check_endpoint(&endpoint).await?;
     }
-    Ok(AwsProvider::connect(&settings).await)
+    let primary_name = proven
+        .first()
+        .copied()
+        .or(names.first().copied())
+        .unwrap_or_default();
+    let primary = AwsProvider::connect(&aws_settings(global, loaded, primary_name)).await;
+    let mut others = std::collections::BTreeMap::new();
+    for name in names.into_iter().filter(|name| *name != primary_name) {
+        let provider = AwsProvider::connect(&aws_settings(global, loaded, name)).await;
+        others.insert(name.to_string(), provider);
+    }
+    let providers = ProviderPerEnvironment::new(primary, others);
+    for name in proven {
+        let provider = providers.provider(name);
+        match provider.check_account().await {
+            Ok(()) => {}
+            Err(envctl_engine::ProviderError::WrongAccount {
+                environment,
+                expected,
+                actual,
+            }) => {
+                let declared = loaded.spec.environment(&environment);
+                let hint = match declared.and_then(|e| e.role_arn.as_deref()) {
+                    Some(role) => format!(
+                        "the role `{role}` was assumed and still answered for {actual}: check `role_arn` of `{environment}`"
+                    ),
+                    None => format!(
+                        "set `role_arn` (or `profile`) of `[environments.{environment}]` to reach account {expected}, or pass `--profile` with credentials for it"
+                    ),
+                };
+                return Err(UserError::new(format!(
+                    "the credentials are for account {actual}, but {environment} lives in {expected}"
+                ))
+                .hint(hint)
+                .into());
+            }
+            Err(error) => {
+                return Err(crate::commands::cloud_error(
+                    error,
+                    format!("failed to ask AWS who the credentials of `{name}` are"),
+                ));
+            }
+        }
+        let identity = provider.identity().await.map_err(|error| {
+            crate::commands::cloud_error(
+                error,
+                format!("failed to ask AWS who the credentials of `{name}` are"),
+            )
+        })?;
+        crate::style::eprintln(&format!(
+            "`{name}`: account {}, region {} (as {})",
+            identity.account,
+            provider.region(),
+            identity.arn
+        ));
+    }
+    Ok(providers)
 }
 
 /// A region is lowercase words and a number joined by dashes (`eu-west-1`, `us-gov-west-1`).
@@ -346,7 +434,7 @@ pub fn expand_for_destroy(
     environment: &str,
 ) -> anyhow::Result<DesiredState> {
     let mut desired = expand(loaded, environment)?;
-    desired.region = region(global, loaded);
+    desired.region = region(global, loaded, environment);
     check_zones(&desired)?;
     Ok(desired)
 }

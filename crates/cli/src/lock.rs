@@ -9,16 +9,35 @@
 
 use std::sync::Mutex;
 
+use envctl_engine::Environments;
 use envctl_engine::ops::LockError;
-use envctl_providers::{AwsProvider, S3LockStore};
+use envctl_providers::S3LockStore;
+
+use crate::context::{LoadedSpec, Providers};
 
 use crate::errors::UserError;
 
-/// The lock store of this run: the spec's `lock_bucket` (or the account's default), each lock
+/// The lock store of this run: each environment's lock in its `lock_bucket` (or the
+/// project's, or its account's default), reached with that environment's provider, each lock
 /// recording this command line.
-pub fn store<'a>(provider: &'a AwsProvider, bucket: Option<&str>) -> S3LockStore<'a> {
+pub fn store<'a>(providers: &'a Providers, loaded: &LoadedSpec) -> S3LockStore<'a> {
     let command: Vec<String> = std::env::args().collect();
-    S3LockStore::new(provider, bucket, command.join(" "))
+    let names = loaded.spec.environment_names();
+    let first = names.first().copied().unwrap_or_default();
+    let mut store = S3LockStore::new(
+        providers.provider(first),
+        loaded.spec.lock_bucket(),
+        command.join(" "),
+    );
+    for name in names {
+        let bucket = loaded
+            .spec
+            .environment(name)
+            .and_then(|e| e.lock_bucket.as_deref())
+            .or(loaded.spec.lock_bucket());
+        store = store.with_environment(name, providers.provider(name), bucket);
+    }
+    store
 }
 
 /// A lock error as a user-facing error: who holds it and how to get past it.

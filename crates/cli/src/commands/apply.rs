@@ -29,13 +29,13 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..PlanOptions::default()
             };
-            let provider = connect(global, loaded.spec.region()).await?;
-            let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+            let providers = connect(global, &loaded, &[&environment]).await?;
+            let locks = crate::lock::store(&providers, &loaded);
             let terminal = terminal(global, &execution, &environment);
             let interrupt = Interrupt::new();
             let _interrupts = watch_interrupts(&terminal, &interrupt);
             let session = Session {
-                provider: &provider,
+                environments: &providers,
                 locks: &locks,
                 frontend: &terminal,
                 today: today(),
@@ -86,13 +86,13 @@ async fn apply_saved(
     }
     let loaded = load_spec(&global.spec)?;
     let desired = crate::context::expand_for_run(global, &loaded, &saved.environment)?;
-    let provider = connect(global, loaded.spec.region()).await?;
-    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let providers = connect(global, &loaded, &[&saved.environment]).await?;
+    let locks = crate::lock::store(&providers, &loaded);
     let terminal = terminal(global, execution, &saved.environment);
     let interrupt = Interrupt::new();
     let _interrupts = watch_interrupts(&terminal, &interrupt);
     let session = Session {
-        provider: &provider,
+        environments: &providers,
         locks: &locks,
         frontend: &terminal,
         today: today(),
@@ -125,6 +125,7 @@ fn saved_plan_error(
         path.display()
     );
     let path = path.display();
+    let saved_env = &saved.environment;
     match error {
         SavedPlanError::OtherTarget {
             saved_project,
@@ -146,6 +147,13 @@ fn saved_plan_error(
             "the saved plan `{path}` is stale: `{environment}` changed since the plan was made"
         ))
         .hint(remake)
+        .into(),
+        SavedPlanError::OtherAccount { saved, current } => UserError::new(format!(
+            "the saved plan `{path}` was made in account {saved}, but these credentials act in {current}"
+        ))
+        .hint(format!(
+            "apply it with the credentials it was made with (`role_arn` or `profile` of `{saved_env}`, or `--profile`), or {remake}"
+        ))
         .into(),
         SavedPlanError::Edited => UserError::new(format!(
             "the saved plan `{path}` does not match what the spec and the cloud give now: it was edited"

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use envctl_engine::ops;
+use envctl_engine::{Environments, ops};
 
 use crate::args::{AuditArgs, AuditFormat, GlobalArgs};
 use crate::commands::lookup_error;
@@ -21,8 +21,9 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
             check_secret_sources(&desired)?;
         }
     }
-    let provider = connect(global, loaded.spec.region()).await?;
-    let audit = ops::audit(&provider, &loaded.spec, today())
+    let names = loaded.spec.environment_names();
+    let providers = connect(global, &loaded, &names).await?;
+    let audit = ops::audit(&providers, &loaded.spec, today())
         .await
         .map_err(|e| lookup_error(&loaded, e))?;
     if output != AuditFormat::Json {
@@ -34,7 +35,8 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
         AuditFormat::Text => render::audit_text(&audit),
         AuditFormat::Markdown => render::audit_markdown(&audit),
         AuditFormat::Json => {
-            let provenance = crate::commands::provenance(global, &loaded, &provider).await;
+            let provenance =
+                crate::commands::provenance(&loaded, providers.provider(names[0])).await;
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&render::audit_json(&audit, &provenance))?

@@ -16,8 +16,8 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     } = args;
     let loaded = load_spec(&global.spec)?;
     let desired = crate::context::expand_for_destroy(global, &loaded, &environment)?;
-    let provider = connect(global, loaded.spec.region()).await?;
-    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let providers = connect(global, &loaded, &[&environment]).await?;
+    let locks = crate::lock::store(&providers, &loaded);
     let terminal = Terminal::new(
         global.no_progress,
         execution.yes,
@@ -28,7 +28,7 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let interrupt = Interrupt::new();
     let _interrupts = watch_interrupts(&terminal, &interrupt);
     let session = Session {
-        provider: &provider,
+        environments: &providers,
         locks: &locks,
         frontend: &terminal,
         today: today(),

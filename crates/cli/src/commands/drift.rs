@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use envctl_engine::ops;
+use envctl_engine::{Environments, ops};
 
 use crate::args::{DriftArgs, GlobalArgs, OutputFormat};
 use crate::commands::{cloud_error, selected_environments};
@@ -24,10 +24,11 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
         check_secret_sources(&desired)?;
         expanded.push(desired);
     }
-    let provider = connect(global, loaded.spec.region()).await?;
+    let proven: Vec<&str> = names.iter().map(String::as_str).collect();
+    let providers = connect(global, &loaded, &proven).await?;
     let mut reports = Vec::new();
     for (name, desired) in names.iter().zip(expanded) {
-        let (_, report) = ops::drift(&provider, &desired)
+        let (_, report) = ops::drift(providers.provider(name), &desired)
             .await
             .map_err(|e| cloud_error(e, format!("failed to read the live state of `{name}`")))?;
         reports.push(report);
@@ -40,7 +41,8 @@ pub async fn run(global: &GlobalArgs, args: DriftArgs) -> anyhow::Result<Outcome
             render::drift_text(&reports)
         }
         OutputFormat::Json => {
-            let provenance = crate::commands::provenance(global, &loaded, &provider).await;
+            let provenance =
+                crate::commands::provenance(&loaded, providers.provider(&names[0])).await;
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&render::drift_json(&reports, &provenance))?

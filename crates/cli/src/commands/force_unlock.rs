@@ -14,8 +14,8 @@ pub async fn run(global: &GlobalArgs, args: ForceUnlockArgs) -> anyhow::Result<O
     } = args;
     let loaded = load_spec(&global.spec)?;
     expand(&loaded, &environment)?;
-    let provider = connect(global, loaded.spec.region()).await?;
-    let store = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let providers = connect(global, &loaded, &[&environment]).await?;
+    let store = crate::lock::store(&providers, &loaded);
     // Show whose lock it is and ask: removing a live run's lock lets two runs change the
     // environment at once.
     let holder = store

@@ -39,6 +39,9 @@ pub fn cloud_error(error: ProviderError, doing: String) -> anyhow::Error {
             "check the network, or `--endpoint-url` / `AWS_ENDPOINT_URL` when using a local emulator",
         ),
         ProviderError::Throttled { .. } => Some("AWS is throttling this account; run again later"),
+        ProviderError::WrongAccount { .. } => Some(
+            "set `role_arn` (or `profile`) of the environment in the spec, or pass `--profile` with credentials for its account",
+        ),
         _ => None,
     };
     let mut user = UserError::new(doing);
@@ -150,13 +153,12 @@ pub fn replace_targets(
 /// Where and when a JSON report is made: the project, the region the run works in, the account
 /// STS names for the credentials (`None` when it will not say), now.
 pub async fn provenance(
-    global: &crate::args::GlobalArgs,
     loaded: &crate::context::LoadedSpec,
     provider: &envctl_providers::AwsProvider,
 ) -> crate::render::Provenance {
     crate::render::Provenance {
         project: loaded.spec.project().to_string(),
-        region: crate::context::region(global, loaded),
+        region: provider.region().to_string(),
         account: provider.account_id().await.ok(),
         generated_at_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

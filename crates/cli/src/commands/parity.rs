@@ -34,11 +34,19 @@ pub async fn run(global: &GlobalArgs, args: ParityArgs) -> anyhow::Result<Outcom
         return Ok(Outcome::Success);
     }
     let pairs = promotion_pairs(&loaded, environments)?;
-    let provider = connect(global, loaded.spec.region()).await?;
+    let mut proven: Vec<&str> = Vec::new();
+    for (from, to) in &pairs {
+        for name in [from.as_str(), to.as_str()] {
+            if !proven.contains(&name) {
+                proven.push(name);
+            }
+        }
+    }
+    let providers = connect(global, &loaded, &proven).await?;
     let mut reports = Vec::new();
     for (from, to) in &pairs {
         reports.push(
-            ops::parity::compare(&provider, &loaded.spec, from, to)
+            ops::parity::compare(&providers, &loaded.spec, from, to)
                 .await
                 .map_err(|e| lookup_error(&loaded, e))?,
         );

@@ -28,11 +28,11 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         ..envctl_engine::PlanOptions::default()
     };
-    let provider = connect(global, loaded.spec.region()).await?;
+    let providers = connect(global, &loaded, &[&environment]).await?;
     // A plan a pull request shows is not green when the apply after merge would be refused.
     let messages = crate::frontend::Messages;
     let plan = ops::plan_gated(
-        &provider,
+        &providers,
         &loaded.spec,
         &desired,
         &options,

@@ -46,8 +46,9 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         .iter()
         .map(|name| crate::context::expand_for_run(global, &loaded, name))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let provider = connect(global, loaded.spec.region()).await?;
-    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let proven: Vec<&str> = names.iter().map(String::as_str).collect();
+    let providers = connect(global, &loaded, &proven).await?;
+    let locks = crate::lock::store(&providers, &loaded);
     let terminal = Terminal::new(
         global.no_progress,
         execution.yes,
@@ -67,7 +68,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         watch,
     };
     let session = Session {
-        provider: &provider,
+        environments: &providers,
         locks: &locks,
         frontend: &terminal,
         today: today(),

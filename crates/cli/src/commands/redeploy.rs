@@ -38,8 +38,8 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
             ReplacePolicy::InPlace
         },
     };
-    let provider = connect(global, loaded.spec.region()).await?;
-    let locks = crate::lock::store(&provider, loaded.spec.lock_bucket());
+    let providers = connect(global, &loaded, &[&environment]).await?;
+    let locks = crate::lock::store(&providers, &loaded);
     let terminal = Terminal::new(
         global.no_progress,
         execution.yes,
@@ -50,7 +50,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     let interrupt = Interrupt::new();
     let _interrupts = watch_interrupts(&terminal, &interrupt);
     let session = Session {
-        provider: &provider,
+        environments: &providers,
         locks: &locks,
         frontend: &terminal,
         today: today(),

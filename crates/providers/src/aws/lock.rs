@@ -13,6 +13,7 @@
 //! attempt had succeeded recognises the lock as its own; the bucket is created when missing.
 //! Nothing here prints: a takeover is returned for the caller to report.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -105,6 +106,7 @@ impl AwsProvider {
         info: LockInfo,
         timeout: Duration,
     ) -> Result<EnvironmentLock, LockError> {
+        self.check_account().await?;
         self.ensure_bucket(bucket).await?;
         let key = lock_key(project, environment);
         let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
@@ -167,6 +169,7 @@ impl AwsProvider {
         project: &str,
         environment: &str,
     ) -> Result<Option<LockInfo>, LockError> {
+        self.check_account().await?;
         let key = lock_key(project, environment);
         Ok(read_lock(&self.s3, bucket, &key, environment)
             .await?
@@ -181,6 +184,7 @@ impl AwsProvider {
         environment: &str,
         lock_id: &str,
     ) -> Result<LockInfo, LockError> {
+        self.check_account().await?;
         let key = lock_key(project, environment);
         let Some((holder, etag)) = read_lock(&self.s3, bucket, &key, environment).await? else {
             return Err(LockError::NotLocked {
@@ -365,39 +369,39 @@ fn is_precondition_failed(error: &ProviderError) -> bool {
     matches!(error, ProviderError::Rejected { code, .. } if code == "PreconditionFailed" || code == "ConditionalRequestConflict")
 }
 
-/// The engine's [`LockStore`] over S3: the spec's `lock_bucket`, or the account's default
-/// bucket (found on first use), holding each lock as this process running `command`.
+/// The engine's [`LockStore`] over S3: each environment's lock in its `lock_bucket` (or its
+/// account's default bucket, found on first use), reached with that environment's provider
+/// (its account and region), held as this process running `command`.
 #[derive(Debug)]
 pub struct S3LockStore<'a> {
-    provider: &'a AwsProvider,
-    bucket: Option<String>,
+    /// Where the locks of environments not named in `by_environment` live.
+    fallback: LockPlace<'a>,
+    by_environment: BTreeMap<String, LockPlace<'a>>,
     command: String,
-    /// The default bucket once found.
-    found: Mutex<Option<String>>,
     /// The locks this store took and has not released.
     held: Mutex<Vec<EnvironmentLock>>,
 }
 
-impl<'a> S3LockStore<'a> {
-    /// Locks in `bucket` (`None`: the account's default), taken for `command` (the command
-    /// line a lock records).
-    pub fn new(
-        provider: &'a AwsProvider,
-        bucket: Option<&str>,
-        command: impl Into<String>,
-    ) -> Self {
-        S3LockStore {
+/// Where one environment's lock lives: a bucket reached through a provider.
+#[derive(Debug)]
+struct LockPlace<'a> {
+    provider: &'a AwsProvider,
+    bucket: Option<String>,
+    /// The default bucket once found.
+    found: Mutex<Option<String>>,
+}
+
+impl<'a> LockPlace<'a> {
+    fn new(provider: &'a AwsProvider, bucket: Option<&str>) -> Self {
+        LockPlace {
             provider,
             bucket: bucket.map(str::to_string),
-            command: command.into(),
             found: Mutex::new(None),
-            held: Mutex::new(Vec::new()),
         }
     }
 
-    /// The bucket holding the locks: the one named, else the default one of the account and
-    /// region.
-    pub async fn bucket(&self) -> Result<String, LockError> {
+    /// The bucket: the one named, else the default one of the account and region.
+    async fn bucket(&self) -> Result<String, LockError> {
         if let Some(bucket) = &self.bucket {
             return Ok(bucket.clone());
         }
@@ -420,6 +424,48 @@ impl<'a> S3LockStore<'a> {
     }
 }
 
+impl<'a> S3LockStore<'a> {
+    /// Locks in `bucket` (`None`: the account's default) through `provider`, taken for
+    /// `command` (the command line a lock records).
+    pub fn new(
+        provider: &'a AwsProvider,
+        bucket: Option<&str>,
+        command: impl Into<String>,
+    ) -> Self {
+        S3LockStore {
+            fallback: LockPlace::new(provider, bucket),
+            by_environment: BTreeMap::new(),
+            command: command.into(),
+            held: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The lock of `environment` lives in `bucket` (`None`: the default of the provider's
+    /// account and region), reached through `provider`.
+    #[must_use]
+    pub fn with_environment(
+        mut self,
+        environment: &str,
+        provider: &'a AwsProvider,
+        bucket: Option<&str>,
+    ) -> Self {
+        self.by_environment
+            .insert(environment.to_string(), LockPlace::new(provider, bucket));
+        self
+    }
+
+    fn place(&self, environment: &str) -> &LockPlace<'a> {
+        self.by_environment
+            .get(environment)
+            .unwrap_or(&self.fallback)
+    }
+
+    /// The bucket holding `environment`'s lock.
+    pub async fn bucket(&self, environment: &str) -> Result<String, LockError> {
+        self.place(environment).bucket().await
+    }
+}
+
 impl LockStore for S3LockStore<'_> {
     async fn acquire(
         &self,
@@ -427,9 +473,10 @@ impl LockStore for S3LockStore<'_> {
         environment: &str,
         timeout: Duration,
     ) -> Result<HeldLock, LockError> {
-        let bucket = self.bucket().await?;
+        let place = self.place(environment);
+        let bucket = place.bucket().await?;
         let info = lock_info_for_this_process(self.command.clone());
-        let lock = self
+        let lock = place
             .provider
             .lock(&bucket, project, environment, info, timeout)
             .await?;
@@ -462,8 +509,10 @@ impl LockStore for S3LockStore<'_> {
         project: &str,
         environment: &str,
     ) -> Result<Option<LockInfo>, LockError> {
-        let bucket = self.bucket().await?;
-        self.provider
+        let place = self.place(environment);
+        let bucket = place.bucket().await?;
+        place
+            .provider
             .lock_holder(&bucket, project, environment)
             .await
     }
@@ -474,8 +523,10 @@ impl LockStore for S3LockStore<'_> {
         environment: &str,
         lock_id: &str,
     ) -> Result<LockInfo, LockError> {
-        let bucket = self.bucket().await?;
-        self.provider
+        let place = self.place(environment);
+        let bucket = place.bucket().await?;
+        place
+            .provider
             .force_unlock(&bucket, project, environment, lock_id)
             .await
     }

@@ -9,7 +9,11 @@
 //! tags, one paginated describe per kind, all kinds at once; every create passes its tags in
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
 //! here once, never to individual operations; every AWS call is logged (at debug level) by
-//! one interceptor, `trace::CallLog`, never by individual operations.
+//! one interceptor, `trace::CallLog`, never by individual operations. A provider reaches one
+//! environment: its region, its credentials (a role assumed for every call when the
+//! environment has `role_arn`), and, when the environment names its account, nothing but
+//! STS's identity question is asked before the account is proven (`check_account`, first in
+//! every read, change and lock operation).
 
 mod budget;
 mod ec2;
@@ -58,6 +62,37 @@ pub struct AwsSettings {
     pub waits: Timeouts,
     /// Requests per second at most, per service (EC2, RDS, S3 each), retries included.
     pub max_requests_per_second: Option<f64>,
+    /// A role to assume (STS AssumeRole) for every call, with the credentials above as the
+    /// caller's.
+    pub assume_role: Option<AssumeRole>,
+    /// The account the environment lives in: before any other call the provider asks STS who
+    /// the credentials are, and refuses every call when the account differs.
+    pub expected_account: Option<ExpectedAccount>,
+}
+
+/// A role every call is made as (`role_arn` of an environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    /// The external id the role's trust policy asks for, if any.
+    pub external_id: Option<String>,
+    /// The session name CloudTrail shows (`envctl` unless given).
+    pub session_name: Option<String>,
+}
+
+/// The account an environment lives in, and the environment's name (for the refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedAccount {
+    pub environment: String,
+    pub account_id: String,
+}
+
+/// Who the credentials are, as STS says (GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    /// The caller's ARN: a user, or an assumed role's session.
+    pub arn: String,
 }
 
 impl AwsSettings {
@@ -72,6 +107,8 @@ impl AwsSettings {
             initial_backoff: Duration::from_secs(1),
             waits: Timeouts::default(),
             max_requests_per_second: None,
+            assume_role: None,
+            expected_account: None,
         }
     }
 }
@@ -102,6 +139,10 @@ pub struct AwsProvider {
     /// Distinguishes this run's idempotency tokens from earlier runs', so a token never
     /// resurrects what an earlier run made and someone deleted since.
     run_nonce: String,
+    /// The account every call must be made in, if the environment names one.
+    expected_account: Option<ExpectedAccount>,
+    /// STS's answer about the credentials, asked once per provider (clones share it).
+    identity: std::sync::Arc<tokio::sync::OnceCell<Result<Identity, ProviderError>>>,
 }
 
 impl AwsProvider {
@@ -140,6 +181,26 @@ impl AwsProvider {
             loader = loader.http_client(budget::http_client(true, None));
         }
         let config = loader.load().await;
+        let config = match &settings.assume_role {
+            Some(role) => {
+                // The base credentials call AssumeRole; every client then uses the role's.
+                let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+                    .configure(&config)
+                    .region(aws_config::Region::new(settings.region.clone()))
+                    .session_name(role.session_name.as_deref().unwrap_or("envctl"));
+                if let Some(external_id) = &role.external_id {
+                    builder = builder.external_id(external_id);
+                }
+                let assumed = builder.build().await;
+                config
+                    .into_builder()
+                    .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                        assumed,
+                    ))
+                    .build()
+            }
+            None => config,
+        };
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -191,26 +252,60 @@ impl AwsProvider {
                 initial_backoff: settings.initial_backoff,
             },
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
+            expected_account: settings.expected_account.clone(),
+            identity: std::sync::Arc::default(),
         }
     }
 }
 
 impl AwsProvider {
-    /// The account the credentials act in (STS GetCallerIdentity).
-    pub async fn account_id(&self) -> Result<String, ProviderError> {
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| error::classify(e, "the caller's identity"))?;
-        out.account()
-            .map(str::to_string)
-            .ok_or_else(|| ProviderError::Rejected {
-                code: "MissingAccount".into(),
-                message: "STS named no account for these credentials".into(),
-                request_id: None,
+    /// Who the credentials are (STS GetCallerIdentity, asked once; after the role is
+    /// assumed when there is one).
+    pub async fn identity(&self) -> Result<Identity, ProviderError> {
+        self.identity
+            .get_or_init(|| async {
+                let out = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| error::classify(e, "the caller's identity"))?;
+                match (out.account(), out.arn()) {
+                    (Some(account), arn) => Ok(Identity {
+                        account: account.to_string(),
+                        arn: arn.unwrap_or_default().to_string(),
+                    }),
+                    (None, _) => Err(ProviderError::Rejected {
+                        code: "MissingAccount".into(),
+                        message: "STS named no account for these credentials".into(),
+                        request_id: None,
+                    }),
+                }
             })
+            .await
+            .clone()
+    }
+
+    /// The account the credentials act in.
+    pub async fn account_id(&self) -> Result<String, ProviderError> {
+        Ok(self.identity().await?.account)
+    }
+
+    /// Refuses, with no call but STS's, credentials for another account than the
+    /// environment's (when it names one). Every operation of the provider passes here first.
+    pub async fn check_account(&self) -> Result<(), ProviderError> {
+        let Some(expected) = &self.expected_account else {
+            return Ok(());
+        };
+        let identity = self.identity().await?;
+        if identity.account == expected.account_id {
+            return Ok(());
+        }
+        Err(ProviderError::WrongAccount {
+            environment: expected.environment.clone(),
+            expected: expected.account_id.clone(),
+            actual: identity.account,
+        })
     }
 
     /// The region this provider works in.
@@ -221,14 +316,18 @@ impl AwsProvider {
 
 impl Provider for AwsProvider {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
-        // Every kind's read at once, each its own describe.
+        self.check_account().await?;
+        // Every kind's read at once, each its own describe; beside them, the account (it goes
+        // into the plan: a saved plan is carried out only there; asked once per run).
         let reads = ResourceKind::ALL.map(|kind| -> BoxedCall<'_, KindRead> {
             dispatch!(kind, K => Box::pin(K::read(self, scope)))
         });
+        let (account, reads) =
+            futures::try_join!(self.account_id(), futures::future::try_join_all(reads))?;
         let mut resources = Vec::new();
         let mut conflicts = Vec::new();
         let mut foreign_names = Vec::new();
-        for read in futures::future::try_join_all(reads).await? {
+        for read in reads {
             resources.extend(read.resources);
             conflicts.extend(read.conflicts);
             foreign_names.extend(read.foreign_names);
@@ -255,6 +354,8 @@ impl Provider for AwsProvider {
             foreign_names,
             referenced,
             conflicts,
+            account: Some(account),
+            region: Some(self.region.clone()),
         })
     }
 
@@ -301,6 +402,7 @@ impl Provider for AwsProvider {
         ids: &CloudIds,
         progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
+        self.check_account().await?;
         // Boxed, like every kind's future here: the kinds' futures nest deep (waits inside
         // retries inside creates), and the engine's apply nests them again.
         let create: BoxedCall<'_, String> =
@@ -317,6 +419,7 @@ impl Provider for AwsProvider {
         ids: &CloudIds,
         progress: &dyn Progress,
     ) -> Result<LiveResource, ProviderError> {
+        self.check_account().await?;
         let update: BoxedCall<'_, ()> = dispatch!(desired.kind, K => Box::pin(async move {
             K::update(self, desired, live, changes, ids, progress).await?;
             // Tags go last: the applied digest must only claim what was actually applied.
@@ -332,6 +435,7 @@ impl Provider for AwsProvider {
         options: DeleteOptions,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
+        self.check_account().await?;
         let delete: BoxedCall<'_, ()> =
             dispatch!(live.kind, K => Box::pin(K::delete(self, live, options, progress)));
         match delete.await {
