@@ -27,7 +27,7 @@ fn two_accounts(production_role: bool) -> Vec<(&'static str, String)> {
         (
             "[environments.production]\n",
             format!(
-                "[environments.production]\naccount_id = \"222222222222\"\n{production_role}region = \"us-east-1\"\n"
+                "[environments.production]\naccount_id = \"222222222222\"\n{production_role}region = \"us-east-1\"\nlock_bucket = \"webapp-prod-envctl-locks\"\n"
             ),
         ),
         (
@@ -121,6 +121,19 @@ fn each_environment_lives_only_in_its_own_account_and_region() {
         inventory_in(&emulator, None, "us-west-2")
             .owned_addresses("staging")
             .is_empty()
+    );
+
+    // Each lock bucket is in its environment's own account.
+    let bucket = |role: &str, region: &str, bucket: &str| {
+        emulator.client(&["--region", region, "--role", role, "bucket-info", bucket])
+    };
+    assert_ne!(
+        bucket(PRODUCTION_ROLE, "us-east-1", "webapp-prod-envctl-locks"),
+        serde_json::Value::Null
+    );
+    assert_ne!(
+        bucket(STAGING_ROLE, "us-west-2", "webapp-envctl-locks"),
+        serde_json::Value::Null
     );
 
     // Parity across the two accounts: clean, then a change by hand in one is reported.

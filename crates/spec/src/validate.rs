@@ -58,6 +58,7 @@ pub(crate) fn validate(
     );
     let differences = validator.differences(raw.differences, &resources, &environments, region);
     validator.check_regions(&mut environments, &regions, &resources, region);
+    validator.check_lock_buckets(&environments, project.lock_bucket_span);
     let declared: Vec<DeclaredDifference> =
         differences.iter().map(|d| d.declared.clone()).collect();
     validator.check_configurations(
@@ -113,6 +114,8 @@ struct ProjectDraft {
     valid_region: Option<String>,
     tags: BTreeMap<String, String>,
     lock_bucket: Option<String>,
+    /// Where `lock_bucket` is written.
+    lock_bucket_span: Option<Span>,
 }
 
 /// A difference as far as it resolved.
@@ -223,7 +226,10 @@ impl Validator<'_> {
         }
         if let Some(bucket) = raw.lock_bucket {
             match formats::check_bucket_name(&bucket.value) {
-                Ok(()) => draft.lock_bucket = Some(bucket.value),
+                Ok(()) => {
+                    draft.lock_bucket = Some(bucket.value);
+                    draft.lock_bucket_span = Some(bucket.span);
+                }
                 Err(label) => self.report(
                     Diagnostic::error(format!("`{}` is not an S3 bucket name", bucket.value))
                         .at(bucket.span, label),

@@ -174,3 +174,26 @@ fn only_the_region_of_the_project_may_differ() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn environments_in_two_accounts_do_not_share_a_lock_bucket() {
+    let (errors, _) = checked(&[
+        (
+            STAGING,
+            "[environments.staging]\naccount_id = \"111111111111\"\n",
+        ),
+        (
+            PRODUCTION,
+            "[environments.production]\naccount_id = \"222222222222\"\n",
+        ),
+    ]);
+    let all = errors.join("\n");
+    assert!(
+        all.contains("environments `staging` and `production` live in accounts 111111111111 and 222222222222 but share lock bucket `webapp-envctl-locks`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("--> envctl.toml:7:"),
+        "at the project's lock_bucket: {all}"
+    );
+}

@@ -271,6 +271,46 @@ impl Validator<'_> {
         }
     }
 
+    /// Environments in different accounts never share a lock bucket: S3 bucket names are
+    /// global, so only one account can have it.
+    pub(super) fn check_lock_buckets(
+        &mut self,
+        environments: &[Environment],
+        project_bucket: Option<crate::model::Span>,
+    ) {
+        let Some(span) = project_bucket else {
+            return;
+        };
+        let mut owners: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        for environment in environments {
+            let settings = &environment.settings;
+            let (Some(bucket), Some(account)) = (&settings.lock_bucket, &settings.account_id)
+            else {
+                continue;
+            };
+            match owners.get(bucket.as_str()) {
+                Some((first, first_account)) if first_account != account => {
+                    self.report(
+                        Diagnostic::error(format!(
+                            "environments `{first}` and `{}` live in accounts {first_account} and {account} but share lock bucket `{bucket}`",
+                            settings.name
+                        ))
+                        .at(span, "one bucket for both")
+                        .with_hint(format!(
+                            "S3 bucket names are global, so only one account can have it: give each environment its own `lock_bucket` in its account (`lock_bucket = \"{bucket}-{}\"` in `[environments.{}]`)",
+                            settings.name, settings.name
+                        )),
+                    );
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    owners.insert(bucket, (&settings.name, account));
+                }
+            }
+        }
+    }
+
     fn region_mismatch(&mut self, env: &str, own: &Sp<String>, declared: &Sp<String>) {
         self.report(
             Diagnostic::error(format!(
