@@ -193,3 +193,72 @@ pub fn compare_environments(
         differences,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LiveResource;
+
+    fn state(account: &str, region: &str, zone: &str, actions: &str) -> LiveState {
+        let resource = |address: &str, kind, field: &str, value: &str| LiveResource {
+            address: address.parse().expect("address"),
+            kind,
+            id: format!("id-{address}"),
+            tags: BTreeMap::new(),
+            depends_on: Vec::new(),
+            fields: [(field.to_string(), Value::Str(value.to_string()))]
+                .into_iter()
+                .collect(),
+        };
+        LiveState {
+            resources: vec![
+                resource("subnet.a", ResourceKind::Subnet, "zone", zone),
+                resource("alarm.db-cpu", ResourceKind::Alarm, "actions", actions),
+            ],
+            account: Some(account.to_string()),
+            region: Some(region.to_string()),
+            ..LiveState::default()
+        }
+    }
+
+    #[test]
+    fn where_an_environment_lives_is_masked_and_nothing_else() {
+        let staging = state(
+            "111111111111",
+            "us-west-2",
+            "us-west-2a",
+            "arn:aws:sns:us-west-2:111111111111:oncall",
+        );
+        let production = state(
+            "222222222222",
+            "us-east-1",
+            "us-east-1a",
+            "arn:aws:sns:us-east-1:222222222222:oncall",
+        );
+        let report = compare_environments(
+            "staging",
+            &staging,
+            "production",
+            &production,
+            &BTreeSet::new(),
+        );
+        assert!(report.at_parity(), "{:?}", report.differences);
+
+        // Another zone letter, or a topic in a third account, is a difference.
+        let elsewhere = state(
+            "222222222222",
+            "us-east-1",
+            "us-east-1b",
+            "arn:aws:sns:us-east-1:333333333333:oncall",
+        );
+        let report = compare_environments(
+            "staging",
+            &staging,
+            "production",
+            &elsewhere,
+            &BTreeSet::new(),
+        );
+        let fields: Vec<&str> = report.undeclared().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["actions", "zone"], "{:?}", report.differences);
+    }
+}
