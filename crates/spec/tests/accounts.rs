@@ -197,3 +197,15 @@ fn environments_in_two_accounts_do_not_share_a_lock_bucket() {
         "at the project's lock_bucket: {all}"
     );
 }
+
+#[test]
+fn a_zone_written_as_a_suffix_and_in_full_is_one_zone() {
+    // Subnet a in `b` and subnet b in `us-east-1b`: the database's subnets share one zone.
+    let (errors, _) = checked(&[("zone = \"us-east-1a\"", "zone = \"b\"")]);
+    assert!(
+        errors
+            .join("\n")
+            .contains("the subnets of `db_cluster.main` are all in zone `b`"),
+        "{errors:?}"
+    );
+}

@@ -318,7 +318,12 @@ fn check_zones(
         .filter_map(|n| configuration.get(subnet::KIND, &n.value))
         .filter_map(|s| s.text(subnet::ZONE))
         .collect();
-    let distinct: BTreeSet<&str> = zones.iter().copied().collect();
+    // Zones are compared by their letter: `b` (a suffix) and `us-east-1b` are one zone (a
+    // full name outside the region is reported by the zone's own check).
+    let distinct: BTreeSet<&str> = zones
+        .iter()
+        .map(|zone| zone.get(zone.len().saturating_sub(1)..).unwrap_or(zone))
+        .collect();
     if names.len() >= 2
         && zones.len() == names.len()
         && distinct.len() < 2
