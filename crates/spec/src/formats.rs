@@ -252,6 +252,35 @@ pub(crate) fn check_tag(key: &str, value: &str) -> Result<(), (bool, String)> {
     Ok(())
 }
 
+/// An AWS account id: exactly 12 digits.
+pub(crate) fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account of an IAM role ARN `arn:PARTITION:iam::ACCOUNT:role/NAME`.
+pub(crate) fn role_arn_account(arn: &str) -> Option<&str> {
+    let ["arn", partition, "iam", "", account, resource] =
+        arn.splitn(6, ':').collect::<Vec<_>>()[..]
+    else {
+        return None;
+    };
+    let well_formed = ["aws", "aws-cn", "aws-us-gov"].contains(&partition)
+        && is_account_id(account)
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty());
+    well_formed.then_some(account)
+}
+
+/// STS's text forms (an external id, a role session name): `min..=max` characters, each a
+/// letter, a digit or one of `extra`.
+pub(crate) fn is_sts_text(text: &str, min: usize, max: usize, extra: &str) -> bool {
+    (min..=max).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 /// A KMS key ARN: `arn:aws:kms:REGION:ACCOUNT:key/ID` (any AWS partition).
 pub(crate) fn is_kms_key_arn(text: &str) -> bool {
     let parts: Vec<&str> = text.splitn(6, ':').collect();
@@ -260,8 +289,7 @@ pub(crate) fn is_kms_key_arn(text: &str) -> bool {
         ["arn", partition, "kms", region, account, resource]
             if partition.starts_with("aws")
                 && !region.is_empty()
-                && account.len() == 12
-                && account.chars().all(|c| c.is_ascii_digit())
+                && is_account_id(account)
                 && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty())
     )
 }

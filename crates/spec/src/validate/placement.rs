@@ -28,40 +28,31 @@ impl Validator<'_> {
         for (key, value) in &env.placement {
             let text = value.value.as_str();
             let problem: Option<(String, String)> = match *key {
-                "account_id" => (text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| {
-                        (
-                            format!("`{text}` is not an AWS account id"),
-                            "expected 12 digits, such as \"111111111111\"".to_string(),
-                        )
-                    }),
+                "account_id" => (!formats::is_account_id(text)).then(|| {
+                    (
+                        format!("`{text}` is not an AWS account id"),
+                        "expected 12 digits, such as \"111111111111\"".to_string(),
+                    )
+                }),
                 "region" => (!formats::is_region(text)).then(|| {
                     (
                         format!("`{text}` is not an AWS region"),
                         "expected a region such as `us-west-2`".to_string(),
                     )
                 }),
-                "role_arn" => role_account(text).is_none().then(|| {
+                "role_arn" => formats::role_arn_account(text).is_none().then(|| {
                     (
                         format!("`{text}` is not an IAM role ARN"),
                         "expected `arn:aws:iam::ACCOUNT:role/NAME`".to_string(),
                     )
                 }),
-                "external_id" => (!(2..=1224).contains(&text.len())
-                    || !text
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)))
-                .then(|| {
+                "external_id" => (!formats::is_sts_text(text, 2, 1224, "_+=,.@:/-")).then(|| {
                     (
                         format!("`{text}` is not an external id"),
                         "expected 2 to 1224 letters, digits or `_+=,.@:/-`".to_string(),
                     )
                 }),
-                "session_name" => (!(2..=64).contains(&text.len())
-                    || !text
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))
-                .then(|| {
+                "session_name" => (!formats::is_sts_text(text, 2, 64, "_+=,.@-")).then(|| {
                     (
                         format!("`{text}` is not a role session name"),
                         "expected 2 to 64 letters, digits or `_+=,.@-`".to_string(),
@@ -104,7 +95,7 @@ impl Validator<'_> {
         }
         if let (Some(account), Some(role)) =
             (valid.get("account_id"), env.placement.get("role_arn"))
-            && let Some(role_account) = role_account(&role.value)
+            && let Some(role_account) = formats::role_arn_account(&role.value)
             && role_account != account
         {
             self.report(
@@ -324,21 +315,4 @@ impl Validator<'_> {
             )),
         );
     }
-}
-
-/// The account of an IAM role ARN `arn:PARTITION:iam::ACCOUNT:role/NAME`.
-fn role_account(arn: &str) -> Option<&str> {
-    let [arn_word, partition, "iam", "", account, resource] =
-        arn.splitn(6, ':').collect::<Vec<_>>()[..]
-    else {
-        return None;
-    };
-    let well_formed = arn_word == "arn"
-        && ["aws", "aws-cn", "aws-us-gov"].contains(&partition)
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && resource
-            .strip_prefix("role/")
-            .is_some_and(|name| !name.is_empty());
-    well_formed.then_some(account)
 }
