@@ -307,6 +307,14 @@ pub async fn connect(
     let providers = ProviderPerEnvironment::new(primary, others);
     for name in proven {
         let provider = providers.provider(name);
+        let failed = |error| {
+            crate::commands::cloud_error(
+                error,
+                format!("failed to ask AWS who the credentials of `{name}` are"),
+            )
+        };
+        // Asked once: the account check below compares with this same answer.
+        let identity = provider.identity().await.map_err(failed)?;
         match provider.check_account().await {
             Ok(()) => {}
             Err(envctl_engine::ProviderError::WrongAccount {
@@ -329,19 +337,8 @@ pub async fn connect(
                 .hint(hint)
                 .into());
             }
-            Err(error) => {
-                return Err(crate::commands::cloud_error(
-                    error,
-                    format!("failed to ask AWS who the credentials of `{name}` are"),
-                ));
-            }
+            Err(error) => return Err(failed(error)),
         }
-        let identity = provider.identity().await.map_err(|error| {
-            crate::commands::cloud_error(
-                error,
-                format!("failed to ask AWS who the credentials of `{name}` are"),
-            )
-        })?;
         crate::style::eprintln(&format!(
             "`{name}`: account {}, region {} (as {})",
             identity.account,
