@@ -13,6 +13,7 @@ pub mod live;
 pub mod ops;
 pub mod parity;
 pub mod plan;
+pub mod probe;
 pub mod provider;
 pub mod rollback;
 
