@@ -316,7 +316,10 @@ fn a_root_volume_size_is_set_at_launch_and_grown_in_place() {
     let emulator = Emulator::start();
     let project = Project::new(
         "volume-size",
-        &[("monitoring = true", "monitoring = true\nvolume_size = 20")],
+        &[(
+            "\nmonitoring = true",
+            "\nmonitoring = true\nvolume_size = 20",
+        )],
     );
     project
         .envctl(&emulator, &["apply", "staging", "--yes"])
@@ -337,7 +340,10 @@ fn a_root_volume_size_is_set_at_launch_and_grown_in_place() {
 
     // volume_size is a scale field: production may override it, and growing it is in place.
     project.write_spec(&[
-        ("monitoring = true", "monitoring = true\nvolume_size = 20"),
+        (
+            "\nmonitoring = true",
+            "\nmonitoring = true\nvolume_size = 20",
+        ),
         (
             r#"instance.app = { instance_type = "t3.medium", count = 1 }"#,
             r#"instance.app = { instance_type = "t3.medium", count = 1, volume_size = 50 }"#,

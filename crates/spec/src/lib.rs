@@ -33,9 +33,11 @@
 //! Fields marked * are scale fields: the only ones an environment may override. Any other field
 //! may differ between environments only through a declared `[[differences]]` entry.
 
+pub mod compliance;
 pub mod date;
 pub mod diagnostic;
 pub mod model;
+pub mod probe;
 pub mod rule;
 pub mod secret;
 pub mod source;
@@ -52,9 +54,11 @@ mod spec;
 mod suggest;
 mod validate;
 
+pub use compliance::{Compliance, ComplianceSeverity, RuleName, Subject, Violation};
 pub use date::{CivilDate, DateParseError};
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::*;
+pub use probe::Probe;
 pub use rule::{Peer, Rule, RuleParseError};
 pub use schema::{SCHEMA_DIALECT, json_schema};
 pub use secret::{SecretSource, SecretSourceError};

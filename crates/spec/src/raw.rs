@@ -104,6 +104,10 @@ pub(crate) struct RawSpec {
     pub environments: Option<Sp<Vec<RawEnvironment>>>,
     pub differences: Vec<RawDifference>,
     pub resources: Vec<RawResource>,
+    /// `[compliance]`, as written (checked by `validate::compliance`).
+    pub compliance: Option<Sp<RawValue>>,
+    /// `[[probes]]`, as written (checked by `validate::compliance`).
+    pub probes: Option<Sp<RawValue>>,
 }
 
 #[derive(Debug, Default)]
@@ -173,7 +177,13 @@ pub(crate) struct RawResource {
 }
 
 /// The top-level keys besides the resource kinds.
-pub(crate) const TOP_LEVEL: [&str; 3] = ["project", "environments", "differences"];
+pub(crate) const TOP_LEVEL: [&str; 5] = [
+    "project",
+    "environments",
+    "differences",
+    "compliance",
+    "probes",
+];
 
 /// The TOML type the reader expects for a key of a fixed table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -527,6 +537,8 @@ impl Reader<'_> {
             "project" => self.project(&entry.value),
             "environments" => self.environments(&entry.value),
             "differences" => self.differences(&entry.value),
+            "compliance" => self.spec.compliance = Some(entry.value.clone()),
+            "probes" => self.spec.probes = Some(entry.value.clone()),
             _ => match SpecKind::parse(key) {
                 Some(kind) => self.resources(kind, entry),
                 None => self.unknown_top_level(entry),

@@ -58,6 +58,34 @@ pub fn json_schema() -> Json {
             "items": { "$ref": "#/$defs/difference" },
         }),
     );
+    properties.insert("compliance".into(), compliance());
+    properties.insert(
+        "probes".into(),
+        json!({
+            "description": "documents each environment's running service reports about itself \
+                            (`versions.json`), compared key by key by `parity` and `audit`; each \
+                            written `[[probes]]`",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "url"],
+                "additionalProperties": false,
+                "properties": {
+                    "name": {
+                        "description": "how reports and differences name it: `probe.NAME`",
+                        "type": "string",
+                        "pattern": "^[a-z][a-z0-9_-]*$",
+                    },
+                    "url": {
+                        "description": "`https://`, `http://` or `file:` (relative to the spec's \
+                                        folder); may hold `${project}`, `${environment}`, `${region}`",
+                        "type": "string",
+                        "pattern": "^(https?://|file:)",
+                    },
+                },
+            },
+        }),
+    );
     let mut defs = Map::new();
     defs.insert("environment".into(), environment());
     defs.insert(
@@ -93,6 +121,88 @@ pub fn json_schema() -> Json {
         "additionalProperties": false,
         "properties": properties,
         "$defs": defs,
+    })
+}
+
+/// `[compliance]`: each rule with the values it accepts, and `severity`.
+fn compliance() -> Json {
+    use crate::compliance::RuleName;
+    let off_or = |schema: Json| json!({ "anyOf": [ { "enum": [false] }, schema ] });
+    let mut rules = Map::new();
+    for rule in RuleName::ALL {
+        let value = match rule {
+            RuleName::MinEngineVersion => json!({
+                "type": "object",
+                "propertyNames": { "enum": ["aurora-postgresql", "aurora-mysql"] },
+                "additionalProperties": { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)*$" },
+            }),
+            RuleName::RequireTls => json!({
+                "type": "string",
+                "enum": ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"],
+            }),
+            RuleName::ForbidWorldIngress => json!({
+                "anyOf": [
+                    { "enum": [true] },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                            "except_ports": {
+                                "type": "array",
+                                "items": { "type": "integer", "minimum": 0, "maximum": 65535 },
+                            },
+                        },
+                    },
+                ],
+            }),
+            RuleName::MinBackupRetentionDays => {
+                json!({ "type": "integer", "minimum": 1, "maximum": 35 })
+            }
+            RuleName::RequireDeletionProtection => {
+                json!({ "anyOf": [ { "enum": [true] }, { "enum": ["protected", "all"] } ] })
+            }
+            RuleName::RequireStorageEncrypted
+            | RuleName::RequireMonitoring
+            | RuleName::RequireAlarms => json!({ "enum": [true] }),
+        };
+        let mut schema = off_or(value);
+        insert(
+            &mut schema,
+            "description",
+            json!(format!(
+                "{} (default severity: {}; `false` turns it off)",
+                rule.summary(),
+                rule.default_severity()
+            )),
+        );
+        rules.insert(rule.as_str().into(), schema);
+    }
+    let severities: Map<String, Json> = RuleName::ALL
+        .into_iter()
+        .map(|rule| {
+            (
+                rule.as_str().to_string(),
+                json!({ "enum": ["critical", "high", "medium", "low"] }),
+            )
+        })
+        .collect();
+    rules.insert(
+        "severity".into(),
+        json!({
+            "description": "each rule's severity, where it is not the default",
+            "type": "object",
+            "additionalProperties": false,
+            "properties": severities,
+        }),
+    );
+    json!({
+        "description": "rules every environment must satisfy, checked on the spec (`validate`, \
+                        `plan`; `critical` ones refuse `apply`) and on the live cloud \
+                        (`compliance`, `audit`); an exception is a declared difference with \
+                        `resource = \"compliance\"`",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": rules,
     })
 }
 

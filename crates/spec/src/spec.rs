@@ -9,10 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::compliance::{Compliance, ComplianceSeverity, RuleName, Subject, Violation};
 use crate::date::CivilDate;
+use crate::diagnostic::Diagnostic;
 use crate::kinds::{DeclaredRule, FieldValue, SpecKind};
-use crate::model::{DesiredState, Span, Value};
+use crate::model::{Address, DesiredState, Span, Value};
 use crate::net::Cidr;
+use crate::probe::Probe;
 use crate::raw::Sp;
 use crate::suggest;
 
@@ -83,6 +86,8 @@ pub struct Spec {
     pub(crate) model: Model,
     pub(crate) differences: Vec<Difference>,
     pub(crate) parity_digest: String,
+    pub(crate) compliance: Compliance,
+    pub(crate) probes: Vec<Probe>,
 }
 
 impl Spec {
@@ -126,6 +131,104 @@ impl Spec {
     /// same for every environment, changed by any non-scale edit.
     pub fn parity_digest(&self) -> &str {
         &self.parity_digest
+    }
+
+    /// The `[compliance]` rules, with each environment's declared exceptions.
+    pub fn compliance(&self) -> &Compliance {
+        &self.compliance
+    }
+
+    /// The `[[probes]]`, in source order.
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
+    }
+
+    /// The rules `desired` (an expansion of this spec) breaks, ranked, each with where the
+    /// spec sets what breaks it.
+    pub fn compliance_of(&self, desired: &DesiredState) -> Vec<(Violation, Option<Span>)> {
+        let environment = self.model.environment(&desired.environment);
+        let configuration = self.model.configuration(environment);
+        let subjects = desired.resources.iter().map(|r| Subject {
+            address: &r.address,
+            fields: &r.fields,
+        });
+        self.compliance
+            .check(&desired.environment, desired.protected, subjects)
+            .into_iter()
+            .map(|violation| {
+                let span = violation
+                    .resource
+                    .parse::<Address>()
+                    .ok()
+                    .and_then(|address| {
+                        let (kind, _) = crate::kinds::expanded(address.kind)?;
+                        let configured = configuration.get(kind, &address.name)?;
+                        Some(
+                            configured
+                                .field(&violation.field)
+                                .map_or(configured.resource.name_span, |f| f.span),
+                        )
+                    });
+                (violation, span)
+            })
+            .collect()
+    }
+
+    /// Every rule the spec breaks, in any environment, as diagnostics at what breaks it: one per
+    /// spec resource and problem, naming every environment it is found in, most severe first.
+    /// All are warnings: the spec is valid, but `apply` refuses an environment that breaks a
+    /// `critical` rule.
+    pub fn compliance_diagnostics(&self) -> Vec<Diagnostic> {
+        type Key = (ComplianceSeverity, RuleName, String, String);
+        let mut found: BTreeMap<Key, (Vec<String>, Option<Span>)> = BTreeMap::new();
+        for name in self.environment_names() {
+            let Ok(desired) = self.expand(name) else {
+                continue;
+            };
+            for (violation, span) in self.compliance_of(&desired) {
+                let resource = violation
+                    .resource
+                    .parse::<Address>()
+                    .ok()
+                    .and_then(|a| {
+                        let (kind, _) = crate::kinds::expanded(a.kind)?;
+                        Some(crate::kinds::address(kind, &a.name))
+                    })
+                    .unwrap_or(violation.resource.clone());
+                let detail = violation.detail.clone();
+                let entry = found
+                    .entry((violation.severity, violation.rule, resource, detail))
+                    .or_insert_with(|| (Vec::new(), span));
+                if !entry.0.contains(&violation.environment) {
+                    entry.0.push(violation.environment);
+                }
+            }
+        }
+        found
+            .into_iter()
+            .rev()
+            .map(
+                |((severity, rule, resource, detail), (environments, span))| {
+                    let summary = format!(
+                        "[{severity}] {}: {rule} ({resource} {detail})",
+                        environments.join(", ")
+                    );
+                    let example = environments.first().map_or("production", String::as_str);
+                    let mut diagnostic = Diagnostic::warning(summary);
+                    if severity == ComplianceSeverity::Critical {
+                        diagnostic = diagnostic.with_hint(format!(
+                            "`apply` refuses a critical violation: fix it, or declare an exception \
+                         with a reason, risk, owner and expiry:\n[[differences]]\nresource = \
+                         \"compliance\"\nfield = \"{rule}\"\nvalues = {{ {example} = false }}"
+                        ));
+                    }
+                    match span {
+                        Some(span) => diagnostic.at(span, format!("breaks `{rule}`")),
+                        None => diagnostic,
+                    }
+                },
+            )
+            .collect()
     }
 
     /// The desired state of one environment.

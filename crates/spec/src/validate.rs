@@ -30,6 +30,7 @@ use crate::spec::{
 };
 use crate::suggest;
 
+mod compliance;
 mod placement;
 
 /// Differences expiring within this many days get a warning.
@@ -46,6 +47,7 @@ pub(crate) fn validate(
         today,
         diagnostics,
         region_difference: None,
+        rule_differences: Vec::new(),
     };
     let project = validator.project(raw.project);
     let region = project.valid_region.as_deref();
@@ -56,7 +58,15 @@ pub(crate) fn validate(
         region,
         project.lock_bucket.as_deref(),
     );
-    let differences = validator.differences(raw.differences, &resources, &environments, region);
+    let mut compliance = validator.compliance(raw.compliance);
+    let probes = validator.probes(raw.probes);
+    let differences = validator.differences(
+        raw.differences,
+        &resources,
+        &environments,
+        region,
+        (&mut compliance, &probes),
+    );
     validator.check_regions(&mut environments, &regions, &resources, region);
     validator.check_lock_buckets(&environments, project.lock_bucket_span);
     let declared: Vec<DeclaredDifference> =
@@ -85,6 +95,7 @@ pub(crate) fn validate(
         .into_iter()
         .collect();
     public.extend(differences.into_iter().filter_map(|d| d.public));
+    public.append(&mut validator.rule_differences);
     let model = Model {
         project,
         environments,
@@ -96,6 +107,8 @@ pub(crate) fn validate(
         model,
         differences: public,
         parity_digest,
+        compliance,
+        probes,
     })
 }
 
@@ -105,6 +118,8 @@ struct Validator<'a> {
     diagnostics: &'a mut Vec<Diagnostic>,
     /// The declared difference of `project` `region`, with its value per environment.
     region_difference: Option<(Difference, BTreeMap<String, Sp<String>>)>,
+    /// The complete declared differences of compliance rules and probe keys.
+    rule_differences: Vec<Difference>,
 }
 
 /// The project as far as it is valid.
@@ -531,6 +546,7 @@ impl Validator<'_> {
         resources: &[Resource],
         environments: &[Environment],
         region: Option<&str>,
+        (compliance, probes): (&mut crate::compliance::Compliance, &[crate::probe::Probe]),
     ) -> Vec<CheckedDifference> {
         let mut checked = Vec::new();
         let mut first_declared: HashMap<(SpecKind, String, &'static str), Span> = HashMap::new();
@@ -575,6 +591,24 @@ impl Validator<'_> {
             }
             if raw.resource.as_ref().is_some_and(|r| r.value == "project") {
                 self.project_difference(&raw, environments, before);
+                continue;
+            }
+            if raw
+                .resource
+                .as_ref()
+                .is_some_and(|r| r.value == "compliance")
+            {
+                let public = self.compliance_difference(&raw, environments, compliance, before);
+                self.rule_differences.extend(public);
+                continue;
+            }
+            if raw
+                .resource
+                .as_ref()
+                .is_some_and(|r| r.value.starts_with("probe."))
+            {
+                let public = self.probe_difference(&raw, environments, probes, before);
+                self.rule_differences.extend(public);
                 continue;
             }
             let Some((kind, resource, field)) = self.difference_target(&raw, resources) else {
@@ -679,6 +713,14 @@ impl Validator<'_> {
             .iter()
             .map(|key| key.name)
             .filter(|key| !raw.keys.iter().any(|k| k == key))
+            // A probe's values are what the service reports, not the spec's to give.
+            .filter(|key| {
+                *key != "values"
+                    || !raw
+                        .resource
+                        .as_ref()
+                        .is_some_and(|r| r.value.starts_with("probe."))
+            })
             .collect();
         if missing.is_empty() {
             return;

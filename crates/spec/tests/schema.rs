@@ -238,7 +238,16 @@ fn the_schema_and_the_parser_accept_the_same_keys_with_the_same_types() {
     );
     assert_eq!(kinds.len(), 9, "{kinds:?}");
     let mut top: BTreeSet<String> = kinds.clone();
-    top.extend(["project", "environments", "differences"].map(String::from));
+    top.extend(
+        [
+            "project",
+            "environments",
+            "differences",
+            "compliance",
+            "probes",
+        ]
+        .map(String::from),
+    );
     assert_eq!(schema_keys(&schema), top, "top-level keys");
     check_types(&Place::Top, &schema["properties"], &schema);
 

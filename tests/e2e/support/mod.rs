@@ -227,6 +227,25 @@ impl Project {
             let name = path.file_name().expect("a file name");
             std::fs::copy(&path, self.dir.join("dashboards").join(name)).expect("dashboard copied");
         }
+        // The probe documents the example reads; a test may have edited them since, so an
+        // existing one is kept.
+        let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/probes");
+        std::fs::create_dir_all(self.dir.join("probes")).expect("probes folder");
+        for entry in std::fs::read_dir(probes).expect("the example's probe documents") {
+            let path = entry.expect("a probe document").path();
+            let target = self
+                .dir
+                .join("probes")
+                .join(path.file_name().expect("a file name"));
+            if !target.exists() {
+                std::fs::copy(&path, target).expect("probe document copied");
+            }
+        }
+    }
+
+    /// Writes the probe document `name` (`staging-versions.json`) next to the spec.
+    pub fn write_probe(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.join("probes").join(name), text).expect("probe document written");
     }
 
     /// Runs `envctl` here against `emulator`, with no terminal.
