@@ -138,6 +138,9 @@ fn json_output_follows_the_documented_schema() {
     let differences = json(&["parity", "--differences", "--output", "json"], 0);
     assert_documented("parity-differences", &differences, &[]);
 
+    let compliance = json(&["compliance", "--output", "json"], 0);
+    assert_documented("compliance", &compliance, &[]);
+
     let audit = json(&["audit", "--output", "json"], 2);
     assert_documented("audit", &audit, &[]);
     assert_eq!(audit["findings"], 1);

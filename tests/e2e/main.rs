@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod apply;
+mod compliance;
 mod config;
 mod drift;
 mod faults;

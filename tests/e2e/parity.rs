@@ -253,10 +253,25 @@ fn the_audit_reports_drift_parity_and_differences_in_one_run() {
         .envctl(&emulator, &["audit", "--output", "json"])
         .expect_code(2)
         .json();
-    // The open SSH rule is staging drift and, as staging now differs from production, a
-    // parity difference too; the engine version is a parity difference (production's drift is
-    // only a skew note, never a downgrade).
-    assert_eq!(report["findings"], 3, "{report:#}");
+    // The open SSH rule is staging drift, a critical compliance violation and, as staging now
+    // differs from production, a parity difference too; the engine version is a parity
+    // difference, and in production a note the report carries (the spec should say what runs;
+    // envctl never downgrades).
+    assert_eq!(report["findings"], 5, "{report:#}");
+    assert_eq!(
+        report["compliance"][0]["violations"][0]["message"],
+        "[critical] staging: forbid_world_ingress (security_group.app allows tcp/22 from 0.0.0.0/0)"
+    );
+    assert_eq!(report["drift"][1]["notes"][0]["address"], "db_cluster.main");
+    // Only critical violations fail: the note (low) no longer counts.
+    let critical = project
+        .envctl(
+            &emulator,
+            &["audit", "--output", "json", "--fail-on", "critical"],
+        )
+        .expect_code(2)
+        .json();
+    assert_eq!(critical["findings"], 4, "{critical:#}");
     assert_eq!(report["drift"][0]["drift"][0]["kind"], "unmanaged");
     let parity: Vec<&str> = report["parity"][0]["differences"]
         .as_array()

@@ -132,8 +132,15 @@ pub enum Command {
         after_help = "Examples:\n  envctl parity\n  envctl parity staging production --output json\n  envctl parity --differences"
     )]
     Parity(ParityArgs),
-    /// Drift, parity and expiring differences in one report, for scheduled jobs
-    #[command(after_help = "Example:\n  envctl audit --output markdown > audit.md")]
+    /// Check the spec's `[compliance]` rules on the live cloud, most severe first (read-only)
+    #[command(
+        after_help = "Examples:\n  envctl compliance\n  envctl compliance production --fail-on high --output json"
+    )]
+    Compliance(ComplianceArgs),
+    /// Drift, parity, compliance, probes and expiring differences in one report, for scheduled jobs
+    #[command(
+        after_help = "Examples:\n  envctl audit --output markdown > audit.md\n  envctl audit --output html > audit.html\n  envctl audit --fail-on critical --output json"
+    )]
     Audit(AuditArgs),
     /// Remove a lock left by a run that died (the lock id is in the error that reported it)
     #[command(after_help = "Example:\n  envctl force-unlock production 18c9f2a4e1b-2f1a")]
@@ -326,14 +333,65 @@ pub enum AuditFormat {
     Text,
     Json,
     Markdown,
+    Html,
+}
+
+/// Formats of the compliance report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A compliance severity, as `--fail-on` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FailOn {
+    /// Every violation fails
+    #[default]
+    Low,
+    Medium,
+    High,
+    /// Only critical violations fail
+    Critical,
+}
+
+impl FailOn {
+    /// The least severity that counts.
+    pub fn severity(self) -> envctl_spec::ComplianceSeverity {
+        match self {
+            FailOn::Low => envctl_spec::ComplianceSeverity::Low,
+            FailOn::Medium => envctl_spec::ComplianceSeverity::Medium,
+            FailOn::High => envctl_spec::ComplianceSeverity::High,
+            FailOn::Critical => envctl_spec::ComplianceSeverity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Environments to check (default: every environment of the spec)
+    pub environments: Vec<String>,
+    /// `text` for people, `json` for programs (see docs/json-output.md), `markdown` for an
+    /// issue or a wiki page
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ReportFormat,
+    /// The least severity that makes the exit code 2 (violations below it are still listed)
+    #[arg(long, value_enum, default_value_t, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// `text` for people, `json` for programs (see docs/json-output.md), `markdown` for an
-    /// issue or a wiki page
+    /// issue or a wiki page, `html` for one self-contained page to open, print or send
     #[arg(short, long, value_enum, default_value_t)]
     pub output: AuditFormat,
+    /// The least compliance severity that makes the exit code 2 (drift, parity, probe and
+    /// expiry findings always do)
+    #[arg(long, value_enum, default_value_t, value_name = "SEVERITY")]
+    pub fail_on: FailOn,
 }
 
 #[derive(Debug, Args)]

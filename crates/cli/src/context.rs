@@ -5,7 +5,7 @@
 //! diagnostics, today's date, and turning global flags into provider settings. Invariant: a
 //! spec with errors never reaches a command; its diagnostics are printed once, all of them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -37,6 +37,9 @@ pub struct LoadedSpec {
     pub source: SourceFile,
     pub spec: Spec,
     pub warnings: usize,
+    /// Compliance rules of severity `critical` the spec breaks (in any environment): each is
+    /// also one of the warnings, and `apply` refuses an environment that has one.
+    pub critical_violations: usize,
 }
 
 /// Reads and checks the spec; prints every diagnostic; fails (already reported) on errors.
@@ -170,11 +173,23 @@ fn check_source(
         crate::style::eprint(&format!("{}\n\n", diagnostic.render(&source).trim_end()));
     }
     match checked.spec {
-        Some(spec) if errors == 0 => Ok(LoadedSpec {
-            source,
-            spec,
-            warnings,
-        }),
+        Some(spec) if errors == 0 => {
+            // The rules of `[compliance]`, on what the spec asks for in each environment.
+            let compliance = spec.compliance_diagnostics();
+            for diagnostic in &compliance {
+                crate::style::eprint(&format!("{}\n\n", diagnostic.render(&source).trim_end()));
+            }
+            let critical_violations = compliance
+                .iter()
+                .filter(|d| d.summary.starts_with("[critical]"))
+                .count();
+            Ok(LoadedSpec {
+                source,
+                spec,
+                warnings: warnings + compliance.len(),
+                critical_violations,
+            })
+        }
         _ => {
             crate::style::eprintln(&format!(
                 "error: `{display}` has {}{}",
@@ -423,6 +438,37 @@ pub fn expand_for_run(
     Ok(desired)
 }
 
+/// Refuses, before any call, to change an environment whose desired state breaks a
+/// `critical` compliance rule that no declared difference excepts.
+pub fn refuse_critical_violations(
+    loaded: &LoadedSpec,
+    desired: &DesiredState,
+) -> anyhow::Result<()> {
+    let critical: Vec<String> = loaded
+        .spec
+        .compliance_of(desired)
+        .into_iter()
+        .filter(|(v, _)| v.severity == envctl_spec::ComplianceSeverity::Critical)
+        .map(|(v, _)| format!("{} ({} {})", v.rule, v.resource, v.detail))
+        .collect();
+    if critical.is_empty() {
+        return Ok(());
+    }
+    Err(UserError::new(format!(
+        "`{}` would break {}: {}",
+        desired.environment,
+        plural(critical.len(), "critical compliance rule"),
+        critical.join("; ")
+    ))
+    .hint(format!(
+        "fix the spec, or declare an exception with a reason, risk, owner and expiry: \
+         `[[differences]]` with `resource = \"compliance\"`, `field = \"RULE\"`, \
+         `values = {{ {} = false }}` (`envctl validate` shows where)",
+        desired.environment
+    ))
+    .into())
+}
+
 /// [`expand_for_run`] without reading the secrets' sources: a destroy writes no secret, so
 /// a source that is gone must not stop it.
 pub fn expand_for_destroy(
@@ -535,4 +581,18 @@ pub fn check_writable(path: &Path) -> anyhow::Result<()> {
 /// Writes `text` to `path`, with context.
 pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+/// The client that reads the spec's `[[probes]]`: relative `file:` URLs are read from the
+/// spec's folder.
+pub fn probe_client(spec_path: &Path) -> anyhow::Result<envctl_providers::probe::ProbeClient> {
+    let base = spec_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    envctl_providers::probe::ProbeClient::new(base).map_err(|e| {
+        UserError::new(e.to_string())
+            .hint("the system's TLS setup is unusable: check `SSL_CERT_FILE` and `SSL_CERT_DIR`")
+            .into()
+    })
 }

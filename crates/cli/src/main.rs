@@ -17,6 +17,7 @@ mod logging;
 mod manual;
 mod progress;
 mod render;
+mod report;
 mod style;
 
 use std::process::ExitCode;
@@ -80,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reconcile(args) => commands::reconcile::run(&global, args).await,
         Command::Redeploy(args) => commands::redeploy::run(&global, args).await,
         Command::Parity(args) => commands::parity::run(&global, args).await,
+        Command::Compliance(args) => commands::compliance::run(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
         Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,
         Command::Completions(args) => commands::completions::run(args),

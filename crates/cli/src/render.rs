@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use envctl_engine::ops::{Audit, DeclaredDifference, ExpiryStatus, Operation};
+use envctl_engine::ops::{DeclaredDifference, ExpiryStatus, Operation};
 use envctl_engine::{
     Action, ApplyReport, Cause, Change, DriftKind, DriftReport, Note, Outcome, Plan, PlanSummary,
     Step,
@@ -605,7 +605,19 @@ pub fn parity_text(reports: &[envctl_engine::ParityReport]) -> String {
     let mut out = String::new();
     for report in reports {
         let undeclared = report.undeclared().count();
-        if report.differences.is_empty() {
+        for reading in &report.unreadable {
+            if let Err(error) = &reading.document {
+                let _ = writeln!(
+                    out,
+                    "  UNREADABLE probe.{} in `{}`: {error}",
+                    reading.probe, reading.environment
+                );
+                if let Some(hint) = error.hint() {
+                    let _ = writeln!(out, "      hint: {hint}");
+                }
+            }
+        }
+        if report.differences.is_empty() && report.unreadable.is_empty() {
             let _ = writeln!(
                 out,
                 "`{}` and `{}` are at parity: they differ only in scale",
@@ -647,12 +659,18 @@ pub fn parity_text(reports: &[envctl_engine::ParityReport]) -> String {
     out
 }
 
-fn parity_object(report: &envctl_engine::ParityReport) -> serde_json::Value {
+pub fn parity_object(report: &envctl_engine::ParityReport) -> serde_json::Value {
     json!({
         "from": report.from,
         "to": report.to,
         "at_parity": report.at_parity(),
         "differences": report.differences,
+        "unreadable_probes": report.unreadable.iter().map(|r| json!({
+            "probe": r.probe,
+            "environment": r.environment,
+            "url": r.url,
+            "error": r.document.as_ref().err().map(ToString::to_string),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -667,129 +685,6 @@ pub fn parity_json(reports: &[envctl_engine::ParityReport]) -> serde_json::Value
         object.insert("format_version".into(), json!(JSON_FORMAT_VERSION));
     }
     value
-}
-
-/// The human-readable audit.
-pub fn audit_text(audit: &Audit) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "== drift");
-    out.push_str(&drift_text(&audit.drift));
-    let _ = writeln!(out, "\n== parity");
-    if audit.parity.is_empty() {
-        let _ = writeln!(out, "no environment has `promote_from`");
-    }
-    out.push_str(&parity_text(&audit.parity));
-    let _ = writeln!(out, "\n== declared differences");
-    out.push_str(&declared_differences_text(&audit.differences));
-    let _ = writeln!(
-        out,
-        "\n{} finding{}",
-        audit.findings(),
-        if audit.findings() == 1 { "" } else { "s" }
-    );
-    out
-}
-
-/// The audit as a Markdown document (for an issue, a wiki page, a chat message).
-pub fn audit_markdown(audit: &Audit) -> String {
-    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# envctl audit\n\n**{} finding{}**\n",
-        audit.findings(),
-        if audit.findings() == 1 { "" } else { "s" }
-    );
-    let _ = writeln!(out, "## Drift\n");
-    for report in &audit.drift {
-        if report.is_clean() {
-            let _ = writeln!(out, "- `{}`: no drift", report.environment);
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "\n### `{}`\n\n| kind | address | cause | fields |\n|---|---|---|---|",
-            report.environment
-        );
-        for entry in &report.drift {
-            let fields: Vec<&str> = entry.fields().iter().map(|f| f.field.as_str()).collect();
-            let _ = writeln!(
-                out,
-                "| {:?} | `{}` | {} | {} |",
-                entry.kind(),
-                entry.address,
-                entry.cause,
-                cell(&fields.join(", "))
-            );
-        }
-    }
-    let _ = writeln!(out, "\n## Parity\n");
-    if audit.parity.is_empty() {
-        let _ = writeln!(out, "No environment has `promote_from`.");
-    }
-    for report in &audit.parity {
-        let _ = writeln!(out, "### `{}` -> `{}`\n", report.from, report.to);
-        if report.differences.is_empty() {
-            let _ = writeln!(out, "At parity.\n");
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "| resource | field | `{}` | `{}` | declared |\n|---|---|---|---|---|",
-            report.from, report.to
-        );
-        for d in &report.differences {
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} | {} | {} |",
-                d.address,
-                d.field,
-                cell(&value_text(d.from_value.as_ref())),
-                cell(&value_text(d.to_value.as_ref())),
-                if d.declared { "yes" } else { "**no**" }
-            );
-        }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(out, "## Declared differences\n");
-    if audit.differences.is_empty() {
-        let _ = writeln!(out, "None.");
-    } else {
-        let _ = writeln!(
-            out,
-            "| resource | field | owner | expires | status | reason |\n|---|---|---|---|---|---|"
-        );
-        for judged in &audit.differences {
-            let d = &judged.difference;
-            let _ = writeln!(
-                out,
-                "| `{}` | `{}` | {} | {} | {} | {} |",
-                d.resource,
-                d.field,
-                cell(&d.owner),
-                d.expires,
-                status_name(judged.status),
-                cell(&d.reason)
-            );
-        }
-    }
-    out
-}
-
-/// The machine-readable audit.
-pub fn audit_json(audit: &Audit, provenance: &Provenance) -> serde_json::Value {
-    let drift = drift_json(&audit.drift, provenance);
-    json!({
-        "format_version": JSON_FORMAT_VERSION,
-        "project": provenance.project,
-        "region": provenance.region,
-        "account": provenance.account,
-        "generated_at": provenance.generated_at(),
-        "findings": audit.findings(),
-        "drift": drift["environments"],
-        "parity": audit.parity.iter().map(parity_object).collect::<Vec<_>>(),
-        "differences": differences_json(&audit.differences),
-    })
 }
 
 #[cfg(test)]

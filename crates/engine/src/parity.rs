@@ -40,6 +40,10 @@ pub struct ParityReport {
     pub from: String,
     pub to: String,
     pub differences: Vec<ParityDifference>,
+    /// The probe readings (either side) that could not be had, so their documents could not
+    /// be compared: parity is unknown there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<crate::probe::ProbeReading>,
 }
 
 impl ParityReport {
@@ -48,9 +52,9 @@ impl ParityReport {
         self.differences.iter().filter(|d| !d.declared)
     }
 
-    /// True when the only differences are declared ones.
+    /// True when the only differences are declared ones and every probe could be read.
     pub fn at_parity(&self) -> bool {
-        self.undeclared().next().is_none()
+        self.undeclared().next().is_none() && self.unreadable.is_empty()
     }
 }
 
@@ -191,6 +195,7 @@ pub fn compare_environments(
         from: from_name.to_string(),
         to: to_name.to_string(),
         differences,
+        unreadable: Vec::new(),
     }
 }
 

@@ -25,6 +25,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         (None, Some(environment)) => {
             let loaded = load_spec(&global.spec)?;
             let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
+            crate::context::refuse_critical_violations(&loaded, &desired)?;
             let plan_options = PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
                 ..PlanOptions::default()
@@ -86,6 +87,7 @@ async fn apply_saved(
     }
     let loaded = load_spec(&global.spec)?;
     let desired = crate::context::expand_for_run(global, &loaded, &saved.environment)?;
+    crate::context::refuse_critical_violations(&loaded, &desired)?;
     let providers = connect(global, &loaded, &[&saved.environment]).await?;
     let locks = crate::lock::store(&providers, &loaded);
     let terminal = terminal(global, execution, &saved.environment);

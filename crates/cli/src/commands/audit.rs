@@ -1,18 +1,18 @@
-//! `envctl audit`: drift of every environment, parity of every promotion pair, and expired or
-//! expiring declared differences, in one report for scheduled jobs. Read-only.
-
-use std::io::Write;
+//! `envctl audit`: drift of every environment, parity of every promotion pair (resources and
+//! probe documents), the compliance rules on the live cloud, and expired or expiring declared
+//! differences, in one report for scheduled jobs: text, Markdown, HTML or JSON. Read-only.
 
 use envctl_engine::{Environments, ops};
 
 use crate::args::{AuditArgs, AuditFormat, GlobalArgs};
-use crate::commands::lookup_error;
-use crate::context::{check_secret_sources, connect, load_spec_for_audit, today};
+use crate::commands::{lookup_error, write_stdout};
+use crate::context::{check_secret_sources, connect, load_spec_for_audit, probe_client, today};
 use crate::errors::Outcome;
-use crate::render;
+use crate::report;
 
 pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome> {
-    let AuditArgs { output } = args;
+    let AuditArgs { output, fail_on } = args;
+    let fail_on = fail_on.severity();
     // Expired differences are findings of the audit, not reasons to stop it.
     let loaded = load_spec_for_audit(&global.spec)?;
     // The audit compares secrets with their sources: every source must be readable first.
@@ -21,30 +21,24 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
             check_secret_sources(&desired)?;
         }
     }
+    let probes = probe_client(&global.spec)?;
     let names = loaded.spec.environment_names();
     let providers = connect(global, &loaded, &names).await?;
-    let audit = ops::audit(&providers, &loaded.spec, today())
+    let audit = ops::audit(&providers, &loaded.spec, &probes, today())
         .await
         .map_err(|e| lookup_error(&loaded, e))?;
-    if output != AuditFormat::Json {
-        for report in &audit.drift {
-            crate::commands::print_notes(&report.notes);
-        }
-    }
+    let provenance = crate::commands::provenance(&loaded, providers.provider(names[0])).await;
     let text = match output {
-        AuditFormat::Text => render::audit_text(&audit),
-        AuditFormat::Markdown => render::audit_markdown(&audit),
-        AuditFormat::Json => {
-            let provenance =
-                crate::commands::provenance(&loaded, providers.provider(names[0])).await;
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&render::audit_json(&audit, &provenance))?
-            )
-        }
+        AuditFormat::Text => report::audit_text(&audit, &provenance, fail_on),
+        AuditFormat::Markdown => report::audit_markdown(&audit, &provenance, fail_on),
+        AuditFormat::Html => report::audit_html(&audit, &provenance, fail_on),
+        AuditFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report::audit_json(&audit, &provenance, fail_on))?
+        ),
     };
-    std::io::stdout().write_all(text.as_bytes())?;
-    Ok(if audit.findings() == 0 {
+    write_stdout(text.as_bytes())?;
+    Ok(if audit.findings_at(fail_on) == 0 {
         Outcome::Success
     } else {
         Outcome::ChangesPending

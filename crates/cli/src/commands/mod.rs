@@ -10,6 +10,7 @@ pub mod apply;
 pub mod audit;
 pub mod change;
 pub mod completions;
+pub mod compliance;
 pub mod destroy;
 pub mod drift;
 pub mod force_unlock;

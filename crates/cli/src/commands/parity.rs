@@ -1,5 +1,6 @@
-//! `envctl parity`: compare live environments with each other, or list the declared
-//! differences with their justification and expiry.
+//! `envctl parity`: compare live environments with each other (their resources and the
+//! documents their `[[probes]]` return), or list the declared differences with their
+//! justification and expiry.
 
 use std::io::Write;
 
@@ -7,7 +8,7 @@ use envctl_engine::{ParityReport, ops};
 
 use crate::args::{GlobalArgs, OutputFormat, ParityArgs};
 use crate::commands::lookup_error;
-use crate::context::{LoadedSpec, connect, expand, load_spec, today};
+use crate::context::{LoadedSpec, connect, expand, load_spec, probe_client, today};
 use crate::errors::{Outcome, UserError};
 use crate::render;
 
@@ -42,11 +43,12 @@ pub async fn run(global: &GlobalArgs, args: ParityArgs) -> anyhow::Result<Outcom
             }
         }
     }
+    let probes = probe_client(&global.spec)?;
     let providers = connect(global, &loaded, &proven).await?;
     let mut reports = Vec::new();
     for (from, to) in &pairs {
         reports.push(
-            ops::parity::compare(&providers, &loaded.spec, from, to)
+            ops::parity::compare_with_probes(&providers, &loaded.spec, &probes, from, to)
                 .await
                 .map_err(|e| lookup_error(&loaded, e))?,
         );

@@ -46,6 +46,9 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         .iter()
         .map(|name| crate::context::expand_for_run(global, &loaded, name))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for desired in &desired {
+        crate::context::refuse_critical_violations(&loaded, desired)?;
+    }
     let proven: Vec<&str> = names.iter().map(String::as_str).collect();
     let providers = connect(global, &loaded, &proven).await?;
     let locks = crate::lock::store(&providers, &loaded);

@@ -28,6 +28,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         eprintln!("using the spec as of git revision `{revision}`");
     }
     let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
+    crate::context::refuse_critical_violations(&loaded, &desired)?;
     let redeploy = RedeployOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         replace: if replace_all {

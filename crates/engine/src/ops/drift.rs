@@ -7,6 +7,7 @@
 use envctl_spec::DesiredState;
 
 use crate::drift::{DriftReport, drift_of};
+use crate::live::LiveState;
 use crate::plan::{Plan, PlanOptions};
 use crate::provider::{Provider, ProviderError};
 
@@ -18,6 +19,16 @@ pub async fn drift<P: Provider + ?Sized>(
     let plan = super::plan_with(provider, desired, &reconcile_options()).await?;
     let report = drift_of(&plan);
     Ok((plan, report))
+}
+
+/// [`drift`], and the live state it was read from.
+pub async fn drift_and_live<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+) -> Result<(Plan, DriftReport, LiveState), ProviderError> {
+    let (plan, live) = super::plan::plan_and_live(provider, desired, &reconcile_options()).await?;
+    let report = drift_of(&plan);
+    Ok((plan, report, live))
 }
 
 /// The plan options of `reconcile`: repair in place and remove what the environment does not

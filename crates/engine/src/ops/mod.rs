@@ -4,7 +4,7 @@
 //! Owns the sequencing and the policy of every operation: `plan` (read -> plan, and the plan a
 //! person reviews with the gates' refusals as blockers), `apply` (one plan, an environment,
 //! a saved plan bound to spec and cloud), `destroy`, `redeploy`, `reconcile` (the controller
-//! loop and its error policy), `drift`, `parity`, `audit`; what they share: `change` (plan,
+//! loop and its error policy), `drift`, `parity`, `compliance`, `audit`; what they share: `change` (plan,
 //! refuse, confirm, lock, apply, roll back), `gate` (expired differences and the promotion
 //! gate), `expiry` (declared differences judged against a date), `lock` (the `LockStore`
 //! seam) and `events` (what they report). [`Operation`] names the operations that change the
@@ -17,6 +17,7 @@
 pub mod apply;
 pub mod audit;
 pub mod change;
+pub mod compliance;
 pub mod destroy;
 pub mod drift;
 pub mod events;
@@ -33,12 +34,13 @@ use envctl_spec::UnknownEnvironment;
 use crate::provider::ProviderError;
 
 pub use apply::{ApplyError, apply, apply_environment, apply_saved};
-pub use audit::{Audit, AuditFinding, audit};
+pub use audit::{Audit, AuditFinding, AuditPlace, audit};
 pub use change::{
     Approval, ChangeError, ChangeOptions, ChangeOutcome, Frontend, Risk, SavedPlanError, Session,
 };
+pub use compliance::{ComplianceReport, compliance, live_violations};
 pub use destroy::destroy;
-pub use drift::{drift, reconcile_options};
+pub use drift::{drift, drift_and_live, reconcile_options};
 pub use events::{Event, RollbackCause};
 pub use expiry::{DeclaredDifference, EXPIRY_WARNING_DAYS, ExpiryStatus, declared_differences};
 pub use gate::{GateError, GateOptions, GateState};

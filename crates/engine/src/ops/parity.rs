@@ -1,15 +1,19 @@
-//! `parity`: compare two live environments of one spec.
+//! `parity`: compare two live environments of one spec, and the documents their running
+//! services report (`[[probes]]`).
 //!
-//! Owns [`compare`] (both reads run at once) and [`promotion_pairs`], the pairs a spec's
-//! `promote_from` settings make. Invariant: only the spec's declared differences are
-//! excused; everything else that differs beyond scale is reported.
+//! Owns [`compare`] (both reads run at once), [`compare_with_probes`], [`read_probes`] and
+//! [`promotion_pairs`], the pairs a spec's `promote_from` settings make. Invariants: only the
+//! spec's declared differences are excused; everything else that differs beyond scale is
+//! reported; a probe that could not be read is reported with the comparison, never taken for
+//! "no differences".
 
 use std::collections::BTreeSet;
 
-use envctl_spec::Spec;
+use envctl_spec::{DesiredState, Spec};
 
 use super::{LookupError, ReadError, read_live};
 use crate::parity::{ParityReport, compare_environments};
+use crate::probe::{ProbeReading, ProbeSource};
 use crate::provider::{Environments, ReadDepth};
 
 /// Each environment with a `promote_from`, as `(from, to)`, in the spec's order.
@@ -23,6 +27,14 @@ pub fn promotion_pairs(spec: &Spec) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `(resource, field)` pairs the spec declares as differences.
+fn declared(spec: &Spec) -> BTreeSet<(String, String)> {
+    spec.differences()
+        .iter()
+        .map(|d| (d.resource.clone(), d.field.clone()))
+        .collect()
+}
+
 /// Reads both environments, each with its own provider (its account and region), and
 /// compares them.
 pub async fn compare<E: Environments + ?Sized>(
@@ -31,11 +43,7 @@ pub async fn compare<E: Environments + ?Sized>(
     from: &str,
     to: &str,
 ) -> Result<ParityReport, LookupError> {
-    let declared: BTreeSet<(String, String)> = spec
-        .differences()
-        .iter()
-        .map(|d| (d.resource.clone(), d.field.clone()))
-        .collect();
+    let declared = declared(spec);
     let from_desired = spec.expand(from)?;
     let to_desired = spec.expand(to)?;
     let (from_live, to_live) = futures::try_join!(
@@ -49,4 +57,67 @@ pub async fn compare<E: Environments + ?Sized>(
     Ok(compare_environments(
         from, &from_live, to, &to_live, &declared,
     ))
+}
+
+/// Every `[[probes]]` document of the environment `desired` describes, read at once, in the
+/// spec's order.
+pub async fn read_probes<S: ProbeSource + ?Sized>(
+    source: &S,
+    spec: &Spec,
+    desired: &DesiredState,
+) -> Vec<ProbeReading> {
+    futures::future::join_all(spec.probes().iter().map(|probe| {
+        let url = probe.url_in(&desired.project, &desired.environment, &desired.region);
+        async move { crate::probe::read(source, &probe.name, &desired.environment, &url).await }
+    }))
+    .await
+}
+
+/// Adds the probe comparison of `from_probes` and `to_probes` (readings of the report's two
+/// environments) to `report`: a difference per key, declared when the spec declares
+/// `resource = "probe.NAME"` with that key as `field`; a reading that failed is kept as
+/// unreadable.
+pub fn add_probes(
+    report: &mut ParityReport,
+    spec: &Spec,
+    from_probes: &[ProbeReading],
+    to_probes: &[ProbeReading],
+) {
+    let declared = declared(spec);
+    let is_declared =
+        |address: &str, field: &str| declared.contains(&(address.to_string(), field.to_string()));
+    for from in from_probes {
+        if let Some(to) = to_probes.iter().find(|to| to.probe == from.probe) {
+            report
+                .differences
+                .extend(crate::probe::compare(from, to, &is_declared));
+        }
+    }
+    report.unreadable.extend(
+        from_probes
+            .iter()
+            .chain(to_probes)
+            .filter(|r| r.document.is_err())
+            .cloned(),
+    );
+}
+
+/// [`compare`], and the two environments' probe documents compared key by key.
+pub async fn compare_with_probes<E: Environments + ?Sized, S: ProbeSource + ?Sized>(
+    environments: &E,
+    spec: &Spec,
+    probes: &S,
+    from: &str,
+    to: &str,
+) -> Result<ParityReport, LookupError> {
+    let from_desired = spec.expand(from)?;
+    let to_desired = spec.expand(to)?;
+    let (report, from_probes, to_probes) = futures::join!(
+        compare(environments, spec, from, to),
+        read_probes(probes, spec, &from_desired),
+        read_probes(probes, spec, &to_desired),
+    );
+    let mut report = report?;
+    add_probes(&mut report, spec, &from_probes, &to_probes);
+    Ok(report)
 }

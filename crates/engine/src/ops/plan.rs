@@ -48,6 +48,16 @@ pub async fn plan_with<P: Provider + ?Sized>(
     desired: &DesiredState,
     options: &PlanOptions,
 ) -> Result<Plan, ProviderError> {
+    Ok(plan_and_live(provider, desired, options).await?.0)
+}
+
+/// [`plan_with`], and the live state the plan was made from (what the compliance rules are
+/// checked on, so an audit reads each environment once).
+pub async fn plan_and_live<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+    options: &PlanOptions,
+) -> Result<(Plan, LiveState), ProviderError> {
     let depth = if options.remove_unmanaged {
         ReadDepth::OwnedAndUnmanaged
     } else {
@@ -69,7 +79,7 @@ pub async fn plan_with<P: Provider + ?Sized>(
     }
     block_if_unorderable(&mut plan);
     log_plan(&plan);
-    Ok(plan)
+    Ok((plan, live))
 }
 
 /// The plan `envctl plan` shows: [`plan_with`], plus a blocker for each gate the apply after
