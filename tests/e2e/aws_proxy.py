@@ -51,7 +51,8 @@ kind drawn uniformly from `--faults` (default `throttle,503`):
 The service is read from the `Authorization` header's credential scope
 (`Credential=AKID/20261128/us-east-1/ec2/aws4_request`).
 Random faults (every kind) are only drawn for the actions in `--fault-actions A,B,C` (or
-`{"fault_actions": [..]}`), action names as counted (e.g. `CreateVpc`, `PUT /bucket/key`);
+`{"fault_actions": [..]}`), action names as counted (e.g. `CreateVpc`, `PUT /bucket/key`, or
+`PUT /bucket/prefix*` for every key under a prefix);
 empty, the default, is every action. A request of an action not listed is never randomly
 faulted and draws nothing from the RNG, so a seeded run's faults on the listed actions do not
 depend on how many other calls are made. Scripted failures ignore the filter.
@@ -360,7 +361,7 @@ class State:
             self.by_action[action] = self.by_action.get(action, 0) + 1
             fault = None
             if (self.fault_rate > 0
-                    and (not self.fault_actions or action in self.fault_actions)
+                    and (not self.fault_actions or matches_any(action, self.fault_actions))
                     and self.rng.random() < self.fault_rate):
                 fault = self.faults[self.rng.randrange(len(self.faults))]
             script = self.fail_actions.get(action)
@@ -425,6 +426,12 @@ def parse_faults(value):
     if bad or not kinds:
         raise ValueError(f"faults must be some of {list(FAULT_KINDS)}, got {items!r}")
     return kinds
+
+
+def matches_any(action, patterns):
+    """Whether `action` is one of `patterns`; a pattern ending in `*` matches every action
+    that starts with what precedes it (`PUT /bucket/prefix/*`: any key under the prefix)."""
+    return any(action == p or (p.endswith("*") and action.startswith(p[:-1])) for p in patterns)
 
 
 def parse_fault_actions(value):

@@ -727,6 +727,14 @@ class ProxyTest(unittest.TestCase):
         self.assertNotEqual([f for f, a in zip(unfiltered, mixed_actions) if a == "CreateVpc"],
                             alone)
 
+    def test_a_fault_action_ending_in_a_star_matches_a_prefix(self):
+        state = aws_proxy.State("http://127.0.0.1:9", 1.0, ["503"], 0.0, 7, False,
+                                fault_actions=["PUT /bucket/records/*"])
+        self.assertEqual(state.decide("PUT /bucket/records/0001-a.json")[0], "503")
+        self.assertEqual(state.decide("PUT /bucket/records/0002-b.json")[0], "503")
+        self.assertIsNone(state.decide("PUT /bucket/other.json")[0])
+        self.assertIsNone(state.decide("GET /bucket/records/0001-a.json")[0])
+
     def test_config_validates_fault_actions(self):
         proxy, _, _ = self.own_proxy()
         self.assertEqual(control(proxy, "/__proxy/config")[1]["fault_actions"], [])
