@@ -125,6 +125,7 @@ pub(crate) struct RawEnvironment {
     pub name: Sp<String>,
     pub protected: Option<Sp<bool>>,
     pub promote_from: Option<Sp<String>>,
+    pub require_verified: Option<Sp<bool>>,
     /// Where the environment lives and how it is reached (`account_id`, `region`, `role_arn`,
     /// `external_id`, `session_name`, `profile`, `lock_bucket`), by key.
     pub placement: BTreeMap<&'static str, Sp<String>>,
@@ -242,7 +243,7 @@ pub(crate) const PROJECT_KEYS: [TableKey; 4] = [
 ];
 
 /// The keys of `[environments.NAME]` besides the scale overrides (`KIND.NAME = { ... }`).
-pub(crate) const ENVIRONMENT_KEYS: [TableKey; 9] = [
+pub(crate) const ENVIRONMENT_KEYS: [TableKey; 10] = [
     TableKey {
         name: "protected",
         value: KeyType::Flag,
@@ -254,6 +255,13 @@ pub(crate) const ENVIRONMENT_KEYS: [TableKey; 9] = [
         value: KeyType::Text,
         required: false,
         about: "an environment that must have converged on the same spec before this one changes",
+    },
+    TableKey {
+        name: "require_verified",
+        value: KeyType::Flag,
+        required: false,
+        about: "with `promote_from`: the upstream environment must also hold a passed `envctl \
+                verify` at this spec's parity digest, newer than its last change (default true)",
     },
     TableKey {
         name: "account_id",
@@ -641,6 +649,7 @@ impl Reader<'_> {
                 name: entry.key.clone(),
                 protected: None,
                 promote_from: None,
+                require_verified: None,
                 placement: BTreeMap::new(),
                 overrides: Vec::new(),
             };
@@ -663,6 +672,12 @@ impl Reader<'_> {
                 other => self.report(wrong_type(&subject, "a boolean", other, setting.value.span)),
             },
             "promote_from" => environment.promote_from = self.string(&setting.value, &subject),
+            "require_verified" => match &setting.value.value {
+                RawValue::Boolean(flag) => {
+                    environment.require_verified = Some(Sp::new(*flag, setting.value.span));
+                }
+                other => self.report(wrong_type(&subject, "a boolean", other, setting.value.span)),
+            },
             _ if PLACEMENT_KEYS.contains(&key) => {
                 if let (Some(known), Some(text)) = (
                     PLACEMENT_KEYS.iter().find(|k| **k == key),
@@ -696,7 +711,8 @@ impl Reader<'_> {
                 "scale is set per resource: `{}.NAME = {{ {key} = ... }}`",
                 kind.as_str()
             ),
-            (None, None) => "an environment sets `protected`, `promote_from`, where it lives \
+            (None, None) => "an environment sets `protected`, `promote_from`, \
+                             `require_verified`, where it lives \
                              (`account_id`, `region`, `role_arn`, `external_id`, \
                              `session_name`, `profile`, `lock_bucket`) and scale overrides \
                              such as `instance.NAME = { count = 2 }`"

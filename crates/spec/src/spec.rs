@@ -27,6 +27,9 @@ pub struct EnvironmentSettings {
     pub protected: bool,
     /// The environment that must have converged on the same spec before this one is applied.
     pub promote_from: Option<String>,
+    /// With `promote_from`: the upstream must also hold a passed verification at this spec's
+    /// parity digest, newer than its last change (`require_verified`, default true).
+    pub require_verified: bool,
     /// The region it lives in: its own `region` (a declared difference), else the project's.
     pub region: String,
     /// The account it lives in, when the spec names one: credentials for another are refused.

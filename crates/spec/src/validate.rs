@@ -355,10 +355,28 @@ impl Validator<'_> {
             if let Some(from) = &env.promote_from {
                 promotions.push((env.name.value.clone(), from.clone()));
             }
+            if let (Some(required), None) = (&env.require_verified, &env.promote_from) {
+                self.report(
+                    Diagnostic::error(format!(
+                        "`require_verified` in environment `{}` without `promote_from`",
+                        env.name.value
+                    ))
+                    .at(
+                        required.span,
+                        "only a promoted environment has an upstream to verify",
+                    )
+                    .with_hint(
+                        "set `promote_from = \"staging\"` (the upstream that must be verified), \
+                         or remove `require_verified`",
+                    ),
+                );
+            }
             environments.push(Environment {
                 settings: EnvironmentSettings {
                     name: env.name.value,
                     protected: env.protected.is_some_and(|p| p.value),
+                    require_verified: env.promote_from.is_some()
+                        && env.require_verified.as_ref().is_none_or(|r| r.value),
                     promote_from: env.promote_from.map(|p| p.value),
                     region: placement
                         .get("region")
