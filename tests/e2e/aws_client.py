@@ -237,6 +237,7 @@ def main():
         result = {"id": c["DBClusterIdentifier"], "status": c.get("Status"),
                   "deletion_protection": c.get("DeletionProtection"),
                   "parameter_group": c.get("DBClusterParameterGroup"),
+                  "endpoint": c.get("Endpoint"),
                   "security_groups": sorted(g["VpcSecurityGroupId"]
                                             for g in c.get("VpcSecurityGroups", []))}
     elif command == "cluster-snapshots":

@@ -141,6 +141,9 @@ fn json_output_follows_the_documented_schema() {
     let compliance = json(&["compliance", "--output", "json"], 0);
     assert_documented("compliance", &compliance, &[]);
 
+    let verifications = json(&["verifications", "staging", "--output", "json"], 0);
+    assert_documented("verifications", &verifications, &[]);
+
     let audit = json(&["audit", "--output", "json"], 2);
     assert_documented("audit", &audit, &[]);
     assert_eq!(audit["findings"], 1);

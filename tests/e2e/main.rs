@@ -18,3 +18,4 @@ mod safety;
 mod snapshots;
 mod strict;
 mod trust;
+mod verify;

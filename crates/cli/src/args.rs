@@ -142,6 +142,15 @@ pub enum Command {
         after_help = "Examples:\n  envctl audit --output markdown > audit.md\n  envctl audit --output html > audit.html\n  envctl audit --fail-on critical --output json"
     )]
     Audit(AuditArgs),
+    /// Run a test of an environment with its facts in the environment, and record that it
+    /// passed (what `require_verified` asks of a promotion)
+    #[command(
+        after_help = "Examples:\n  envctl verify staging -- ./smoke-test.sh\n  envctl verify staging -- sh -c 'pg_isready -h \"$ENVCTL_OUTPUT_DB_CLUSTER_MAIN_ENDPOINT\"'\n\nThe command sees ENVCTL_PROJECT, ENVCTL_ENVIRONMENT, ENVCTL_REGION, ENVCTL_ACCOUNT,\nENVCTL_PARITY_DIGEST, and ENVCTL_OUTPUT_<ADDRESS> (each resource's cloud id) with\nENVCTL_OUTPUT_<ADDRESS>_<OUTPUT> (ENDPOINT, READER_ENDPOINT, PORT, PRIVATE_IP, ...).\nIts exit code is envctl's; only an exit code 0 is recorded."
+    )]
+    Verify(VerifyArgs),
+    /// List the recorded verifications of an environment, newest first
+    #[command(after_help = "Example:\n  envctl verifications staging --output json")]
+    Verifications(VerificationsArgs),
     /// Remove a lock left by a run that died (the lock id is in the error that reported it)
     #[command(after_help = "Example:\n  envctl force-unlock production 18c9f2a4e1b-2f1a")]
     ForceUnlock(ForceUnlockArgs),
@@ -392,6 +401,24 @@ pub struct AuditArgs {
     /// expiry findings always do)
     #[arg(long, value_enum, default_value_t, value_name = "SEVERITY")]
     pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The environment to test (it must have no drift)
+    pub environment: String,
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerificationsArgs {
+    /// The environment whose verifications to list
+    pub environment: String,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

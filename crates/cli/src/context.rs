@@ -596,3 +596,23 @@ pub fn probe_client(spec_path: &Path) -> anyhow::Result<envctl_providers::probe:
             .into()
     })
 }
+
+/// The git revision of the spec at `path` (`HEAD`, with `+dirty` when the spec file has
+/// uncommitted changes); `None` outside a git work tree or without git.
+pub fn spec_revision(path: &Path) -> Option<String> {
+    let dir = spec_dir(path);
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let head = run(&["rev-parse", "HEAD"]).filter(|h| !h.is_empty())?;
+    let file = path.file_name()?.to_string_lossy().into_owned();
+    let dirty = run(&["status", "--porcelain", "--", &file]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}+dirty") } else { head })
+}

@@ -59,6 +59,9 @@ pub enum Outcome {
     /// Done, and there are changes (or drift) pending: exit code 2 where the command's
     /// contract says so.
     ChangesPending,
+    /// A command envctl ran (`envctl verify ENV -- COMMAND`) failed with this exit code,
+    /// which becomes envctl's.
+    Exited(u8),
 }
 
 impl Outcome {
@@ -66,6 +69,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::ChangesPending => 2,
+            Outcome::Exited(code) => code,
         }
     }
 }

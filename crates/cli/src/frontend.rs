@@ -55,6 +55,20 @@ pub fn print_event(event: &Event<'_>, show: ShowPlan) -> std::io::Result<()> {
         } => eprintln!(
             "promotion gate: `{upstream}` has converged on this spec (parity digest {parity_digest})"
         ),
+        Event::GateVerified {
+            upstream,
+            verification,
+        } => eprintln!(
+            "promotion gate: `{upstream}` passed `{}` on {} (by {}{}), as it runs now",
+            verification.command,
+            envctl_engine::ops::lock::utc_time(verification.at_unix),
+            verification.who,
+            verification
+                .revision
+                .as_deref()
+                .map(|r| format!(", spec at git {}", r.chars().take(12).collect::<String>()))
+                .unwrap_or_default()
+        ),
         Event::Planned { plan, .. } => {
             crate::commands::print_notes(&plan.notes);
             let text = match show {

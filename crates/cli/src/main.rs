@@ -82,6 +82,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Redeploy(args) => commands::redeploy::run(&global, args).await,
         Command::Parity(args) => commands::parity::run(&global, args).await,
         Command::Compliance(args) => commands::compliance::run(&global, args).await,
+        Command::Verify(args) => commands::verify::run(&global, args).await,
+        Command::Verifications(args) => commands::verify::list(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
         Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,
         Command::Completions(args) => commands::completions::run(args),

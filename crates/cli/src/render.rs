@@ -327,12 +327,16 @@ pub struct Provenance {
 impl Provenance {
     /// `2026-12-02T07:30:00Z`.
     pub fn generated_at(&self) -> String {
-        let unix = self.generated_at_unix;
-        let days = i64::try_from(unix / 86_400).unwrap_or_default();
-        let date = envctl_spec::CivilDate::from_days_since_unix_epoch(days);
-        let s = unix % 86_400;
-        format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+        iso_time(self.generated_at_unix)
     }
+}
+
+/// `2026-12-02T07:30:00Z` for seconds since the Unix epoch.
+pub fn iso_time(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or_default();
+    let date = envctl_spec::CivilDate::from_days_since_unix_epoch(days);
+    let s = unix % 86_400;
+    format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
 }
 
 pub fn drift_json(reports: &[DriftReport], provenance: &Provenance) -> serde_json::Value {
@@ -743,6 +747,7 @@ mod tests {
         let live = |text: &str, id: &str| {
             let desired = resource(text);
             LiveResource {
+                outputs: Default::default(),
                 address: desired.address,
                 kind: desired.kind,
                 id: id.to_string(),

@@ -9,7 +9,10 @@
 
 use std::fmt::Write as _;
 
-use envctl_engine::ops::{Audit, AuditPlace, ComplianceReport, DeclaredDifference, ExpiryStatus};
+use envctl_engine::ops::lock::utc_time;
+use envctl_engine::ops::{
+    Audit, AuditPlace, ComplianceReport, DeclaredDifference, ExpiryStatus, Verification,
+};
 use envctl_engine::probe::ProbeReading;
 use envctl_engine::{DriftEntry, DriftKind, DriftReport, ParityReport};
 use envctl_spec::{ComplianceSeverity, Value, Violation};
@@ -262,8 +265,34 @@ pub fn audit_text(audit: &Audit, provenance: &Provenance, fail_on: ComplianceSev
     out.push_str(&parity_text(&audit.parity));
     let _ = writeln!(out, "\n== declared differences");
     out.push_str(&declared_differences_text(&audit.differences));
+    let _ = writeln!(out, "\n== verifications");
+    for (environment, newest) in &audit.verifications {
+        let _ = writeln!(
+            out,
+            "  `{environment}`: {}",
+            verification_text(newest.as_ref())
+        );
+    }
     let _ = writeln!(out, "\n{}", findings_line(audit, fail_on));
     out
+}
+
+/// `passed `./smoke.sh` on 2026-12-03 14:05 UTC by ci@runner at sha256:...`.
+fn verification_text(newest: Option<&Verification>) -> String {
+    match newest {
+        None => "never verified".to_string(),
+        Some(v) => format!(
+            "passed `{}` on {} by {} at parity digest {}{}",
+            v.command,
+            utc_time(v.at_unix),
+            v.who,
+            v.parity_digest,
+            v.revision
+                .as_deref()
+                .map(|r| format!(" (spec at git {r})"))
+                .unwrap_or_default()
+        ),
+    }
 }
 
 fn findings_line(audit: &Audit, fail_on: ComplianceSeverity) -> String {
@@ -480,6 +509,14 @@ pub fn audit_markdown(
             );
         }
     }
+    let _ = writeln!(out, "\n## Verifications\n");
+    for (environment, newest) in &audit.verifications {
+        let _ = writeln!(
+            out,
+            "- `{environment}`: {}",
+            cell(&verification_text(newest.as_ref()))
+        );
+    }
     out
 }
 
@@ -525,6 +562,10 @@ pub fn audit_json(
         "compliance": audit.compliance.iter().map(compliance_object).collect::<Vec<_>>(),
         "probes": audit.probes.iter().map(probe_json).collect::<Vec<_>>(),
         "differences": differences_json(&audit.differences),
+        "verifications": audit.verifications.iter().map(|(environment, newest)| json!({
+            "environment": environment,
+            "latest": newest.as_ref().map(|v| crate::commands::verify::verification_json(v, &audit.parity_digest)),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -580,7 +621,14 @@ fn anchor(check: &str, environment: &str) -> String {
     format!("{check}-{environment}")
 }
 
-const CHECKS: [&str; 5] = ["drift", "parity", "compliance", "probes", "differences"];
+const CHECKS: [&str; 6] = [
+    "drift",
+    "parity",
+    "compliance",
+    "probes",
+    "differences",
+    "verified",
+];
 
 fn drift_cell(report: Option<&DriftReport>, environment: &str) -> Cell {
     let Some(report) = report else {
@@ -733,6 +781,26 @@ fn differences_cell(audit: &Audit, environment: &str) -> Cell {
     }
 }
 
+fn verified_cell(audit: &Audit, environment: &str) -> Cell {
+    let newest = audit
+        .verifications
+        .iter()
+        .find(|(name, _)| name == environment)
+        .and_then(|(_, newest)| newest.as_ref());
+    let (tone, text) = match newest {
+        None => (Tone::None, "never".to_string()),
+        Some(v) if v.parity_digest == audit.parity_digest => {
+            (Tone::Ok, format!("passed {}", utc_time(v.at_unix)))
+        }
+        Some(_) => (Tone::Warn, "at another spec".to_string()),
+    };
+    Cell {
+        tone,
+        text,
+        anchor: newest.map(|_| anchor("verified", environment)),
+    }
+}
+
 const STYLE: &str = r#"
 :root { --ok:#d9f2df; --ok-ink:#0f5323; --warn:#fff1c7; --warn-ink:#6b4d00; --bad:#fbd9d6;
   --bad-ink:#8a1c12; --none:#eef0f2; --none-ink:#555; --line:#d0d4d9; --ink:#1b1f24; }
@@ -838,6 +906,7 @@ pub fn audit_html(audit: &Audit, provenance: &Provenance, fail_on: ComplianceSev
             ),
             probes_cell(audit, environment),
             differences_cell(audit, environment),
+            verified_cell(audit, environment),
         ];
         let _ = write!(
             out,
@@ -870,6 +939,7 @@ pub fn audit_html(audit: &Audit, provenance: &Provenance, fail_on: ComplianceSev
     html_compliance(&mut out, audit);
     html_probes(&mut out, audit);
     html_differences(&mut out, audit);
+    html_verifications(&mut out, audit);
     let _ = writeln!(
         out,
         "<footer><p class=\"meta\">Made by <code>envctl audit --output html</code>. Exit code \
@@ -1145,6 +1215,50 @@ fn html_probes(out: &mut String, audit: &Audit) {
     let _ = writeln!(out, "</section>");
 }
 
+fn html_verifications(out: &mut String, audit: &Audit) {
+    let _ = writeln!(
+        out,
+        "<section id=\"verifications\">\n<h2>Verifications</h2>"
+    );
+    for (environment, newest) in &audit.verifications {
+        let Some(v) = newest else {
+            continue;
+        };
+        let this_spec = v.parity_digest == audit.parity_digest;
+        let _ = writeln!(
+            out,
+            "<section id=\"{}\">\n<h3>{}</h3>\n<p class=\"{}\">Passed {} on {} by {}, at parity digest {}{}{}.</p>\n</section>",
+            escape(&anchor("verified", environment)),
+            escape(environment),
+            if this_spec { "clean" } else { "fix" },
+            code(&v.command),
+            escape(&utc_time(v.at_unix)),
+            escape(&v.who),
+            code(&v.parity_digest),
+            if this_spec {
+                " (this spec)"
+            } else {
+                " (another spec than this one)"
+            },
+            v.revision
+                .as_deref()
+                .map(|r| format!(", spec at git {}", code(r)))
+                .unwrap_or_default()
+        );
+    }
+    if audit
+        .verifications
+        .iter()
+        .all(|(_, newest)| newest.is_none())
+    {
+        let _ = writeln!(
+            out,
+            "<p>No environment has been verified: <code>envctl verify ENV -- COMMAND</code> records one.</p>"
+        );
+    }
+    let _ = writeln!(out, "</section>");
+}
+
 fn html_differences(out: &mut String, audit: &Audit) {
     let _ = writeln!(
         out,
@@ -1240,6 +1354,7 @@ mod tests {
         };
         let audit = Audit {
             project: "webapp".into(),
+            parity_digest: "sha256:abc".into(),
             places: vec![
                 place("staging", false, None),
                 place("production", true, Some("staging")),
@@ -1334,6 +1449,22 @@ mod tests {
                 },
                 status: ExpiryStatus::Expiring { days_left: 7 },
             }],
+            verifications: vec![
+                (
+                    "staging".into(),
+                    Some(Verification {
+                        id: "v1".into(),
+                        environment: "staging".into(),
+                        parity_digest: "sha256:abc".into(),
+                        live_fingerprint: "sha256:def".into(),
+                        revision: Some("1a2b3c".into()),
+                        command: "./smoke-test.sh".into(),
+                        who: "ci@runner".into(),
+                        at_unix: 1_796_280_000,
+                    }),
+                ),
+                ("production".into(), None),
+            ],
         };
         let provenance = Provenance {
             project: "webapp".into(),
@@ -1367,7 +1498,8 @@ mod tests {
                 "parity",
                 "compliance",
                 "probes",
-                "differences"
+                "differences",
+                "verified"
             ]
         );
         let rows: Vec<ElementRef<'_>> = document.select(&select("table.matrix tbody tr")).collect();
@@ -1430,6 +1562,18 @@ mod tests {
             )
         );
         assert_eq!(cell("production", "differences").0, "warn", "expiring");
+        assert_eq!(
+            cell("staging", "verified"),
+            (
+                "ok".into(),
+                "passed 2026-12-03 06:40 UTC".into(),
+                Some("#verified-staging".into())
+            )
+        );
+        assert_eq!(
+            cell("production", "verified"),
+            ("none".into(), "never".into(), None)
+        );
         for row in &rows {
             for link in row.select(&select("a")) {
                 let target = link.value().attr("href").unwrap_or_default();

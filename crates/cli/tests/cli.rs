@@ -204,7 +204,9 @@ fn the_ci_example_runs_only_commands_envctl_accepts() {
         let args = args.split(['>', ';', '|']).next().unwrap_or_default();
         let args = args.replace("\"${{ matrix.environment }}\"", "staging");
         let mut args: Vec<&str> = args.split_whitespace().collect();
-        args.push("--help");
+        // After `--` everything is the command `envctl verify` runs: `--help` goes before it.
+        let at = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+        args.insert(at, "--help");
         let (code, _, stderr) = envctl(&args);
         assert_eq!(
             code,

@@ -25,6 +25,10 @@ pub struct LiveResource {
     pub depends_on: Vec<Address>,
     /// Configuration read back, in the desired fields' names and shapes.
     pub fields: BTreeMap<String, Value>,
+    /// What the cloud assigned and the spec does not set (a DB cluster's `endpoint`, an
+    /// instance's `private_ip`): never compared, handed to `envctl verify`'s command.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 impl LiveResource {

@@ -206,6 +206,7 @@ mod tests {
 
     fn state(account: &str, region: &str, zone: &str, actions: &str) -> LiveState {
         let resource = |address: &str, kind, field: &str, value: &str| LiveResource {
+            outputs: Default::default(),
             address: address.parse().expect("address"),
             kind,
             id: format!("id-{address}"),

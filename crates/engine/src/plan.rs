@@ -378,6 +378,8 @@ pub enum BlockerKind {
     NameTaken,
     /// The promotion source has not converged on this spec.
     PromotionGate,
+    /// The promotion source has not passed a verification of this spec since its last change.
+    Unverified,
     /// A declared difference the plan relies on has expired.
     ExpiredDifference,
     /// The changes cannot be ordered (a dependency cycle).
@@ -394,6 +396,7 @@ impl fmt::Display for BlockerKind {
             BlockerKind::ReplacesData => "would replace data",
             BlockerKind::NameTaken => "name taken",
             BlockerKind::PromotionGate => "promotion gate",
+            BlockerKind::Unverified => "unverified upstream",
             BlockerKind::ExpiredDifference => "expired difference",
             BlockerKind::Unorderable => "unorderable",
             BlockerKind::Conflict => "conflict",

@@ -10,7 +10,7 @@ use envctl_engine::ops::gate::{
 use envctl_engine::ops::{ExpiryStatus, GateError, GateState, declared_differences};
 use envctl_engine::{ApplyOptions, BlockerKind, PlanOptions, SilentReporter, ops};
 use envctl_spec::{ResourceKind, Value};
-use fake::{FakeCloud, Recorder, date, gated_spec};
+use fake::{FakeCloud, FakeLocks, Recorder, date, gated_spec, verified_spec};
 
 async fn converge(cloud: &FakeCloud, spec: &envctl_spec::Spec, environment: &str) {
     let desired = spec.expand(environment).unwrap();
@@ -96,7 +96,9 @@ async fn the_promotion_gate_opens_once_the_upstream_has_converged() {
 
     // Nothing of staging exists yet: every resource is missing.
     let GateState::Unconverged(blocker) =
-        state(&cloud, &spec, &production, &reporter).await.unwrap()
+        state(&cloud, &FakeLocks::default(), &spec, &production, &reporter)
+            .await
+            .unwrap()
     else {
         panic!("the gate is open before staging exists");
     };
@@ -111,6 +113,7 @@ async fn the_promotion_gate_opens_once_the_upstream_has_converged() {
     let mut refused = production.clone();
     let error = enforce(
         &cloud,
+        &FakeLocks::default(),
         &spec,
         &mut refused,
         None,
@@ -123,7 +126,9 @@ async fn the_promotion_gate_opens_once_the_upstream_has_converged() {
 
     converge(&cloud, &spec, "staging").await;
     assert_eq!(
-        state(&cloud, &spec, &production, &reporter).await.unwrap(),
+        state(&cloud, &FakeLocks::default(), &spec, &production, &reporter)
+            .await
+            .unwrap(),
         GateState::Converged
     );
     assert!(reporter.has("GateConverged"), "{:?}", reporter.lines());
@@ -136,6 +141,7 @@ async fn the_promotion_gate_opens_once_the_upstream_has_converged() {
     );
     let plan = ops::plan_gated(
         &cloud,
+        &FakeLocks::default(),
         &spec,
         &production,
         &PlanOptions::default(),
@@ -161,6 +167,7 @@ async fn skipping_the_promotion_gate_is_reported_and_recorded_never_silent() {
     let reporter = Recorder::default();
     enforce(
         &cloud,
+        &FakeLocks::default(),
         &spec,
         &mut production,
         Some("hotfix"),
@@ -184,9 +191,15 @@ async fn a_failed_read_of_the_upstream_names_the_upstream() {
     cloud.fail_reads(1);
     let spec = gated_spec();
     let production = spec.expand("production").unwrap();
-    let error = state(&cloud, &spec, &production, &SilentReporter)
-        .await
-        .unwrap_err();
+    let error = state(
+        &cloud,
+        &FakeLocks::default(),
+        &spec,
+        &production,
+        &SilentReporter,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "failed to read the live state of `staging`"
@@ -210,16 +223,159 @@ async fn the_gate_reads_the_upstream_through_the_upstreams_own_provider() {
             .collect(),
     );
     assert_eq!(
-        state(&providers, &spec, &production, &reporter)
-            .await
-            .unwrap(),
+        state(
+            &providers,
+            &FakeLocks::default(),
+            &spec,
+            &production,
+            &reporter
+        )
+        .await
+        .unwrap(),
         GateState::Converged,
         "staging converged in its own cloud"
     );
     // Through production's cloud alone, staging is nowhere.
     let alone = FakeCloud::default();
     assert!(matches!(
-        state(&alone, &spec, &production, &reporter).await.unwrap(),
+        state(&alone, &FakeLocks::default(), &spec, &production, &reporter)
+            .await
+            .unwrap(),
         GateState::Unconverged(_)
     ));
+}
+
+fn verification(spec: &envctl_spec::Spec, fingerprint: &str, at_unix: u64) -> ops::Verification {
+    ops::Verification {
+        id: format!("v{at_unix}"),
+        environment: "staging".into(),
+        parity_digest: spec.parity_digest().to_string(),
+        live_fingerprint: fingerprint.to_string(),
+        revision: None,
+        command: "true".into(),
+        who: "ci@runner".into(),
+        at_unix,
+    }
+}
+
+#[tokio::test]
+async fn with_require_verified_the_gate_opens_only_on_a_verification_of_this_spec_and_state() {
+    let cloud = FakeCloud::default();
+    let locks = FakeLocks::default();
+    let spec = verified_spec();
+    let production = spec.expand("production").unwrap();
+    let reporter = Recorder::default();
+    converge(&cloud, &spec, "staging").await;
+
+    // Converged but never verified.
+    let closed = state(&cloud, &locks, &spec, &production, &reporter)
+        .await
+        .unwrap();
+    let blocker = closed.blocker().expect("closed");
+    assert_eq!(blocker.kind, BlockerKind::Unverified);
+    assert!(
+        blocker.message.contains("has never been verified"),
+        "{}",
+        blocker.message
+    );
+    assert!(
+        blocker
+            .hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("envctl verify staging -- COMMAND"),
+        "{blocker:?}"
+    );
+
+    // Verified by `prepare` + `record`: the gate opens.
+    let project = production.project.clone();
+    let verified = ops::verify::prepare(&cloud, &spec, "staging")
+        .await
+        .unwrap();
+    let fingerprint = verified.live.fingerprint();
+    ops::verify::record(&locks, &project, &verification(&spec, &fingerprint, 100))
+        .await
+        .unwrap();
+    let open = state(&cloud, &locks, &spec, &production, &reporter)
+        .await
+        .unwrap();
+    assert!(matches!(open, GateState::Verified(_)), "{open:?}");
+    assert!(reporter.has("GateVerified"), "{:?}", reporter.lines());
+    let mut allowed = production.clone();
+    enforce(
+        &cloud,
+        &locks,
+        &spec,
+        &mut allowed,
+        None,
+        date("2027-01-01"),
+        &reporter,
+    )
+    .await
+    .unwrap();
+
+    // A verification only at another digest closes it, naming both digests.
+    let other = FakeLocks::default();
+    let mut elsewhere = verification(&spec, &fingerprint, 200);
+    elsewhere.parity_digest = "sha256:0000".into();
+    ops::verify::record(&other, &project, &elsewhere)
+        .await
+        .unwrap();
+    let closed = state(&cloud, &other, &spec, &production, &reporter)
+        .await
+        .unwrap();
+    let message = &closed.blocker().expect("closed").message;
+    assert!(message.contains("sha256:0000"), "{message}");
+    assert!(message.contains(spec.parity_digest()), "{message}");
+
+    // A change of staging after its verification (here a scale change: same spec digest)
+    // makes the verification stale until staging is verified again.
+    let scaled_text = fake::GATED_SPEC
+        .replace("require_verified = false\n", "")
+        .replace(
+            "instance_type = \"t3.small\", count = 1",
+            "instance_type = \"t3.small\", count = 2",
+        );
+    let scaled = envctl_spec::check(
+        &envctl_spec::SourceFile::new("envctl.toml", &scaled_text),
+        date("2027-01-01"),
+    )
+    .spec
+    .unwrap();
+    assert_eq!(scaled.parity_digest(), spec.parity_digest(), "scale only");
+    converge(&cloud, &scaled, "staging").await;
+    let stale = state(&cloud, &locks, &scaled, &production, &reporter)
+        .await
+        .unwrap();
+    let message = &stale.blocker().expect("stale").message;
+    assert!(
+        message.contains("older than `staging`'s last change"),
+        "{message}"
+    );
+    let error = enforce(
+        &cloud,
+        &locks,
+        &scaled,
+        &mut production.clone(),
+        None,
+        date("2027-01-01"),
+        &reporter,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, GateError::Unverified { .. }), "{error:?}");
+
+    // A drifted staging cannot be verified at all.
+    cloud.tamper(
+        "instance.app[0]",
+        "instance_type",
+        Value::Str("m5.24xlarge".into()),
+    );
+    let refused = ops::verify::prepare(&cloud, &scaled, "staging")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ops::VerifyError::Drifted { .. }),
+        "{refused:?}"
+    );
 }

@@ -196,7 +196,17 @@ pub fn drift_entries(report: &Value) -> Vec<(String, String, String)> {
 /// A folder with a spec, where envctl runs.
 pub struct Project {
     pub dir: PathBuf,
+    /// Whether production keeps the example's `require_verified` (default true), so that it
+    /// is applied only after `envctl verify staging`; the tests of other things turn it off.
+    pub verified: bool,
 }
+
+/// Where the tests of other things than verification turn `require_verified` off, without
+/// moving any line of the example (diagnostics are asserted at their lines).
+const VERIFIED_OFF: (&str, &str) = (
+    "instances = 2 }\n\n# The only way a non-scale field may differ",
+    "instances = 2 }\nrequire_verified = false\n# The only way a non-scale field may differ",
+);
 
 impl Project {
     /// The example spec, with each `(from, to)` text replacement applied.
@@ -204,7 +214,24 @@ impl Project {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test folder");
-        let project = Project { dir };
+        let project = Project {
+            dir,
+            verified: false,
+        };
+        project.write_spec(edits);
+        project
+    }
+
+    /// [`Project::new`] keeping `require_verified`: production is changed only after
+    /// `envctl verify staging -- COMMAND` passed.
+    pub fn verified(name: &str, edits: &[(&str, &str)]) -> Project {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test folder");
+        let project = Project {
+            dir,
+            verified: true,
+        };
         project.write_spec(edits);
         project
     }
@@ -213,6 +240,9 @@ impl Project {
     pub fn write_spec(&self, edits: &[(&str, &str)]) {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/webapp.toml");
         let mut text = std::fs::read_to_string(example).expect("example spec");
+        if !self.verified {
+            text = text.replacen(VERIFIED_OFF.0, VERIFIED_OFF.1, 1);
+        }
         for (from, to) in edits {
             assert!(text.contains(from), "the example spec has no `{from}`");
             text = text.replace(from, to);

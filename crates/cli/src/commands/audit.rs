@@ -24,7 +24,8 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<Outcome
     let probes = probe_client(&global.spec)?;
     let names = loaded.spec.environment_names();
     let providers = connect(global, &loaded, &names).await?;
-    let audit = ops::audit(&providers, &loaded.spec, &probes, today())
+    let locks = crate::lock::store(&providers, &loaded);
+    let audit = ops::audit(&providers, &locks, &loaded.spec, &probes, today())
         .await
         .map_err(|e| lookup_error(&loaded, e))?;
     let provenance = crate::commands::provenance(&loaded, providers.provider(names[0])).await;

@@ -32,8 +32,14 @@ pub fn gate_error(loaded: &LoadedSpec, error: GateError) -> anyhow::Error {
         error @ GateError::Expired { .. } => UserError::new(error.to_string())
             .hint("converge the environments and remove the entries, agree on new dates with their owners, or pass `--allow-expired REASON`")
             .into(),
-        GateError::Unconverged { blocker } => UserError::new(blocker.message)
-            .hint(blocker.hint.unwrap_or_default())
-            .into(),
+        GateError::Unconverged { blocker } | GateError::Unverified { blocker } => {
+            UserError::new(blocker.message)
+                .hint(blocker.hint.unwrap_or_default())
+                .into()
+        }
+        GateError::Verifications { environment, error } => {
+            crate::lock::lock_error(*error, &environment)
+                .context(format!("failed to read the verifications of `{environment}`"))
+        }
     }
 }

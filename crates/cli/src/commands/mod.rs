@@ -23,6 +23,7 @@ pub mod redeploy;
 pub mod schema;
 pub mod show;
 pub mod validate;
+pub mod verify;
 
 use std::io::Write;
 

@@ -31,8 +31,10 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
     let providers = connect(global, &loaded, &[&environment]).await?;
     // A plan a pull request shows is not green when the apply after merge would be refused.
     let messages = crate::frontend::Messages;
+    let locks = crate::lock::store(&providers, &loaded);
     let plan = ops::plan_gated(
         &providers,
+        &locks,
         &loaded.spec,
         &desired,
         &options,

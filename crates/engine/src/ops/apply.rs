@@ -94,6 +94,7 @@ where
 {
     gate::admit(
         session.environments,
+        session.locks,
         spec,
         &mut desired,
         gate,
@@ -207,6 +208,7 @@ where
     check_target(saved, &desired)?;
     gate::enforce(
         session.environments,
+        session.locks,
         spec,
         &mut desired,
         None,

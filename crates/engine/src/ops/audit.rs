@@ -1,6 +1,7 @@
 //! `audit`: drift of every environment, parity of every promotion pair (live resources and
-//! `[[probes]]` documents), the `[compliance]` rules on the live cloud, and declared
-//! differences that expire soon or have expired, in one report for scheduled jobs. Read-only.
+//! `[[probes]]` documents), the `[compliance]` rules on the live cloud, declared differences
+//! that expire soon or have expired, and each environment's latest verification, in one
+//! report for scheduled jobs. Read-only.
 //!
 //! Owns [`Audit`], [`AuditPlace`], [`AuditFinding`] and [`audit`]. Invariants: each
 //! environment is read once (drift and compliance come from the same read); an expired
@@ -15,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::compliance::{ComplianceReport, live_violations};
 use super::expiry::{DeclaredDifference, declared_differences};
+use super::lock::LockStore;
+use super::verify::Verification;
 use super::{LookupError, ReadError};
 use crate::drift::{DriftEntry, DriftReport};
 use crate::parity::{ParityDifference, ParityReport};
@@ -39,6 +42,8 @@ pub struct AuditPlace {
 pub struct Audit {
     /// The project audited.
     pub project: String,
+    /// The spec's parity digest (what a verification must be at to count).
+    pub parity_digest: String,
     /// Every environment, in the spec's order.
     pub places: Vec<AuditPlace>,
     /// One report per environment, in the spec's order.
@@ -53,6 +58,10 @@ pub struct Audit {
     pub probes: Vec<ProbeReading>,
     /// Every declared difference, judged against the audit's date.
     pub differences: Vec<DeclaredDifference>,
+    /// The newest verification of each environment (`envctl verify`), in the spec's order;
+    /// `None` for one never verified (or whose records could not be read: an audit reports,
+    /// it does not stop).
+    pub verifications: Vec<(String, Option<Verification>)>,
 }
 
 /// One thing an audit asks someone to act on.
@@ -184,16 +193,23 @@ impl Audit {
 /// Reads every environment of `spec` deeply (once each: drift and compliance), reads its
 /// probes from `probes`, compares each promotion pair (resources and probe documents), and
 /// judges the declared differences against `today`.
-pub async fn audit<E: Environments + ?Sized, S: ProbeSource + ?Sized>(
+pub async fn audit<E, L, S>(
     environments: &E,
+    locks: &L,
     spec: &Spec,
     probes: &S,
     today: CivilDate,
-) -> Result<Audit, LookupError> {
+) -> Result<Audit, LookupError>
+where
+    E: Environments + ?Sized,
+    L: LockStore + ?Sized,
+    S: ProbeSource + ?Sized,
+{
     let mut places = Vec::new();
     let mut drift = Vec::new();
     let mut compliance = Vec::new();
     let mut readings = Vec::new();
+    let mut verifications = Vec::new();
     let mut project = String::new();
     for name in spec.environment_names() {
         let desired = spec.expand(name)?;
@@ -216,6 +232,13 @@ pub async fn audit<E: Environments + ?Sized, S: ProbeSource + ?Sized>(
         compliance.push(live_violations(spec, &desired, &live));
         drift.push(report);
         readings.extend(probe_readings);
+        // A store that cannot be read is no finding of its own: the audit says "unknown".
+        let newest = locks
+            .verifications(&desired.project, name)
+            .await
+            .ok()
+            .and_then(|found| found.into_iter().next());
+        verifications.push((name.to_string(), newest));
     }
     let mut parity = Vec::new();
     for (from, to) in super::parity::promotion_pairs(spec) {
@@ -234,6 +257,7 @@ pub async fn audit<E: Environments + ?Sized, S: ProbeSource + ?Sized>(
     }
     Ok(Audit {
         project,
+        parity_digest: spec.parity_digest().to_string(),
         places,
         drift,
         parity,
@@ -241,5 +265,6 @@ pub async fn audit<E: Environments + ?Sized, S: ProbeSource + ?Sized>(
         compliance,
         probes: readings,
         differences: declared_differences(spec.differences(), today),
+        verifications,
     })
 }

@@ -46,6 +46,12 @@ pub enum Event<'a> {
         upstream: &'a str,
         parity_digest: &'a str,
     },
+    /// The upstream environment holds a passed verification of this spec, of its live state
+    /// as it is now: the promotion gate lets the change through.
+    GateVerified {
+        upstream: &'a str,
+        verification: &'a super::verify::Verification,
+    },
     /// The plan about to be confirmed and carried out (or refused, when it has blockers).
     Planned {
         operation: Operation,

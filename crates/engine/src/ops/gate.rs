@@ -1,7 +1,9 @@
 //! The gates a change passes before its plan is made: no declared difference it relies on
 //! has expired, and an environment with `promote_from` is changed only once its upstream
 //! environment has converged on the same spec (its plan is empty and it has no drift, so it
-//! runs exactly the parity digest this spec gives every environment).
+//! runs exactly the parity digest this spec gives every environment) and, with
+//! `require_verified` (the default), holds a passed `envctl verify` of that digest taken of its
+//! live state as it is now (so no change since).
 //!
 //! Owns [`expired_blockers`], [`enforce_expiry`], the promotion gate's [`state`] and
 //! [`enforce`], and their overrides ([`GateOptions`]). Invariants: an override is never
@@ -12,6 +14,8 @@
 use envctl_spec::{CivilDate, DesiredState, Difference, ResourceKind, Spec, UnknownEnvironment};
 
 use super::expiry::declared_differences;
+use super::lock::{LockError, LockStore};
+use super::verify::{Standing, Verification, latest_matching};
 use super::{Event, ReadError};
 use crate::drift::DriftKind;
 use crate::execute::Reporter;
@@ -39,10 +43,26 @@ pub struct GateOptions {
 pub enum GateState {
     /// The environment has no `promote_from`.
     NotPromoted,
-    /// Its upstream environment has converged on this spec.
+    /// Its upstream environment has converged on this spec (and `require_verified = false`).
     Converged,
-    /// Its upstream has not: the blocker says what is unconverged and how to get past it.
+    /// Its upstream has converged and holds a passed verification of this spec, taken of its
+    /// live state as it is now.
+    Verified(Box<Verification>),
+    /// Its upstream has not converged: the blocker says what departs and how to get past it.
     Unconverged(Blocker),
+    /// Its upstream has converged but holds no verification of this spec newer than its last
+    /// change: the blocker says what is missing and how to get it.
+    Unverified(Blocker),
+}
+
+impl GateState {
+    /// The blocker, when the gate is closed.
+    pub fn blocker(&self) -> Option<&Blocker> {
+        match self {
+            GateState::Unconverged(blocker) | GateState::Unverified(blocker) => Some(blocker),
+            _ => None,
+        }
+    }
 }
 
 /// Why a gate refused a change (or could not be checked).
@@ -64,6 +84,17 @@ pub enum GateError {
     /// get past it.
     #[error("{}", blocker.message)]
     Unconverged { blocker: Box<Blocker> },
+    /// The upstream environment has not passed a verification of this spec since its last
+    /// change; the blocker says what is missing and how to get it.
+    #[error("{}", blocker.message)]
+    Unverified { blocker: Box<Blocker> },
+    /// The upstream's verifications could not be read.
+    #[error("failed to read the verifications of `{environment}`")]
+    Verifications {
+        environment: String,
+        #[source]
+        error: Box<LockError>,
+    },
 }
 
 fn expired_message(environment: &str, blockers: &[Blocker]) -> String {
@@ -143,29 +174,57 @@ pub fn enforce_expiry<R: Reporter + ?Sized>(
     Ok(())
 }
 
-/// Reads the upstream environment of `desired` (read-only) and says whether the promotion
-/// gate would let a change through; `plan` shows it, the mutating operations enforce it.
-pub async fn state<E: Environments + ?Sized, R: Reporter + ?Sized>(
+/// Reads the upstream environment of `desired` (read-only) and its verifications in `locks`,
+/// and says whether the promotion gate would let a change through; `plan` shows it, the
+/// mutating operations enforce it.
+pub async fn state<E, L, R>(
     environments: &E,
+    locks: &L,
     spec: &Spec,
     desired: &DesiredState,
     reporter: &R,
-) -> Result<GateState, GateError> {
+) -> Result<GateState, GateError>
+where
+    E: Environments + ?Sized,
+    L: LockStore + ?Sized,
+    R: Reporter + ?Sized,
+{
     let Some(upstream) = desired.promote_from.clone() else {
         return Ok(GateState::NotPromoted);
     };
     let environment = &desired.environment;
     let upstream_desired = spec.expand(&upstream)?;
     // The upstream environment is read with its own provider (its account and region).
-    let (_, report) = super::drift(environments.provider(&upstream), &upstream_desired)
-        .await
-        .map_err(|source| ReadError::of(&upstream, source))?;
+    let (_, report, live) =
+        super::drift::drift_and_live(environments.provider(&upstream), &upstream_desired)
+            .await
+            .map_err(|source| ReadError::of(&upstream, source))?;
     if report.is_clean() {
         reporter.on_event(&Event::GateConverged {
             upstream: &upstream,
             parity_digest: &desired.parity_digest,
         });
-        return Ok(GateState::Converged);
+        let required = spec
+            .environment(environment)
+            .is_some_and(|settings| settings.require_verified);
+        if !required {
+            return Ok(GateState::Converged);
+        }
+        let verifications = locks
+            .verifications(&desired.project, &upstream)
+            .await
+            .map_err(|error| GateError::Verifications {
+                environment: upstream.clone(),
+                error: Box::new(error),
+            })?;
+        let standing = latest_matching(&verifications, &desired.parity_digest, &live.fingerprint());
+        return Ok(verification_gate(
+            environment,
+            &upstream,
+            &desired.parity_digest,
+            standing,
+            reporter,
+        ));
     }
     let mut message = format!(
         "refusing to change `{environment}`: it is promoted from `{upstream}`, which has not converged on this spec ({} departure{}):",
@@ -197,16 +256,74 @@ pub async fn state<E: Environments + ?Sized, R: Reporter + ?Sized>(
     }))
 }
 
-/// Refuses to go on unless `desired`'s upstream environment has converged, or the gate is
-/// skipped with a reason (reported, and added to the VPCs' tags in `desired`).
-pub async fn enforce<E: Environments + ?Sized, R: Reporter + ?Sized>(
+/// The gate of `environment` once `upstream` has converged: open when `standing` is a
+/// verification of this spec's live state, else closed with what is missing.
+fn verification_gate<R: Reporter + ?Sized>(
+    environment: &str,
+    upstream: &str,
+    parity_digest: &str,
+    standing: Standing,
+    reporter: &R,
+) -> GateState {
+    let hint = format!(
+        "test `{upstream}` as it runs this spec and record it: `envctl verify {upstream} -- COMMAND` (a smoke test, a test suite), or pass `--skip-promotion-gate --reason TEXT`"
+    );
+    let blocker = |message: String| {
+        GateState::Unverified(Blocker {
+            address: None,
+            kind: BlockerKind::Unverified,
+            message,
+            hint: Some(hint.clone()),
+        })
+    };
+    let when = |v: &Verification| {
+        format!(
+            "{} by {} (`{}`)",
+            super::lock::utc_time(v.at_unix),
+            v.who,
+            v.command
+        )
+    };
+    match standing {
+        Standing::Verified(verification) => {
+            reporter.on_event(&Event::GateVerified {
+                upstream,
+                verification: &verification,
+            });
+            GateState::Verified(Box::new(verification))
+        }
+        Standing::Never => blocker(format!(
+            "refusing to change `{environment}`: it is promoted from `{upstream}`, which has never been verified (`require_verified`)"
+        )),
+        Standing::OtherDigest(newest) => blocker(format!(
+            "refusing to change `{environment}`: `{upstream}` was last verified at another spec: at parity digest {}, on {}; this spec's digest is {parity_digest}",
+            newest.parity_digest,
+            when(&newest)
+        )),
+        Standing::Stale(verification) => blocker(format!(
+            "refusing to change `{environment}`: the verification of `{upstream}` on {} is older than `{upstream}`'s last change (its live state differs from what was tested)",
+            when(&verification)
+        )),
+    }
+}
+
+/// Refuses to go on unless `desired`'s upstream environment has converged (and, with
+/// `require_verified`, passed a verification of this spec since its last change), or the gate
+/// is skipped with a reason (reported, and added to the VPCs' tags in `desired`).
+pub async fn enforce<E, L, R>(
     environments: &E,
+    locks: &L,
     spec: &Spec,
     desired: &mut DesiredState,
     skip_reason: Option<&str>,
     today: CivilDate,
     reporter: &R,
-) -> Result<(), GateError> {
+) -> Result<(), GateError>
+where
+    E: Environments + ?Sized,
+    L: LockStore + ?Sized,
+    R: Reporter + ?Sized,
+{
     let Some(upstream) = desired.promote_from.clone() else {
         return Ok(());
     };
@@ -223,23 +340,33 @@ pub async fn enforce<E: Environments + ?Sized, R: Reporter + ?Sized>(
         );
         return Ok(());
     }
-    match state(environments, spec, desired, reporter).await? {
+    match state(environments, locks, spec, desired, reporter).await? {
         GateState::Unconverged(blocker) => Err(GateError::Unconverged {
             blocker: Box::new(blocker),
         }),
-        GateState::NotPromoted | GateState::Converged => Ok(()),
+        GateState::Unverified(blocker) => Err(GateError::Unverified {
+            blocker: Box::new(blocker),
+        }),
+        GateState::NotPromoted | GateState::Converged | GateState::Verified(_) => Ok(()),
     }
 }
 
-/// Both gates in order: expiry (no call), then promotion (reads the upstream environment).
-pub async fn admit<E: Environments + ?Sized, R: Reporter + ?Sized>(
+/// Both gates in order: expiry (no call), then promotion (reads the upstream environment and
+/// its verifications).
+pub async fn admit<E, L, R>(
     environments: &E,
+    locks: &L,
     spec: &Spec,
     desired: &mut DesiredState,
     options: &GateOptions,
     today: CivilDate,
     reporter: &R,
-) -> Result<(), GateError> {
+) -> Result<(), GateError>
+where
+    E: Environments + ?Sized,
+    L: LockStore + ?Sized,
+    R: Reporter + ?Sized,
+{
     enforce_expiry(
         spec.differences(),
         desired,
@@ -249,6 +376,7 @@ pub async fn admit<E: Environments + ?Sized, R: Reporter + ?Sized>(
     )?;
     enforce(
         environments,
+        locks,
         spec,
         desired,
         options.skip_promotion_gate.as_deref(),

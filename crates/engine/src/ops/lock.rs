@@ -1,5 +1,6 @@
 //! Environment locks: the seam ([`LockStore`]) every operation that changes the cloud takes
 //! its lock through, and the lock's description ([`LockInfo`], [`HeldLock`], [`LockError`]).
+//! The same store keeps each environment's verifications (`envctl verify`), next to its lock.
 //!
 //! Owns the trait and the types, not a store: the S3 store is the providers' (envctl's
 //! locks are objects in a bucket), tests use one in memory. Invariants a store keeps: of two
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::verify::Verification;
 use crate::provider::ProviderError;
 
 /// Who holds a lock, since when, for what.
@@ -81,7 +83,7 @@ pub fn utc_time(unix: u64) -> String {
 }
 
 /// Why a lock could not be taken, read or released.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LockError {
     /// Another run holds the lock and did not release it within the wait.
     #[error("`{environment}` is locked by {} since {} ago ({}), running `{}` (lock id `{}`)", .holder.holder, human_duration(.holder.age()), utc_time(.holder.since_unix), .holder.command, .holder.id)]
@@ -144,6 +146,22 @@ pub trait LockStore: Sync {
         environment: &str,
         lock_id: &str,
     ) -> impl Future<Output = Result<LockInfo, LockError>> + Send;
+
+    /// Records a passed verification of `environment`, next to its lock; never replaces
+    /// another record.
+    fn record_verification(
+        &self,
+        project: &str,
+        environment: &str,
+        verification: &Verification,
+    ) -> impl Future<Output = Result<(), LockError>> + Send;
+
+    /// The verifications recorded for `environment`, newest first.
+    fn verifications(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Vec<Verification>, LockError>> + Send;
 }
 
 /// Whether an operation that changes the cloud takes the environment's lock.

@@ -28,6 +28,7 @@ pub mod parity;
 pub mod plan;
 pub mod reconcile;
 pub mod redeploy;
+pub mod verify;
 
 use envctl_spec::UnknownEnvironment;
 
@@ -48,6 +49,7 @@ pub use lock::{HeldLock, LockError, LockInfo, LockStore, Locking};
 pub use plan::{plan, plan_destroy, plan_gated, plan_with, read_live, scope_of};
 pub use reconcile::{ReconcileOptions, ReconcileReport, Repair, Timer, Watch, reconcile};
 pub use redeploy::{RedeployOptions, redeploy};
+pub use verify::{Standing, Verification, Verified, VerifyError};
 
 /// An operation that changes the cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

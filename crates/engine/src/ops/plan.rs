@@ -8,7 +8,7 @@
 use envctl_spec::{CivilDate, DesiredState, Spec};
 
 use super::ReadError;
-use super::gate::{GateError, GateState, expired_blockers};
+use super::gate::{GateError, expired_blockers};
 use crate::execute::Reporter;
 
 use crate::graph::{ApplyGraph, GraphError};
@@ -85,14 +85,20 @@ pub async fn plan_and_live<P: Provider + ?Sized>(
 /// The plan `envctl plan` shows: [`plan_with`], plus a blocker for each gate the apply after
 /// it would be refused by (an unconverged upstream environment, an expired declared
 /// difference), so that a plan a pull request shows is not green when the apply would fail.
-pub async fn plan_gated<E: Environments + ?Sized, R: Reporter + ?Sized>(
+pub async fn plan_gated<E, L, R>(
     environments: &E,
+    locks: &L,
     spec: &Spec,
     desired: &DesiredState,
     options: &PlanOptions,
     today: CivilDate,
     reporter: &R,
-) -> Result<Plan, GateError> {
+) -> Result<Plan, GateError>
+where
+    E: Environments + ?Sized,
+    L: super::lock::LockStore + ?Sized,
+    R: Reporter + ?Sized,
+{
     let mut plan = plan_with(
         environments.provider(&desired.environment),
         desired,
@@ -100,10 +106,9 @@ pub async fn plan_gated<E: Environments + ?Sized, R: Reporter + ?Sized>(
     )
     .await
     .map_err(|source| ReadError::of(&desired.environment, source))?;
-    if let GateState::Unconverged(blocker) =
-        super::gate::state(environments, spec, desired, reporter).await?
-    {
-        plan.blockers.push(blocker);
+    let gate = super::gate::state(environments, locks, spec, desired, reporter).await?;
+    if let Some(blocker) = gate.blocker() {
+        plan.blockers.push(blocker.clone());
     }
     plan.blockers.extend(expired_blockers(
         spec.differences(),

@@ -130,6 +130,7 @@ where
     let mut desired = desired.clone();
     gate::admit(
         session.environments,
+        session.locks,
         spec,
         &mut desired,
         gate,

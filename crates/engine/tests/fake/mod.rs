@@ -108,6 +108,7 @@ impl FakeCloud {
             .expect("resource to duplicate");
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         resources.push(LiveResource {
+            outputs: Default::default(),
             id: format!("dup-{id}"),
             ..copy
         });
@@ -116,6 +117,7 @@ impl FakeCloud {
     /// Adds an untagged instance by hand.
     pub fn add_stray_instance(&self, id: &str) {
         self.strays.lock().unwrap().push(LiveResource {
+            outputs: Default::default(),
             address: unmanaged_address(ResourceKind::Instance, id),
             kind: ResourceKind::Instance,
             id: id.to_string(),
@@ -277,6 +279,7 @@ impl Provider for FakeCloud {
             .unwrap()
             .insert(id.clone(), referenced_ids(desired, ids));
         let live = LiveResource {
+            outputs: Default::default(),
             address: desired.address.clone(),
             kind: desired.kind,
             id,
@@ -464,6 +467,7 @@ instance.app = { instance_type = "t3.small", count = 1 }
 
 [environments.production]
 promote_from = "staging"
+require_verified = false
 instance.app = { instance_type = "t3.large", count = 2 }
 
 [[differences]]
@@ -505,6 +509,15 @@ pub fn date(text: &str) -> envctl_spec::CivilDate {
 /// [`GATED_SPEC`], checked as of 2027-01-01 (before its difference expires).
 pub fn gated_spec() -> envctl_spec::Spec {
     let source = envctl_spec::SourceFile::new("envctl.toml", GATED_SPEC);
+    envctl_spec::check(&source, date("2027-01-01"))
+        .spec
+        .unwrap()
+}
+
+/// [`GATED_SPEC`] with the default `require_verified`: production also needs staging verified.
+pub fn verified_spec() -> envctl_spec::Spec {
+    let text = GATED_SPEC.replace("require_verified = false\n", "");
+    let source = envctl_spec::SourceFile::new("envctl.toml", &text);
     envctl_spec::check(&source, date("2027-01-01"))
         .spec
         .unwrap()
@@ -558,6 +571,8 @@ impl envctl_engine::Reporter for Recorder {
 #[derive(Default)]
 pub struct FakeLocks {
     pub held: Mutex<BTreeMap<(String, String), envctl_engine::ops::LockInfo>>,
+    /// Recorded verifications by (project, environment), oldest first.
+    pub verifications: Mutex<BTreeMap<(String, String), Vec<envctl_engine::ops::Verification>>>,
     next: AtomicU64,
     pub acquired: AtomicUsize,
 }
@@ -678,6 +693,37 @@ impl envctl_engine::ops::LockStore for FakeLocks {
             }),
             Some(_) => Ok(held.remove(&key).unwrap()),
         }
+    }
+
+    async fn record_verification(
+        &self,
+        project: &str,
+        environment: &str,
+        verification: &envctl_engine::ops::Verification,
+    ) -> Result<(), envctl_engine::ops::LockError> {
+        self.verifications
+            .lock()
+            .unwrap()
+            .entry((project.to_string(), environment.to_string()))
+            .or_default()
+            .push(verification.clone());
+        Ok(())
+    }
+
+    async fn verifications(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Vec<envctl_engine::ops::Verification>, envctl_engine::ops::LockError> {
+        let mut found = self
+            .verifications
+            .lock()
+            .unwrap()
+            .get(&(project.to_string(), environment.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        found.reverse();
+        Ok(found)
     }
 }
 

@@ -21,7 +21,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use envctl_engine::ProviderError;
 pub use envctl_engine::ops::lock::{LockError, LockInfo, human_duration, utc_time};
-use envctl_engine::ops::{HeldLock, LockStore};
+use envctl_engine::ops::{HeldLock, LockStore, Verification};
 
 use super::AwsProvider;
 use super::error::classify;
@@ -212,7 +212,7 @@ impl AwsProvider {
         ))
     }
 
-    async fn ensure_bucket(&self, bucket: &str) -> Result<(), ProviderError> {
+    pub(super) async fn ensure_bucket(&self, bucket: &str) -> Result<(), ProviderError> {
         let what = format!("lock bucket `{bucket}`");
         match self
             .s3
@@ -365,7 +365,7 @@ impl EnvironmentLock {
     }
 }
 
-fn is_precondition_failed(error: &ProviderError) -> bool {
+pub(super) fn is_precondition_failed(error: &ProviderError) -> bool {
     matches!(error, ProviderError::Rejected { code, .. } if code == "PreconditionFailed" || code == "ConditionalRequestConflict")
 }
 
@@ -528,6 +528,33 @@ impl LockStore for S3LockStore<'_> {
         place
             .provider
             .force_unlock(&bucket, project, environment, lock_id)
+            .await
+    }
+
+    async fn record_verification(
+        &self,
+        project: &str,
+        environment: &str,
+        verification: &Verification,
+    ) -> Result<(), LockError> {
+        let place = self.place(environment);
+        let bucket = place.bucket().await?;
+        place
+            .provider
+            .put_verification(&bucket, project, verification)
+            .await
+    }
+
+    async fn verifications(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Vec<Verification>, LockError> {
+        let place = self.place(environment);
+        let bucket = place.bucket().await?;
+        place
+            .provider
+            .verifications(&bucket, project, environment)
             .await
     }
 }

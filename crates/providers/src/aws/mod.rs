@@ -24,6 +24,7 @@ mod once;
 mod rds;
 mod rules;
 mod trace;
+mod verifications;
 mod wait;
 
 pub use wait::Timeouts;
@@ -479,6 +480,7 @@ impl AwsProvider {
 /// The live resource a successful create or update leaves behind.
 fn applied(desired: &DesiredResource, id: String) -> LiveResource {
     LiveResource {
+        outputs: Default::default(),
         address: desired.address.clone(),
         kind: desired.kind,
         id,
@@ -507,6 +509,7 @@ fn live(
     fields: Vec<(&str, Value)>,
 ) -> LiveResource {
     LiveResource {
+        outputs: Default::default(),
         kind: address.kind,
         address,
         id,

@@ -163,6 +163,7 @@ impl AwsProvider {
 /// A live resource standing for one just adopted, whose id is its cloud name.
 pub(super) fn live_stub(desired: &DesiredResource) -> LiveResource {
     LiveResource {
+        outputs: Default::default(),
         address: desired.address.clone(),
         kind: desired.kind,
         id: desired.cloud_name.clone(),

@@ -149,8 +149,21 @@ impl AwsKind for DbCluster {
             if let Some(window) = cluster.preferred_backup_window() {
                 fields.push(("backup_window", Value::Str(window.to_string())));
             }
-            read.resources
-                .push(live(address, name.to_string(), tags, fields));
+            let mut resource = live(address, name.to_string(), tags, fields);
+            for (output, value) in [
+                ("endpoint", cluster.endpoint().map(str::to_string)),
+                (
+                    "reader_endpoint",
+                    cluster.reader_endpoint().map(str::to_string),
+                ),
+                ("port", cluster.port().map(|p| p.to_string())),
+                ("arn", cluster.db_cluster_arn().map(str::to_string)),
+            ] {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    resource.outputs.insert(output.to_string(), value);
+                }
+            }
+            read.resources.push(resource);
         }
         Ok(read)
     }

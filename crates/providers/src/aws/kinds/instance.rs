@@ -146,8 +146,19 @@ impl AwsKind for Instance {
             if let Some(size) = volume_sizes.get(id) {
                 fields.push(("volume_size", Value::Int(i64::from(*size))));
             }
-            read.resources
-                .push(live(address, id.to_string(), tags, fields));
+            let mut resource = live(address, id.to_string(), tags, fields);
+            for (output, value) in [
+                ("private_ip", instance.private_ip_address()),
+                ("public_ip", instance.public_ip_address()),
+                ("private_dns", instance.private_dns_name()),
+            ] {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    resource
+                        .outputs
+                        .insert(output.to_string(), value.to_string());
+                }
+            }
+            read.resources.push(resource);
         }
         Ok(read)
     }
