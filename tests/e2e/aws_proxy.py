@@ -168,7 +168,9 @@ Control API (never counted, delayed nor faulted):
   "by_action": {"DescribeVpcs": 3, ...}, "faulted_by_action": {...}, "first_request_at": t,
   "last_response_at": t, "strict": {"refused": {"IncorrectInstanceState": n, ...},
   "deferred_deletes": n}, "scripted_failures": {"ModifyInstanceAttribute": n, ...},
-  "lost_by_action": {"CreateVpc": n, ...}}`.
+  "lost_by_action": {"CreateVpc": n, ...}, "iam_actions": {"ec2:DescribeVpcs": n, ...}}`.
+  `iam_actions` names each request by the IAM action it needs (the service's IAM prefix and
+  the operation; S3 requests by method and path shape: `s3:PutObject`, `s3:ListBucket`...).
   `total` counts every request the proxy answered except control and `/moto-api/` ones,
   `faulted` the injected faults among them (scripted failures and lost answers included),
   `forwarded` the rest less those the proxy answered itself (strict-mode refusals and deferred
@@ -270,6 +272,13 @@ class State:
             self.deferred_deletes = 0
             self.scripted_failures = {}
             self.lost_by_action = {}
+            self.iam_actions = {}
+
+    def count_iam(self, iam_action):
+        """Counts the IAM action a request needs (`ec2:DescribeVpcs`, `s3:PutObject`)."""
+        if iam_action:
+            with self.lock:
+                self.iam_actions[iam_action] = self.iam_actions.get(iam_action, 0) + 1
 
     def stats(self):
         with self.lock:
@@ -289,6 +298,7 @@ class State:
                            "deferred_deletes": self.deferred_deletes},
                 "scripted_failures": dict(sorted(self.scripted_failures.items())),
                 "lost_by_action": dict(sorted(self.lost_by_action.items())),
+                "iam_actions": dict(sorted(self.iam_actions.items())),
             }
 
     def config(self):
@@ -539,6 +549,58 @@ def credential_scope(authorization):
         return None
     scope = authorization[start + len(marker):].split(",", 1)[0].strip().split("/")
     return scope if len(scope) >= 5 else None
+
+
+# The IAM prefix of services whose SigV4 signing name is another.
+IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
+
+
+def iam_action(method, path, query, params, headers):
+    """The IAM action a request needs: `PREFIX:Operation`, S3 by method and path shape;
+    None when it cannot be told."""
+    service = credential_service(headers.get("Authorization"))
+    if service == "s3":
+        return s3_iam_action(method, path, query)
+    action = (params.get("Action") or [None])[0]
+    target = headers.get("X-Amz-Target")
+    if action:
+        name = action
+    elif target:
+        name = target.rsplit(".", 1)[-1]
+    else:  # Smithy RPC v2 CBOR: POST /service/NAME/operation/OPERATION
+        match = re.search(r"/operation/([A-Za-z0-9]+)$", path)
+        name = match.group(1) if match else None
+    if not name or not service:
+        return None
+    return f"{IAM_PREFIX.get(service, service)}:{name}"
+
+
+def s3_iam_action(method, path, query):
+    """The IAM action of a path-style S3 request."""
+    parts = [part for part in path.split("/") if part]
+    sub = {item.split("=", 1)[0] for item in query.split("&") if item}
+    if len(parts) >= 2:
+        return {"PUT": "s3:PutObject", "GET": "s3:GetObject", "HEAD": "s3:GetObject",
+                "DELETE": "s3:DeleteObject"}.get(method)
+    if method == "PUT":
+        for key, name in (("versioning", "s3:PutBucketVersioning"),
+                          ("publicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+                          ("tagging", "s3:PutBucketTagging"),
+                          ("encryption", "s3:PutEncryptionConfiguration")):
+            if key in sub:
+                return name
+        return "s3:CreateBucket"
+    if method == "GET":
+        if "location" in sub:
+            return "s3:GetBucketLocation"
+        if "versioning" in sub:
+            return "s3:GetBucketVersioning"
+        return "s3:ListBucket"
+    if method == "HEAD":
+        return "s3:ListBucket"
+    if method == "DELETE":
+        return "s3:DeleteBucket"
+    return None
 
 
 def credential_service(authorization):
@@ -1630,6 +1692,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             params = form_params(self.headers.get("Content-Type"), body, query)
             action = self.action_of(params, path)
+            self.state.count_iam(iam_action(self.command, path, query, params, self.headers))
             fault, latency_ms = self.state.decide(action)
             if latency_ms:
                 time.sleep(latency_ms / 1000.0)

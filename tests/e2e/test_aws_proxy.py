@@ -735,6 +735,27 @@ class ProxyTest(unittest.TestCase):
         self.assertIsNone(state.decide("PUT /bucket/other.json")[0])
         self.assertIsNone(state.decide("GET /bucket/records/0001-a.json")[0])
 
+    def test_requests_are_named_by_the_iam_action_they_need(self):
+        def auth(service):
+            return {"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/"
+                                     f"{service}/aws4_request, SignedHeaders=host, Signature=x"}
+        self.assertEqual(aws_proxy.iam_action("POST", "/", "", {"Action": ["DescribeVpcs"]},
+                                              auth("ec2")), "ec2:DescribeVpcs")
+        self.assertEqual(aws_proxy.iam_action("POST", "/", "", {}, {
+            **auth("logs"), "X-Amz-Target": "Logs_20140328.CreateLogGroup"}),
+            "logs:CreateLogGroup")
+        self.assertEqual(aws_proxy.iam_action(
+            "POST", "/service/GraniteServiceVersion20100801/operation/PutMetricAlarm", "", {},
+            auth("monitoring")), "cloudwatch:PutMetricAlarm")
+        self.assertEqual(aws_proxy.iam_action("PUT", "/locks/envctl-locks/p/e.json", "", {},
+                                              auth("s3")), "s3:PutObject")
+        self.assertEqual(aws_proxy.iam_action("PUT", "/locks", "versioning", {}, auth("s3")),
+                         "s3:PutBucketVersioning")
+        self.assertEqual(aws_proxy.iam_action("HEAD", "/locks", "", {}, auth("s3")),
+                         "s3:ListBucket")
+        self.assertEqual(aws_proxy.iam_action("GET", "/locks", "list-type=2&prefix=x", {},
+                                              auth("s3")), "s3:ListBucket")
+
     def test_config_validates_fault_actions(self):
         proxy, _, _ = self.own_proxy()
         self.assertEqual(control(proxy, "/__proxy/config")[1]["fault_actions"], [])
