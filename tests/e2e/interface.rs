@@ -141,6 +141,9 @@ fn json_output_follows_the_documented_schema() {
     let compliance = json(&["compliance", "--output", "json"], 0);
     assert_documented("compliance", &compliance, &[]);
 
+    let state = json(&["state", "staging", "--output", "json"], 0);
+    assert_documented("state", &state, &["/resources[]/outputs"]);
+
     let verifications = json(&["verifications", "staging", "--output", "json"], 0);
     assert_documented("verifications", &verifications, &[]);
 
@@ -310,5 +313,114 @@ fn a_terminal_gets_color_unless_no_color_is_set() {
         error.output.contains("error:") && before.contains('\u{1b}') && before.ends_with('m'),
         "{:?}",
         error.output
+    );
+}
+
+#[test]
+fn state_lists_what_an_environment_owns_and_graph_prints_the_apply_order_in_dot() {
+    let emulator = Emulator::start();
+    let project = Project::new("state-graph", &[]);
+    // Before the first apply: the graph of creating everything, dependencies first.
+    let before = project
+        .envctl(&emulator, &["graph", "staging"])
+        .expect_code(0);
+    assert!(
+        before
+            .stdout
+            .starts_with("digraph \"apply webapp staging\" {"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        before
+            .stdout
+            .contains("\"create vpc.main\" -> \"create subnet.a\";"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        before
+            .stdout
+            .contains("\"create db_subnet_group.main\" -> \"create db_cluster.main\";"),
+        "{}",
+        before.stdout
+    );
+    let empty = project
+        .envctl(&emulator, &["state", "staging"])
+        .expect_code(0);
+    assert!(empty.stdout.contains("owns nothing"), "{}", empty.stdout);
+
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let state = project
+        .envctl(&emulator, &["state", "staging", "--output", "json"])
+        .expect_code(0)
+        .json();
+    let resources = state["resources"].as_array().unwrap();
+    let inventory = emulator.inventory();
+    let instance = resources
+        .iter()
+        .find(|r| r["address"] == "instance.app[0]")
+        .expect("the instance");
+    assert_eq!(
+        instance["id"],
+        inventory.by_address("instances", "staging", "instance.app[0]")["id"]
+    );
+    assert_eq!(instance["state"], "running");
+    assert!(
+        instance["outputs"]["private_ip"].as_str().is_some(),
+        "{instance:#}"
+    );
+    let cluster = resources
+        .iter()
+        .find(|r| r["address"] == "db_cluster.main")
+        .expect("the cluster");
+    assert_eq!(
+        cluster["outputs"]["endpoint"],
+        emulator.client(&["cluster", "webapp-staging-main"])["endpoint"]
+    );
+    assert_eq!(resources.len(), inventory.owned_addresses("staging").len());
+    let text = project
+        .envctl(&emulator, &["state", "staging"])
+        .expect_code(0);
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.starts_with("instance.app[0]") && l.contains("running")),
+        "{}",
+        text.stdout
+    );
+
+    // Converged: nothing to order. Destroy: deletes in reverse, dependents first.
+    let converged = project
+        .envctl(&emulator, &["graph", "staging"])
+        .expect_code(0);
+    assert!(
+        converged.stderr.contains("the graph is empty"),
+        "{}",
+        converged.stderr
+    );
+    let destroy = project
+        .envctl(&emulator, &["graph", "staging", "--destroy"])
+        .expect_code(0);
+    assert!(
+        destroy
+            .stdout
+            .contains("\"delete subnet.a\" -> \"delete vpc.main\";"),
+        "{}",
+        destroy.stdout
+    );
+    assert!(
+        destroy
+            .stdout
+            .contains("\"delete db_cluster.main\" -> \"delete db_subnet_group.main\";"),
+        "{}",
+        destroy.stdout
+    );
+    assert_eq!(
+        destroy.stdout.matches("[label=").count(),
+        resources.len(),
+        "one delete per resource"
     );
 }

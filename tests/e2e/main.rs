@@ -14,6 +14,7 @@ mod interface;
 mod misuse;
 mod monitoring;
 mod parity;
+mod permissions;
 mod safety;
 mod snapshots;
 mod strict;

@@ -101,8 +101,10 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the whole spec (every environment) and report every problem
-    #[command(after_help = "Example:\n  envctl validate --spec environments/webapp.toml")]
-    Validate,
+    #[command(
+        after_help = "Examples:\n  envctl validate --spec environments/webapp.toml\n  envctl validate --output json   # diagnostics as data, for editors and CI annotations"
+    )]
+    Validate(ValidateArgs),
     /// Print the concrete resources one environment expands to
     #[command(after_help = "Example:\n  envctl show staging --output json")]
     Show(ShowArgs),
@@ -148,6 +150,17 @@ pub enum Command {
         after_help = "Examples:\n  envctl verify staging -- ./smoke-test.sh\n  envctl verify staging -- sh -c 'pg_isready -h \"$ENVCTL_OUTPUT_DB_CLUSTER_MAIN_ENDPOINT\"'\n\nThe command sees ENVCTL_PROJECT, ENVCTL_ENVIRONMENT, ENVCTL_REGION, ENVCTL_ACCOUNT,\nENVCTL_PARITY_DIGEST, and ENVCTL_OUTPUT_<ADDRESS> (each resource's cloud id) with\nENVCTL_OUTPUT_<ADDRESS>_<OUTPUT> (ENDPOINT, READER_ENDPOINT, PORT, PRIVATE_IP, ...).\nIts exit code is envctl's; only an exit code 0 is recorded."
     )]
     Verify(VerifyArgs),
+    /// Print the apply graph of what `apply` (or `destroy`) would do now, in Graphviz DOT
+    #[command(
+        after_help = "Examples:\n  envctl graph staging | dot -Tsvg > staging.svg\n  envctl graph staging --destroy"
+    )]
+    Graph(GraphArgs),
+    /// List what an environment owns in the cloud: addresses, cloud ids, states and outputs
+    /// (endpoints, addresses), read now
+    #[command(
+        after_help = "Examples:\n  envctl state staging\n  envctl state production --output json | jq -r '.resources[] | select(.kind == \"db_cluster\") | .outputs.endpoint'"
+    )]
+    State(StateArgs),
     /// List the recorded verifications of an environment, newest first
     #[command(after_help = "Example:\n  envctl verifications staging --output json")]
     Verifications(VerificationsArgs),
@@ -196,6 +209,13 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// `text` for people, `json` for editors and CI annotations (see docs/json-output.md)
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +430,24 @@ pub struct VerifyArgs {
     /// The command to run, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The environment to plan
+    pub environment: String,
+    /// The graph of `destroy` (every delete, dependents first) instead of `apply`'s
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The environment to read
+    pub environment: String,
+    /// `text` for people, `json` for programs (see docs/json-output.md)
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

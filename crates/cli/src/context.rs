@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use envctl_engine::{Environments, ProviderPerEnvironment};
 use envctl_providers::{AssumeRole, AwsProvider, AwsSettings, ExpectedAccount};
-use envctl_spec::{CivilDate, DesiredState, Severity, SourceFile, Spec};
+use envctl_spec::{CivilDate, DesiredState, Diagnostic, Severity, SourceFile, Spec};
 
 use crate::args::GlobalArgs;
 use crate::errors::{Reported, UserError};
@@ -54,6 +54,16 @@ pub fn load_spec_for_audit(path: &Path) -> anyhow::Result<LoadedSpec> {
 }
 
 fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
+    let bytes = read_spec_file(path)?;
+    let dir = spec_dir(path).to_path_buf();
+    check_source(path.display().to_string(), bytes, date, &|relative| {
+        std::fs::read_to_string(dir.join(relative))
+            .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
+    })
+}
+
+/// The bytes of the spec file at `path` (a directory or a missing file is a clear error).
+fn read_spec_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.is_dir() {
         return Err(UserError::new(format!(
             "`{}` is a directory, not a spec file",
@@ -65,7 +75,7 @@ fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
         ))
         .into());
     }
-    let bytes = std::fs::read(path).map_err(|error| {
+    std::fs::read(path).map_err(|error| {
         let hint = if error.kind() == std::io::ErrorKind::NotFound {
             "pass `--spec PATH` or set `ENVCTL_SPEC`; by default envctl reads `envctl.toml` in the current directory"
         } else {
@@ -73,12 +83,88 @@ fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
         };
         anyhow::Error::new(error)
             .context(UserError::new(format!("failed to read `{}`", path.display())).hint(hint))
-    })?;
-    let dir = spec_dir(path).to_path_buf();
-    check_source(path.display().to_string(), bytes, date, &|relative| {
-        std::fs::read_to_string(dir.join(relative))
-            .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
     })
+}
+
+/// A spec read and checked, nothing printed: every diagnostic (the compliance rules' on the
+/// spec included, once it is valid), and the spec when it has no error.
+pub struct CheckedSpec {
+    pub source: SourceFile,
+    pub diagnostics: Vec<Diagnostic>,
+    pub spec: Option<Spec>,
+}
+
+impl CheckedSpec {
+    /// How many diagnostics are errors.
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// How many are `critical` compliance violations (warnings `apply` refuses).
+    pub fn critical_violations(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning && d.summary.starts_with("[critical]"))
+            .count()
+    }
+}
+
+/// Reads and checks the spec at `path` without printing anything (`validate --output json`).
+pub fn check_spec_file(path: &Path) -> anyhow::Result<CheckedSpec> {
+    let bytes = read_spec_file(path)?;
+    let dir = spec_dir(path).to_path_buf();
+    Ok(check_bytes(
+        path.display().to_string(),
+        bytes,
+        today(),
+        &|relative| {
+            std::fs::read_to_string(dir.join(relative))
+                .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
+        },
+    ))
+}
+
+/// Checks spec text; prints nothing.
+fn check_bytes(
+    display: String,
+    bytes: Vec<u8>,
+    date: CivilDate,
+    read_companion: &dyn Fn(&str) -> Result<String, String>,
+) -> CheckedSpec {
+    let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
+        Ok(source) => source,
+        Err(diagnostic) => {
+            return CheckedSpec {
+                source: SourceFile::lossy(display, &bytes),
+                diagnostics: vec![diagnostic],
+                spec: None,
+            };
+        }
+    };
+    let source =
+        envctl_spec::companion_paths(&source)
+            .into_iter()
+            .fold(source, |source, relative| {
+                let contents = read_companion(&relative);
+                source.with_file(relative, contents)
+            });
+    let checked = envctl_spec::check(&source, date);
+    let mut diagnostics = checked.diagnostics;
+    let spec = checked
+        .spec
+        .filter(|_| !diagnostics.iter().any(|d| d.severity == Severity::Error));
+    if let Some(spec) = &spec {
+        // The rules of `[compliance]`, on what the spec asks for in each environment.
+        diagnostics.extend(spec.compliance_diagnostics());
+    }
+    CheckedSpec {
+        source,
+        diagnostics,
+        spec,
+    }
 }
 
 /// The folder a spec's companion files are relative to.
@@ -147,50 +233,24 @@ fn check_source(
     date: CivilDate,
     read_companion: &dyn Fn(&str) -> Result<String, String>,
 ) -> anyhow::Result<LoadedSpec> {
-    let source = match SourceFile::from_bytes(display.clone(), bytes.clone()) {
-        Ok(source) => source,
-        Err(diagnostic) => {
-            crate::style::eprint(&diagnostic.render(&SourceFile::lossy(display.clone(), &bytes)));
-            crate::style::eprintln(&format!("error: `{display}` is not a valid spec"));
-            return Err(Reported { code: 1 }.into());
-        }
-    };
-    let source =
-        envctl_spec::companion_paths(&source)
-            .into_iter()
-            .fold(source, |source, relative| {
-                let contents = read_companion(&relative);
-                source.with_file(relative, contents)
-            });
-    let checked = envctl_spec::check(&source, date);
-    let errors = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = checked.diagnostics.len() - errors;
+    let checked = check_bytes(display.clone(), bytes, date, read_companion);
     for diagnostic in &checked.diagnostics {
-        crate::style::eprint(&format!("{}\n\n", diagnostic.render(&source).trim_end()));
+        crate::style::eprint(&format!(
+            "{}\n\n",
+            diagnostic.render(&checked.source).trim_end()
+        ));
     }
+    let errors = checked.errors();
+    let warnings = checked.diagnostics.len() - errors;
+    let critical_violations = checked.critical_violations();
     match checked.spec {
-        Some(spec) if errors == 0 => {
-            // The rules of `[compliance]`, on what the spec asks for in each environment.
-            let compliance = spec.compliance_diagnostics();
-            for diagnostic in &compliance {
-                crate::style::eprint(&format!("{}\n\n", diagnostic.render(&source).trim_end()));
-            }
-            let critical_violations = compliance
-                .iter()
-                .filter(|d| d.summary.starts_with("[critical]"))
-                .count();
-            Ok(LoadedSpec {
-                source,
-                spec,
-                warnings: warnings + compliance.len(),
-                critical_violations,
-            })
-        }
-        _ => {
+        Some(spec) => Ok(LoadedSpec {
+            source: checked.source,
+            spec,
+            warnings,
+            critical_violations,
+        }),
+        None => {
             crate::style::eprintln(&format!(
                 "error: `{display}` has {}{}",
                 plural(errors, "error"),

@@ -72,7 +72,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let Cli { global, command } = cli;
     match command {
-        Command::Validate => commands::validate::run(&global),
+        Command::Validate(args) => commands::validate::run(&global, args),
         Command::Show(args) => commands::show::run(&global, args),
         Command::Plan(args) => commands::plan::run(&global, args).await,
         Command::Apply(args) => commands::apply::run(&global, args).await,
@@ -84,6 +84,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Compliance(args) => commands::compliance::run(&global, args).await,
         Command::Verify(args) => commands::verify::run(&global, args).await,
         Command::Verifications(args) => commands::verify::list(&global, args).await,
+        Command::State(args) => commands::state::run(&global, args).await,
+        Command::Graph(args) => commands::graph::run(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
         Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,
         Command::Completions(args) => commands::completions::run(args),

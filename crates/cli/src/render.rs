@@ -691,6 +691,58 @@ pub fn parity_json(reports: &[envctl_engine::ParityReport]) -> serde_json::Value
     value
 }
 
+/// The apply graph in Graphviz DOT: one node per operation (`create subnet.a`), an edge
+/// `a -> b` where `a` must finish before `b` starts, exactly as the executor orders them.
+pub fn graph_dot(name: &str, graph: &envctl_engine::ApplyGraph) -> String {
+    let quote = |text: &str| format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""));
+    let id = |operation: &envctl_engine::Operation| {
+        quote(&format!("{} {}", operation.step.verb(), operation.address))
+    };
+    let color = |step: Step| match step {
+        Step::Create => "darkgreen",
+        Step::Update => "darkorange3",
+        Step::Delete => "red3",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph {} {{", quote(name));
+    let _ = writeln!(out, "  rankdir=LR;");
+    let _ = writeln!(
+        out,
+        "  node [shape=box, style=rounded, fontname=\"Helvetica\"];"
+    );
+    let mut nodes: Vec<&envctl_engine::Operation> = graph.graph.node_weights().collect();
+    nodes.sort_by_key(|o| (o.change_index, o.step));
+    for operation in nodes {
+        // `\n` is DOT's line break inside a label.
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\n{}\", color={}];",
+            id(operation),
+            operation.step.verb(),
+            operation.address,
+            color(operation.step)
+        );
+    }
+    let mut edges: Vec<(String, String)> = graph
+        .graph
+        .raw_edges()
+        .iter()
+        .map(|edge| {
+            (
+                id(&graph.graph[edge.source()]),
+                id(&graph.graph[edge.target()]),
+            )
+        })
+        .collect();
+    edges.sort();
+    edges.dedup();
+    for (from, to) in edges {
+        let _ = writeln!(out, "  {from} -> {to};");
+    }
+    out.push_str("}\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

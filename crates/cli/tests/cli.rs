@@ -249,3 +249,83 @@ fn the_json_reference_lists_every_resource_kind() {
         .collect();
     assert_eq!(listed, kinds, "{row}");
 }
+
+/// `validate --output json`: every diagnostic as data (severity, message, file, 1-based line
+/// and column of both ends, label, hints), one document whatever the spec holds, exit 1 on
+/// errors; a valid spec is `valid` with its environments.
+#[test]
+fn validate_json_gives_editors_and_ci_every_diagnostic_as_data() {
+    let spec = repo_file("environments/webapp.toml");
+    let (code, stdout, stderr) =
+        envctl(&["validate", "--spec", spec.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let valid: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(valid["valid"], true);
+    assert_eq!(
+        valid["environments"],
+        serde_json::json!(["staging", "production"])
+    );
+    assert_eq!(valid["diagnostics"], serde_json::json!([]));
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("validate-json");
+    std::fs::create_dir_all(dir.join("dashboards")).unwrap();
+    std::fs::copy(
+        repo_file("environments/dashboards/main.json"),
+        dir.join("dashboards/main.json"),
+    )
+    .unwrap();
+    let example = std::fs::read_to_string(&spec).unwrap();
+    let broken = example
+        .replacen("cidr = \"10.0.1.0/24\"", "cidr = \"10.0.1.0/33\"", 1)
+        .replacen(
+            "instance_type = \"t3.medium\"     # scale",
+            "instance_typ = \"t3.medium\"",
+            1,
+        );
+    let path = dir.join("envctl.toml");
+    std::fs::write(&path, broken).unwrap();
+    let (code, stdout, stderr) = envctl(&[
+        "validate",
+        "--spec",
+        path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.is_empty(), "the document says it all: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["errors"], 2, "every problem in one run: {report:#}");
+    let cidr = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap_or_default().contains("CIDR"))
+        .expect("the CIDR error");
+    assert_eq!(cidr["severity"], "error");
+    assert_eq!(
+        cidr["start"],
+        serde_json::json!({ "line": 34, "column": 8 })
+    );
+    assert_eq!(cidr["end"]["line"], 34);
+    assert!(cidr["file"].as_str().unwrap().ends_with("envctl.toml"));
+    let unknown = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("instance_typ")
+        })
+        .expect("the unknown field");
+    assert!(
+        unknown["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap_or_default().contains("instance_type")),
+        "{unknown:#}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod destroy;
 pub mod drift;
 pub mod force_unlock;
 pub mod gate;
+pub mod graph;
 pub mod man;
 pub mod parity;
 pub mod plan;
@@ -22,6 +23,7 @@ pub mod reconcile;
 pub mod redeploy;
 pub mod schema;
 pub mod show;
+pub mod state;
 pub mod validate;
 pub mod verify;
 
