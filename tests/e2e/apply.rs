@@ -483,3 +483,111 @@ fn plan_json_tells_the_whole_change_and_progress_counts_with_ids() {
         text.stdout
     );
 }
+
+#[test]
+fn target_plans_and_applies_only_the_named_resources_and_their_dependencies() {
+    let emulator = Emulator::start();
+    let project = Project::new("target", &[]);
+    let addresses = |plan: &serde_json::Value| -> Vec<String> {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["address"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let plan = project
+        .envctl(
+            &emulator,
+            &[
+                "plan",
+                "staging",
+                "--target",
+                "instance.app",
+                "--output",
+                "json",
+            ],
+        )
+        .expect_code(0)
+        .json();
+    let mut planned = addresses(&plan);
+    planned.sort();
+    assert_eq!(
+        planned,
+        // Staging's one instance lives in subnet a: subnet b is not a dependency.
+        [
+            "instance.app[0]",
+            "security_group.app",
+            "subnet.a",
+            "vpc.main"
+        ],
+        "the group and what it depends on, nothing else: {plan:#}"
+    );
+    let unknown = project
+        .envctl(&emulator, &["plan", "staging", "--target", "instance.ap"])
+        .expect_code(1);
+    assert!(
+        unknown
+            .stderr
+            .contains("`--target instance.ap`: `staging` has no resource or group"),
+        "{}",
+        unknown.stderr
+    );
+
+    // A saved targeted plan is carried out as saved: the target is part of it.
+    let saved = project.dir.join("target.plan");
+    project
+        .envctl(
+            &emulator,
+            &[
+                "plan",
+                "staging",
+                "--target",
+                "security_group.db",
+                "--out",
+                saved.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+    project
+        .envctl(
+            &emulator,
+            &["apply", "--plan", saved.to_str().unwrap(), "--yes"],
+        )
+        .expect_code(0);
+    let owned = emulator.inventory().owned_addresses("staging");
+    assert!(
+        owned.contains(&"security_group.db".to_string()),
+        "{owned:?}"
+    );
+    assert!(
+        owned.contains(&"security_group.app".to_string()),
+        "a dependency: {owned:?}"
+    );
+    assert!(
+        !owned.iter().any(|a| a.starts_with("instance.")),
+        "{owned:?}"
+    );
+
+    project
+        .envctl(
+            &emulator,
+            &["apply", "staging", "--yes", "--target", "instance.app[0]"],
+        )
+        .expect_code(0);
+    let owned = emulator.inventory().owned_addresses("staging");
+    assert!(owned.contains(&"instance.app[0]".to_string()), "{owned:?}");
+    assert!(
+        !owned.iter().any(|a| a.starts_with("db_cluster")),
+        "{owned:?}"
+    );
+    // Without a target, the rest of the spec is still to do.
+    let rest = project
+        .envctl(&emulator, &["plan", "staging", "--output", "json"])
+        .expect_code(0)
+        .json();
+    assert!(
+        addresses(&rest).contains(&"db_cluster.main".to_string()),
+        "{rest:#}"
+    );
+}

@@ -245,6 +245,10 @@ pub struct PlanArgs {
     /// holds data (a DB cluster) is replaced (repeatable)
     #[arg(long, value_name = "ADDR")]
     pub replace: Vec<String>,
+    /// Plan only ADDR and what it depends on, like Terraform's `-target`; `instance.app`
+    /// names the whole group (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<String>,
 }
 
 /// How apply-like commands run.
@@ -303,6 +307,10 @@ pub struct ApplyArgs {
     /// holds data (a DB cluster) is replaced: a final snapshot is kept (repeatable)
     #[arg(long, value_name = "ADDR", conflicts_with = "plan")]
     pub replace: Vec<String>,
+    /// Change only ADDR and what it depends on, like Terraform's `-target`; `instance.app`
+    /// names the whole group (repeatable)
+    #[arg(long, value_name = "ADDR", conflicts_with = "plan")]
+    pub target: Vec<String>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
     #[command(flatten)]

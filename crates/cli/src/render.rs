@@ -834,6 +834,7 @@ mod tests {
             live_fingerprint: "sha256:feedbeef".to_string(),
             desired_digest: "sha256:d1e5".to_string(),
             force_replace: Vec::new(),
+            targets: Vec::new(),
             live_ids: BTreeMap::new(),
             blockers: Vec::new(),
             changes: vec![

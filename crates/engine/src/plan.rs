@@ -330,6 +330,10 @@ pub struct Plan {
     /// the same way.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub force_replace: Vec<Address>,
+    /// The addresses the plan was restricted to (`--target`), so that it can be made again
+    /// the same way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Address>,
     /// Cloud ids of every live resource the plan was made from (references of creates resolve
     /// against these).
     pub live_ids: BTreeMap<Address, String>,
@@ -364,6 +368,71 @@ pub struct PlanOptions {
     /// Addresses the user asked to replace by name (`--replace ADDR`): the only way a resource
     /// that holds data is ever replaced.
     pub force_replace: BTreeSet<Address>,
+    /// Plan only these addresses and what they depend on (`--target ADDR`, as Terraform's
+    /// `-target`); an address without an index (`instance.app`) names every member of the
+    /// group. Empty: everything.
+    pub targets: BTreeSet<Address>,
+}
+
+/// Whether `address` is one of `targets` or a member of a targeted group.
+fn targeted(targets: &BTreeSet<Address>, address: &Address) -> bool {
+    targets.iter().any(|t| {
+        t == address || (t.index.is_none() && t.kind == address.kind && t.name == address.name)
+    })
+}
+
+/// The addresses a targeted plan may change: the targets (groups expanded over `desired`)
+/// and, transitively, every desired resource they depend on.
+pub fn targeted_closure(desired: &DesiredState, targets: &BTreeSet<Address>) -> BTreeSet<Address> {
+    let mut closure: BTreeSet<Address> = desired
+        .resources
+        .iter()
+        .filter(|r| targeted(targets, &r.address))
+        .map(|r| r.address.clone())
+        .collect();
+    let mut pending: Vec<Address> = closure.iter().cloned().collect();
+    while let Some(address) = pending.pop() {
+        let Some(resource) = desired.resources.iter().find(|r| r.address == address) else {
+            continue;
+        };
+        for dependency in &resource.depends_on {
+            if closure.insert(dependency.clone()) {
+                pending.push(dependency.clone());
+            }
+        }
+    }
+    closure
+}
+
+/// Keeps the changes a targeted plan may make: those of `closure`, and deletes of what is
+/// named by a target (a member beyond a group's count); the rest is left for a later plan,
+/// said so in a note.
+fn restrict_to_targets(
+    changes: Vec<ResourceChange>,
+    notes: &mut Vec<Note>,
+    targets: &BTreeSet<Address>,
+    closure: &BTreeSet<Address>,
+) -> Vec<ResourceChange> {
+    let total = changes.len();
+    let kept: Vec<ResourceChange> = changes
+        .into_iter()
+        .filter(|c| closure.contains(&c.address) || targeted(targets, &c.address))
+        .collect();
+    if let Some(first) = targets.iter().next()
+        && kept.len() < total
+    {
+        let left = total - kept.len();
+        notes.push(Note {
+            address: first.clone(),
+            message: format!(
+                "--target: {left} change{} outside the targets and their dependencies {} left for a later plan",
+                if left == 1 { "" } else { "s" },
+                if left == 1 { "is" } else { "are" }
+            ),
+            hint: Some("a plan without `--target` shows everything the spec still asks for".into()),
+        });
+    }
+    kept
 }
 
 /// Why a plan cannot be carried out as it stands.
@@ -470,21 +539,32 @@ pub fn make_plan<P: Provider + ?Sized>(
         if newly_kept.is_empty() {
             let Draft {
                 changes,
-                notes,
+                mut notes,
                 mut blockers,
                 ..
             } = drafted;
+            let changes = if options.targets.is_empty() {
+                changes
+            } else {
+                let closure = targeted_closure(desired, &options.targets);
+                blockers.retain(|b| {
+                    b.address
+                        .as_ref()
+                        .is_none_or(|a| closure.contains(a) || targeted(&options.targets, a))
+                });
+                restrict_to_targets(changes, &mut notes, &options.targets, &closure)
+            };
             blockers.extend(deletion_protection_blockers(&changes));
             blockers.extend(name_blockers(&changes, live));
             blockers.extend(conflict_blockers(&changes, live));
             blockers.extend(swapped_blockers(&changes, provider));
-            let mut notes = notes;
             notes.extend(final_snapshot_notes(&changes));
             notes.extend(conflict_notes(live));
             let mut changes = changes;
             keep_orphan_networks_with_foreign_content(&mut changes, live, &mut notes);
             let mut plan = plan_of(desired, live, changes, notes, blockers);
             plan.force_replace = options.force_replace.iter().cloned().collect();
+            plan.targets = options.targets.iter().cloned().collect();
             return plan;
         }
         kept.extend(newly_kept);
@@ -1010,6 +1090,7 @@ fn plan_of(
         live_fingerprint: live.fingerprint(),
         desired_digest: desired_digest(desired),
         force_replace: Vec::new(),
+        targets: Vec::new(),
         live_ids: live
             .resources
             .iter()

@@ -17,6 +17,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
         environment,
         plan: plan_file,
         replace,
+        target,
         execution,
         gate,
     } = args;
@@ -28,6 +29,7 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
             crate::context::refuse_critical_violations(&loaded, &desired)?;
             let plan_options = PlanOptions {
                 force_replace: crate::commands::replace_targets(&desired, &replace)?,
+                targets: crate::commands::target_addresses(&desired, &target)?,
                 ..PlanOptions::default()
             };
             let providers = connect(global, &loaded, &[&environment]).await?;

@@ -154,6 +154,41 @@ pub fn replace_targets(
     Ok(targets)
 }
 
+/// The addresses of `--target`: each a resource of `desired` (`instance.app[1]`) or a group
+/// (`instance.app`: every member), checked before any call.
+pub fn target_addresses(
+    desired: &envctl_spec::DesiredState,
+    named: &[String],
+) -> anyhow::Result<std::collections::BTreeSet<envctl_spec::Address>> {
+    let mut targets = std::collections::BTreeSet::new();
+    for text in named {
+        let address: Option<envctl_spec::Address> = text.parse().ok();
+        let known = address.as_ref().filter(|a| {
+            desired.resources.iter().any(|r| {
+                r.address == **a
+                    || (a.index.is_none() && r.address.kind == a.kind && r.address.name == a.name)
+            })
+        });
+        match known {
+            Some(address) => {
+                targets.insert(address.clone());
+            }
+            None => {
+                return Err(UserError::new(format!(
+                    "`--target {text}`: `{}` has no resource or group with that address",
+                    desired.environment
+                ))
+                .hint(format!(
+                    "`envctl show {}` lists the addresses; a group such as `instance.app` names all its members",
+                    desired.environment
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(targets)
+}
+
 /// Where and when a JSON report is made: the project, the region the run works in, the account
 /// STS names for the credentials (`None` when it will not say), now.
 pub async fn provenance(

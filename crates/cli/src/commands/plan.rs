@@ -18,6 +18,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
         output,
         detailed_exitcode,
         replace,
+        target,
     } = args;
     if let Some(path) = &out {
         crate::context::check_writable(path)?;
@@ -26,6 +27,7 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
     let desired = crate::context::expand_for_run(global, &loaded, &environment)?;
     let options = envctl_engine::PlanOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
+        targets: crate::commands::target_addresses(&desired, &target)?,
         ..envctl_engine::PlanOptions::default()
     };
     let providers = connect(global, &loaded, &[&environment]).await?;

@@ -218,6 +218,7 @@ where
     .await?;
     let plan_options = PlanOptions {
         force_replace: saved.force_replace.iter().cloned().collect(),
+        targets: saved.targets.iter().cloned().collect(),
         ..PlanOptions::default()
     };
     let desired = &desired;

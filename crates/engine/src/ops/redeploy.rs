@@ -32,6 +32,7 @@ impl RedeployOptions {
             force_replace: self.force_replace.clone(),
             remove_unmanaged: true,
             replace: self.replace,
+            targets: BTreeSet::new(),
         }
     }
 }
