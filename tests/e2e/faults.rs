@@ -126,10 +126,26 @@ fn when_retries_run_out_the_error_says_so_and_names_the_throttling() {
             ],
         )
         .expect_code(1);
+    // Each retry is said as it happens, then the error once retries run out. The first call
+    // of a run asks STS who the credentials are.
+    let lines: Vec<&str> = run.stderr.lines().collect();
     assert!(
-        // The first call of a run asks STS who the credentials are.
+        lines[0].starts_with("retrying GetCallerIdentity (2/3) after "),
+        "{}",
         run.stderr
-            .starts_with("error: failed to ask AWS who the credentials of `staging` are"),
+    );
+    assert!(
+        lines[1].starts_with("retrying GetCallerIdentity (3/3) after "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines[0].ends_with("after throttling") || lines[0].ends_with("after HTTP 503"),
+        "the reason is named: {}",
+        run.stderr
+    );
+    assert!(
+        lines[2].starts_with("error: failed to ask AWS who the credentials of `staging` are"),
         "{}",
         run.stderr
     );

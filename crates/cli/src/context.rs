@@ -338,6 +338,15 @@ pub fn aws_settings(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str)
     if let Some(poll) = global.poll_interval {
         settings.waits.first_poll = poll;
     }
+    // Every retry is said once, where it happens: a throttled run is slow for a reason.
+    settings.on_retry = Some(envctl_providers::RetryObserver(std::sync::Arc::new(
+        |notice: &envctl_providers::RetryNotice| {
+            eprintln!(
+                "retrying {} ({}/{}) after {}",
+                notice.operation, notice.attempt, notice.max_attempts, notice.after
+            );
+        },
+    )));
     settings
 }
 

@@ -12,4 +12,7 @@ pub mod secrets;
 pub use aws::lock::{
     EnvironmentLock, LockError, LockInfo, S3LockStore, lock_info_for_this_process,
 };
-pub use aws::{AssumeRole, AwsProvider, AwsSettings, ExpectedAccount, Identity, Timeouts};
+pub use aws::{
+    AssumeRole, AwsProvider, AwsSettings, ExpectedAccount, Identity, RetryNotice, RetryObserver,
+    Timeouts,
+};

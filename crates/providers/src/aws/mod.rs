@@ -27,6 +27,7 @@ mod trace;
 mod verifications;
 mod wait;
 
+pub use trace::{RetryNotice, RetryObserver};
 pub use wait::Timeouts;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,9 @@ pub struct AwsSettings {
     /// The account the environment lives in: before any other call the provider asks STS who
     /// the credentials are, and refuses every call when the account differs.
     pub expected_account: Option<ExpectedAccount>,
+    /// Told before each retry of a call (the CLI prints `retrying DescribeVpcs (3/10) after
+    /// throttling`).
+    pub on_retry: Option<RetryObserver>,
 }
 
 /// A role every call is made as (`role_arn` of an environment).
@@ -110,6 +114,7 @@ impl AwsSettings {
             max_requests_per_second: None,
             assume_role: None,
             expected_account: None,
+            on_retry: None,
         }
     }
 }
@@ -209,22 +214,23 @@ impl AwsProvider {
         // Emulators and VPC endpoints serve buckets by path, not by virtual host.
         let custom_endpoint =
             endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let call_log = trace::CallLog::new(settings.on_retry.clone(), settings.max_attempts.max(1));
         let mut ec2_config =
-            aws_sdk_ec2::config::Builder::from(&config).interceptor(trace::CallLog);
+            aws_sdk_ec2::config::Builder::from(&config).interceptor(call_log.clone());
         let mut rds_config =
-            aws_sdk_rds::config::Builder::from(&config).interceptor(trace::CallLog);
+            aws_sdk_rds::config::Builder::from(&config).interceptor(call_log.clone());
         let mut s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(custom_endpoint)
-            .interceptor(trace::CallLog);
+            .interceptor(call_log.clone());
         let mut logs_config =
-            aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(trace::CallLog);
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(call_log.clone());
         let mut cloudwatch_config =
-            aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(trace::CallLog);
+            aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(call_log.clone());
         let mut tagging_config = aws_sdk_resourcegroupstagging::config::Builder::from(&config)
-            .interceptor(trace::CallLog);
+            .interceptor(call_log.clone());
         let mut ssm_config =
-            aws_sdk_ssm::config::Builder::from(&config).interceptor(trace::CallLog);
-        let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(trace::CallLog);
+            aws_sdk_ssm::config::Builder::from(&config).interceptor(call_log.clone());
+        let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(call_log.clone());
         if let Some(rate) = settings.max_requests_per_second {
             // One client, and so one budget, per service: AWS throttles each on its own.
             let rate = Some(rate);
