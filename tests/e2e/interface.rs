@@ -424,3 +424,85 @@ fn state_lists_what_an_environment_owns_and_graph_prints_the_apply_order_in_dot(
         "one delete per resource"
     );
 }
+
+#[test]
+fn changing_commands_report_their_result_as_json_with_the_plan_on_stderr() {
+    let emulator = Emulator::start();
+    let project = Project::new("change-json", &[]);
+    let run = project
+        .envctl(
+            &emulator,
+            &["apply", "staging", "--yes", "--output", "json"],
+        )
+        .expect_code(0);
+    assert!(
+        run.stderr.contains("Plan: "),
+        "the plan is on stderr: {}",
+        run.stderr
+    );
+    let result = run.json();
+    assert_documented("apply", &result, &[]);
+    assert_eq!(result["operation"], "apply");
+    assert_eq!(result["success"], true);
+    let operations = result["changes"][0]["operations"].as_array().unwrap();
+    let vpc = operations
+        .iter()
+        .find(|o| o["address"] == "vpc.main")
+        .expect("the VPC's create");
+    assert_eq!(vpc["action"], "create");
+    assert_eq!(vpc["outcome"], "succeeded");
+    assert_eq!(
+        vpc["cloud_id"],
+        emulator
+            .inventory()
+            .by_address("vpcs", "staging", "vpc.main")["id"]
+    );
+    assert!(vpc["duration_ms"].is_u64(), "{vpc:#}");
+    assert_eq!(
+        result["changes"][0]["succeeded"].as_u64(),
+        Some(operations.len() as u64)
+    );
+
+    // Nothing to do: still one document.
+    let again = project
+        .envctl(&emulator, &["apply", "staging", "--yes", "-o", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(again["changes"], serde_json::json!([]));
+
+    // Reconcile after a hand change, and destroy: the same shape.
+    let group = emulator
+        .inventory()
+        .by_address("security_groups", "staging", "security_group.app")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emulator.client(&["authorize-ingress", &group, "tcp", "22", "0.0.0.0/0"]);
+    let repaired = project
+        .envctl(&emulator, &["reconcile", "staging", "--yes", "-o", "json"])
+        .expect_code(0);
+    assert!(
+        repaired.stderr.contains("departure"),
+        "the drift is on stderr: {}",
+        repaired.stderr
+    );
+    let repaired = repaired.json();
+    assert_eq!(repaired["operation"], "reconcile");
+    assert_eq!(
+        repaired["changes"][0]["operations"][0]["address"],
+        "security_group.app"
+    );
+    let destroyed = project
+        .envctl(&emulator, &["destroy", "staging", "--yes", "-o", "json"])
+        .expect_code(0)
+        .json();
+    assert_eq!(destroyed["operation"], "destroy");
+    assert!(
+        destroyed["changes"][0]["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["action"] == "delete" && o["outcome"] == "succeeded"),
+        "{destroyed:#}"
+    );
+}

@@ -277,6 +277,10 @@ pub struct ExecutionArgs {
     /// of the group, rounded up); the next batch starts when the previous one runs again
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_unavailable: Option<u16>,
+    /// `text` for people; `json` prints the result on stdout (per resource: action, outcome,
+    /// cloud id, duration; see docs/json-output.md) and the plan on stderr
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 /// The promotion gate: an environment with `promote_from` changes only after that environment

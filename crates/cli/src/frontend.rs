@@ -31,8 +31,36 @@ pub enum ShowPlan {
     Summary,
 }
 
+/// Where a change's readable output goes: stdout, or stderr when stdout is reserved for the
+/// JSON result (`--output json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataTo {
+    Stdout,
+    Stderr,
+}
+
+impl DataTo {
+    fn write(self, text: &str) -> std::io::Result<()> {
+        match self {
+            DataTo::Stdout => std::io::stdout().write_all(text.as_bytes()),
+            DataTo::Stderr => {
+                style::eprint(text);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One carried-out plan, kept for the JSON result.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub environment: String,
+    pub operation: Operation,
+    pub report: envctl_engine::ApplyReport,
+}
+
 /// Prints what `event` tells a person; returns the error of a failed write to stdout.
-pub fn print_event(event: &Event<'_>, show: ShowPlan) -> std::io::Result<()> {
+pub fn print_event(event: &Event<'_>, show: ShowPlan, data: DataTo) -> std::io::Result<()> {
     match *event {
         Event::ExpiredAllowed {
             environment,
@@ -80,7 +108,7 @@ pub fn print_event(event: &Event<'_>, show: ShowPlan) -> std::io::Result<()> {
                 }
                 ShowPlan::Summary => format!("{}\n", render::summary_line(&plan.summary())),
             };
-            std::io::stdout().write_all(text.as_bytes())?;
+            data.write(&text)?;
         }
         Event::Declined { operation } => style::eprintln(&format!(
             "{} cancelled: nothing was changed",
@@ -123,8 +151,7 @@ pub fn print_event(event: &Event<'_>, show: ShowPlan) -> std::io::Result<()> {
         Event::RolledBack { report } => style::eprint(&render::rollback_text(report)),
         Event::Drift { report } => {
             crate::commands::print_notes(&report.notes);
-            std::io::stdout()
-                .write_all(render::drift_text(std::slice::from_ref(report)).as_bytes())?;
+            data.write(&render::drift_text(std::slice::from_ref(report)))?;
         }
         Event::ReadFailed { error, retry_in } => style::eprintln(&format!(
             "warning: {error}: {}; trying again in {}s",
@@ -157,7 +184,7 @@ impl Reporter for Messages {
     fn on_finish(&self, _: &OperationReport) {}
     fn on_event(&self, event: &Event<'_>) {
         // Only plans and drift go to stdout, and these operations send neither.
-        let _ = print_event(event, ShowPlan::Full);
+        let _ = print_event(event, ShowPlan::Full, DataTo::Stderr);
     }
 }
 
@@ -175,6 +202,10 @@ pub struct Terminal {
     environment: Arc<Mutex<String>>,
     /// The first write to stdout that failed.
     failure: Mutex<Option<std::io::Error>>,
+    /// Where plans and drift are shown.
+    data: DataTo,
+    /// Every plan carried out, for the JSON result.
+    applied: Mutex<Vec<Applied>>,
 }
 
 impl Terminal {
@@ -198,7 +229,22 @@ impl Terminal {
             prompting: Arc::new(AtomicBool::new(false)),
             environment: Arc::new(Mutex::new(environment.to_string())),
             failure: Mutex::new(None),
+            data: DataTo::Stdout,
+            applied: Mutex::new(Vec::new()),
         }
+    }
+
+    /// This front end with stdout reserved for a JSON result (`--output json`): plans and
+    /// drift are shown on stderr.
+    #[must_use]
+    pub fn with_json_result(mut self, json: bool) -> Self {
+        self.data = if json { DataTo::Stderr } else { DataTo::Stdout };
+        self
+    }
+
+    /// Every plan carried out so far, in order.
+    pub fn applied(&self) -> Vec<Applied> {
+        self.applied.lock().map(|a| a.clone()).unwrap_or_default()
     }
 
     /// The flag raised while a prompt waits for an answer.
@@ -235,7 +281,21 @@ impl Reporter for Terminal {
         {
             environment.clone_from(&plan.environment);
         }
-        if let Err(error) = print_event(event, self.show)
+        if let Event::Applied { operation, report } = event
+            && let Ok(mut applied) = self.applied.lock()
+        {
+            let environment = self
+                .environment
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
+            applied.push(Applied {
+                environment,
+                operation: *operation,
+                report: (*report).clone(),
+            });
+        }
+        if let Err(error) = print_event(event, self.show, self.data)
             && let Ok(mut failure) = self.failure.lock()
         {
             failure.get_or_insert(error);

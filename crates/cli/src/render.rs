@@ -691,6 +691,59 @@ pub fn parity_json(reports: &[envctl_engine::ParityReport]) -> serde_json::Value
     value
 }
 
+/// The result of a command that changed the cloud (`apply`, `destroy`, `redeploy`,
+/// `reconcile` with `--output json`): every plan carried out, per resource.
+pub fn change_json(
+    operation: Operation,
+    applied: &[crate::frontend::Applied],
+    success: bool,
+) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = applied
+        .iter()
+        .map(|run| {
+            let operations: Vec<serde_json::Value> = run
+                .report
+                .operations
+                .iter()
+                .map(|o| {
+                    let (outcome, error) = match &o.outcome {
+                        Outcome::Succeeded { .. } => ("succeeded", None),
+                        Outcome::Failed(error) => ("failed", Some(error.to_string())),
+                        Outcome::Skipped { because } => {
+                            ("skipped", Some(format!("{because} failed first")))
+                        }
+                        Outcome::NotStarted => ("not_started", None),
+                    };
+                    json!({
+                        "address": o.address.to_string(),
+                        "action": o.action,
+                        "step": o.step.verb(),
+                        "outcome": outcome,
+                        "cloud_id": o.cloud_id,
+                        "duration_ms": u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
+                        "error": error,
+                    })
+                })
+                .collect();
+            json!({
+                "environment": run.environment,
+                "operation": title(run.operation).to_lowercase(),
+                "succeeded": run.report.succeeded(),
+                "failed": run.report.failed(),
+                "skipped": run.report.skipped(),
+                "not_started": run.report.not_started(),
+                "operations": operations,
+            })
+        })
+        .collect();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "operation": title(operation).to_lowercase(),
+        "success": success,
+        "changes": runs,
+    })
+}
+
 /// The apply graph in Graphviz DOT: one node per operation (`create subnet.a`), an edge
 /// `a -> b` where `a` must finish before `b` starts, exactly as the executor orders them.
 pub fn graph_dot(name: &str, graph: &envctl_engine::ApplyGraph) -> String {

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use envctl_engine::ops::{self, ChangeError, SavedPlanError, Session};
+use envctl_engine::ops::{self, ChangeError, Operation, SavedPlanError, Session};
 use envctl_engine::{Interrupt, Plan, PlanOptions};
 
-use crate::args::{ApplyArgs, ExecutionArgs, GateArgs, GlobalArgs};
+use crate::args::{ApplyArgs, ExecutionArgs, GateArgs, GlobalArgs, OutputFormat};
 use crate::commands::change::{self, watch_interrupts};
 use crate::context::{LoadedSpec, connect, load_spec, today};
 use crate::errors::{Outcome, UserError};
@@ -53,7 +53,9 @@ pub async fn run(global: &GlobalArgs, args: ApplyArgs) -> anyhow::Result<Outcome
             )
             .await
             .map_err(|e| change::error(&loaded, e))?;
-            change::finish(outcome)
+            let json =
+                (execution.output == OutputFormat::Json).then_some((&terminal, Operation::Apply));
+            change::finish(outcome, json)
         }
         (None, None) => Err(UserError::new("nothing to apply")
             .hint("name an environment (`envctl apply staging`) or a saved plan (`--plan FILE`)")
@@ -69,6 +71,7 @@ fn terminal(global: &GlobalArgs, execution: &ExecutionArgs, environment: &str) -
         ShowPlan::Full,
         environment,
     )
+    .with_json_result(execution.output == OutputFormat::Json)
 }
 
 /// Applies a saved plan, bound to the current spec and cloud (the engine's `apply_saved`
@@ -110,7 +113,11 @@ async fn apply_saved(
     )
     .await;
     match result {
-        Ok(outcome) => change::finish(outcome),
+        Ok(outcome) => {
+            let json =
+                (execution.output == OutputFormat::Json).then_some((&terminal, Operation::Apply));
+            change::finish(outcome, json)
+        }
         Err(ChangeError::SavedPlan(error)) => Err(saved_plan_error(&loaded, path, &saved, error)),
         Err(error) => Err(change::error(&loaded, error)),
     }

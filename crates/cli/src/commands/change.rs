@@ -34,6 +34,7 @@ pub fn options(execution: &ExecutionArgs, interrupt: &Interrupt) -> ChangeOption
         lock_timeout,
         no_lock,
         max_unavailable,
+        output: _,
     } = execution;
     ChangeOptions {
         apply: ApplyOptions {
@@ -54,8 +55,15 @@ pub fn options(execution: &ExecutionArgs, interrupt: &Interrupt) -> ChangeOption
     }
 }
 
-/// The exit of a change that was not refused.
-pub fn finish(outcome: ChangeOutcome) -> anyhow::Result<Outcome> {
+/// The exit of a change that was not refused; with `--output json`, its result on stdout
+/// first (every plan `terminal` saw carried out).
+pub fn finish(
+    outcome: ChangeOutcome,
+    json: Option<(&crate::frontend::Terminal, envctl_engine::ops::Operation)>,
+) -> anyhow::Result<Outcome> {
+    if let Some((terminal, operation)) = json {
+        print_result(terminal, operation, outcome.is_success())?;
+    }
     match outcome {
         ChangeOutcome::NothingToDo => Ok(Outcome::Success),
         ChangeOutcome::Declined => Err(Reported { code: 1 }.into()),
@@ -75,6 +83,19 @@ pub fn finish(outcome: ChangeOutcome) -> anyhow::Result<Outcome> {
             }
         }
     }
+}
+
+/// The JSON result of a change (`--output json`) on stdout.
+pub fn print_result(
+    terminal: &crate::frontend::Terminal,
+    operation: envctl_engine::ops::Operation,
+    success: bool,
+) -> anyhow::Result<()> {
+    let document = crate::render::change_json(operation, &terminal.applied(), success);
+    crate::commands::write_stdout(
+        format!("{}\n", serde_json::to_string_pretty(&document)?).as_bytes(),
+    )?;
+    Ok(())
 }
 
 /// A refused or failed change as a user-facing error (a saved plan's refusals are

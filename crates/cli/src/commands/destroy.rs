@@ -24,7 +24,8 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
         execution.confirm.clone(),
         ShowPlan::Full,
         &environment,
-    );
+    )
+    .with_json_result(execution.output == crate::args::OutputFormat::Json);
     let interrupt = Interrupt::new();
     let _interrupts = watch_interrupts(&terminal, &interrupt);
     let session = Session {
@@ -36,5 +37,7 @@ pub async fn run(global: &GlobalArgs, args: DestroyArgs) -> anyhow::Result<Outco
     let outcome = ops::destroy(session, &desired, &change::options(&execution, &interrupt))
         .await
         .map_err(|e| change::error(&loaded, e))?;
-    change::finish(outcome)
+    let json = (execution.output == crate::args::OutputFormat::Json)
+        .then_some((&terminal, envctl_engine::ops::Operation::Destroy));
+    change::finish(outcome, json)
 }

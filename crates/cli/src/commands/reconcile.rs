@@ -58,7 +58,8 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         execution.confirm.clone(),
         ShowPlan::Summary,
         names.first().map_or("", String::as_str),
-    );
+    )
+    .with_json_result(execution.output == crate::args::OutputFormat::Json);
     // With --watch, Ctrl-C never interrupts a repair half-way: it is noted, and the loop
     // stops once the pass in progress is over. Without, it interrupts the change as in apply.
     let interrupt = Interrupt::new();
@@ -79,6 +80,13 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
     let report = ops::reconcile(session, &loaded.spec, &desired, &options, &TokioTimer)
         .await
         .map_err(|e| change::error(&loaded, e))?;
+    if execution.output == crate::args::OutputFormat::Json {
+        change::print_result(
+            &terminal,
+            envctl_engine::ops::Operation::Reconcile,
+            report.failed == 0 && !report.interrupted,
+        )?;
+    }
     if !watching && (report.failed > 0 || report.interrupted) {
         return Err(Reported { code: 1 }.into());
     }

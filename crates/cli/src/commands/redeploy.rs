@@ -47,7 +47,8 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
         execution.confirm.clone(),
         ShowPlan::Full,
         &environment,
-    );
+    )
+    .with_json_result(execution.output == crate::args::OutputFormat::Json);
     let interrupt = Interrupt::new();
     let _interrupts = watch_interrupts(&terminal, &interrupt);
     let session = Session {
@@ -66,5 +67,7 @@ pub async fn run(global: &GlobalArgs, args: RedeployArgs) -> anyhow::Result<Outc
     )
     .await
     .map_err(|e| change::error(&loaded, e))?;
-    change::finish(outcome)
+    let json = (execution.output == crate::args::OutputFormat::Json)
+        .then_some((&terminal, envctl_engine::ops::Operation::Redeploy));
+    change::finish(outcome, json)
 }
