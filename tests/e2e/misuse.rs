@@ -113,8 +113,43 @@ fn missing_credentials_get_a_hint_about_the_credential_chain() {
         "{stderr}"
     );
     assert!(stderr.contains("no usable credentials"), "{stderr}");
+    assert!(!stderr.contains("Attempted:"), "no dangling list: {stderr}");
     assert!(
-        stderr.contains("hint: configure AWS credentials"),
+        !stderr.contains("dispatch failure"),
+        "no SDK internals: {stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the AWS credential chain was tried in order: the environment"),
+        "{stderr}"
+    );
+
+    // A profile that is nowhere is named, before any call, with those that exist.
+    std::fs::write(
+        project.dir.join("aws-config"),
+        "[profile other]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_envctl"))
+        .args(["plan", "staging", "--profile", "nosuch"])
+        .current_dir(&project.dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &project.dir)
+        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", project.dir.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the AWS profile `nosuch` (for `staging`) is in neither"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the profiles defined are `other`"),
         "{stderr}"
     );
 }

@@ -304,6 +304,73 @@ pub fn region(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str) -> St
     })
 }
 
+/// The shared config and credentials files the AWS SDK reads (`AWS_CONFIG_FILE`,
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and `~/.aws/credentials`).
+fn shared_files() -> [PathBuf; 2] {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let pick = |variable: &str, default: &str| {
+        std::env::var_os(variable)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| home.join(".aws").join(default), PathBuf::from)
+    };
+    [
+        pick("AWS_CONFIG_FILE", "config"),
+        pick("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    ]
+}
+
+/// The profile names the shared files define (`[profile NAME]` in config, `[NAME]` in
+/// credentials; `[default]` in either).
+fn shared_profiles() -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for path in shared_files() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
+                continue;
+            };
+            let section = section.trim();
+            let name = section.strip_prefix("profile ").unwrap_or(section).trim();
+            if !name.is_empty()
+                && !name.starts_with("sso-session")
+                && !name.starts_with("services ")
+            {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Refuses, before any call, a profile the shared files do not define: the SDK would only
+/// say that no credentials were found.
+fn check_profile(profile: &str, environment: &str) -> anyhow::Result<()> {
+    let known = shared_profiles();
+    if known.contains(profile) {
+        return Ok(());
+    }
+    let [config, credentials] = shared_files();
+    Err(UserError::new(format!(
+        "the AWS profile `{profile}` (for `{environment}`) is in neither `{}` nor `{}`",
+        config.display(),
+        credentials.display()
+    ))
+    .hint(if known.is_empty() {
+        format!("create it with `aws configure --profile {profile}` (or `aws configure sso`), or use another source of credentials")
+    } else {
+        format!(
+            "the profiles defined are {}; or create it with `aws configure --profile {profile}`",
+            known.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        )
+    })
+    .into())
+}
+
 /// Provider settings of `environment` from the spec (its region, profile, role and account)
 /// and the global flags (`--region` and `--profile` override the spec's).
 pub fn aws_settings(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str) -> AwsSettings {
@@ -376,6 +443,14 @@ pub async fn connect(
     });
     if let Some(endpoint) = endpoint {
         check_endpoint(&endpoint).await?;
+    }
+    for name in proven {
+        if let Some(profile) = aws_settings(global, loaded, name)
+            .profile
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+        {
+            check_profile(&profile, name)?;
+        }
     }
     let primary_name = proven
         .first()

@@ -37,7 +37,7 @@ use crate::errors::UserError;
 pub fn cloud_error(error: ProviderError, doing: String) -> anyhow::Error {
     let hint = match &error {
         ProviderError::Credentials { .. } => Some(
-            "configure AWS credentials (`AWS_PROFILE`, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, SSO) or pass `--profile`",
+            "the AWS credential chain was tried in order: the environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), the shared files (`~/.aws/credentials`, `~/.aws/config`: the `default` profile, or `AWS_PROFILE`/`--profile`, with SSO and `credential_process`), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`), the ECS container endpoint, the EC2 instance metadata; configure one of them, or pass `--profile`",
         ),
         ProviderError::Transient { .. } => Some(
             "check the network, or `--endpoint-url` / `AWS_ENDPOINT_URL` when using a local emulator",

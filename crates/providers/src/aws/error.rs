@@ -41,8 +41,22 @@ where
     let chain = source_chain(&error);
     // Missing or broken credentials surface as construction or dispatch failures.
     if chain.contains("credential provider") || chain.contains("no credentials") {
-        let first = chain.lines().next().unwrap_or_default().to_string();
-        return ProviderError::Credentials { message: first };
+        let message = if chain.contains("no credentials found in chain") {
+            "no credentials were found in the credential chain".to_string()
+        } else {
+            // The SDK's own words, without its request internals and a dangling list.
+            let first = chain.lines().next().unwrap_or_default();
+            let first = first
+                .trim_start_matches("dispatch failure: ")
+                .trim_start_matches("other: ");
+            first
+                .trim_end()
+                .trim_end_matches("Attempted:")
+                .trim_end()
+                .trim_end_matches('.')
+                .to_string()
+        };
+        return ProviderError::Credentials { message };
     }
     match &error {
         SdkError::TimeoutError(_) => ProviderError::Transient {
