@@ -341,4 +341,21 @@ fn a_held_lock_is_described_with_a_human_age_and_its_time() {
         "{}",
         run.stderr
     );
+    // With `--lock-timeout`, it says that it waits, for whom, and how long at most.
+    let waited = project
+        .envctl(
+            &emulator,
+            &["apply", "staging", "--yes", "--lock-timeout", "1s"],
+        )
+        .expect_code(1);
+    assert!(
+        waited
+            .stderr
+            .contains("waiting up to 1s for the lock of `staging`, held by ci@runner-7 since ")
+            && waited
+                .stderr
+                .contains("(2023-11-14 22:13 UTC) for `envctl apply staging --yes`"),
+        "{}",
+        waited.stderr
+    );
 }

@@ -121,6 +121,18 @@ pub fn print_event(event: &Event<'_>, show: ShowPlan, data: DataTo) -> std::io::
         Event::Unlocked { environment } => style::eprintln(&format!(
             "warning: `--no-lock`: nothing stops another run from changing `{environment}` at the same time"
         )),
+        Event::LockWaiting {
+            environment,
+            holder,
+            timeout,
+        } => eprintln!(
+            "waiting up to {} for the lock of `{environment}`, held by {} since {} ago ({}) for `{}`",
+            envctl_engine::ops::lock::human_duration(timeout),
+            holder.holder,
+            envctl_engine::ops::lock::human_duration(holder.age()),
+            envctl_engine::ops::lock::utc_time(holder.since_unix),
+            holder.command
+        ),
         Event::Locked { lock } => {
             if let Some(dead) = &lock.took_over {
                 style::eprintln(&format!(

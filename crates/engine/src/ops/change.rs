@@ -296,6 +296,15 @@ where
             None
         }
         Locking::Wait { timeout } => {
+            if !timeout.is_zero()
+                && let Ok(Some(holder)) = session.locks.holder(&desired.project, environment).await
+            {
+                session.frontend.on_event(&Event::LockWaiting {
+                    environment,
+                    holder: &holder,
+                    timeout,
+                });
+            }
             let lock = session
                 .locks
                 .acquire(&desired.project, environment, timeout)

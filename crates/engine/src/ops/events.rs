@@ -63,6 +63,12 @@ pub enum Event<'a> {
     NotStarted { operation: Operation },
     /// The change runs without the environment's lock (`--no-lock`).
     Unlocked { environment: &'a str },
+    /// Another run holds the environment's lock: this one waits up to `timeout` for it.
+    LockWaiting {
+        environment: &'a str,
+        holder: &'a super::lock::LockInfo,
+        timeout: Duration,
+    },
     /// The environment's lock is held (possibly taken over from a dead holder).
     Locked { lock: &'a HeldLock },
     /// The lock was released.
