@@ -378,3 +378,43 @@ fn reconcile_watch_repairs_drift_as_it_appears_and_stops_cleanly_on_ctrl_c() {
         .envctl(&emulator, &["drift", "staging"])
         .expect_code(0);
 }
+
+#[test]
+fn reconcile_target_repairs_only_the_named_resource() {
+    let emulator = Emulator::start();
+    let project = Project::new("reconcile-target", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let instance = emulator
+        .inventory()
+        .by_address("instances", "staging", "instance.app[0]")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emulator.client(&["set-instance-type", &instance, "m5.large"]);
+    emulator.client(&["set-parameter", "/webapp/staging/log-level", "DEBUG"]);
+    project
+        .envctl(
+            &emulator,
+            &[
+                "reconcile",
+                "staging",
+                "--yes",
+                "--target",
+                "parameter.log-level",
+            ],
+        )
+        .expect_code(0);
+    let left = project
+        .envctl(&emulator, &["drift", "staging", "--output", "json"])
+        .expect_code(2)
+        .json();
+    let addresses: Vec<&str> = left["environments"][0]["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses, ["instance.app[0]"], "{left:#}");
+}

@@ -350,6 +350,10 @@ pub struct ReconcileArgs {
     /// Time between passes with --watch: `30s`, `5m`, `1h`
     #[arg(long, default_value = "1m", requires = "watch", value_parser = parse_duration)]
     pub interval: std::time::Duration,
+    /// Repair only ADDR and what it depends on, like Terraform's `-target`; `instance.app`
+    /// names the whole group (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<String>,
     #[command(flatten)]
     pub gate: GateArgs,
 }

@@ -151,6 +151,7 @@ async fn a_failed_read_is_retried_with_backoff_while_the_other_environments_go_o
     // The stop comes during the 5th wait: between passes.
     let timer = FakeTimer::new(&stop, 5);
     let options = ReconcileOptions {
+        targets: Default::default(),
         watch: Some(Watch::new(Duration::from_secs(3), stop.clone())),
         ..ReconcileOptions::default()
     };
@@ -213,6 +214,7 @@ async fn a_stop_raised_during_a_pass_ends_the_loop_after_it() {
         &gated_spec(),
         &[staging],
         &ReconcileOptions {
+            targets: Default::default(),
             watch: Some(Watch::new(Duration::from_secs(60), stop.clone())),
             ..ReconcileOptions::default()
         },

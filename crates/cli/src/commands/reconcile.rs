@@ -33,6 +33,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         execution,
         watch,
         interval,
+        target,
         gate,
     } = args;
     if watch && !execution.yes && execution.confirm.is_none() {
@@ -46,8 +47,10 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         .iter()
         .map(|name| crate::context::expand_for_run(global, &loaded, name))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut targets = std::collections::BTreeSet::new();
     for desired in &desired {
         crate::context::refuse_critical_violations(&loaded, desired)?;
+        targets.extend(crate::commands::target_addresses(desired, &target)?);
     }
     let proven: Vec<&str> = names.iter().map(String::as_str).collect();
     let providers = connect(global, &loaded, &proven).await?;
@@ -70,6 +73,7 @@ pub async fn run(global: &GlobalArgs, args: ReconcileArgs) -> anyhow::Result<Out
         gate: crate::commands::gate::options(&gate),
         change: change::options(&execution, &interrupt),
         watch,
+        targets,
     };
     let session = Session {
         environments: &providers,

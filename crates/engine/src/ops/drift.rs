@@ -21,6 +21,22 @@ pub async fn drift<P: Provider + ?Sized>(
     Ok((plan, report))
 }
 
+/// [`drift`] restricted to `targets` and what they depend on (`reconcile --target`; empty:
+/// everything).
+pub async fn drift_of_targets<P: Provider + ?Sized>(
+    provider: &P,
+    desired: &DesiredState,
+    targets: &std::collections::BTreeSet<envctl_spec::Address>,
+) -> Result<(Plan, DriftReport), ProviderError> {
+    let options = PlanOptions {
+        targets: targets.clone(),
+        ..reconcile_options()
+    };
+    let plan = super::plan_with(provider, desired, &options).await?;
+    let report = drift_of(&plan);
+    Ok((plan, report))
+}
+
 /// [`drift`], and the live state it was read from.
 pub async fn drift_and_live<P: Provider + ?Sized>(
     provider: &P,

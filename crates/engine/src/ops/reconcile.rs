@@ -74,6 +74,8 @@ pub struct ReconcileOptions {
     pub change: ChangeOptions,
     /// Keep going as a controller loop; `None`: one pass.
     pub watch: Option<Watch>,
+    /// Repair only these addresses and what they depend on (`--target`); empty: everything.
+    pub targets: std::collections::BTreeSet<envctl_spec::Address>,
 }
 
 /// What the passes did.
@@ -110,6 +112,7 @@ pub async fn repair<P, L, F>(
     desired: &DesiredState,
     gate: &GateOptions,
     options: &ChangeOptions,
+    targets: &std::collections::BTreeSet<envctl_spec::Address>,
 ) -> Result<Repair, ChangeError<F::Error>>
 where
     P: Environments + ?Sized,
@@ -117,7 +120,8 @@ where
     F: Frontend + ?Sized,
 {
     let name = &desired.environment;
-    let (_, report) = super::drift(session.environments.provider(&desired.environment), desired)
+    let provider = session.environments.provider(&desired.environment);
+    let (_, report) = super::drift::drift_of_targets(provider, desired, targets)
         .await
         .map_err(|source| ReadError::of(name, source))?;
     session.frontend.on_event(&Event::Drift { report: &report });
@@ -141,10 +145,14 @@ where
     let desired = &desired;
     // The repair is planned again under the lock (with the override tags, if any).
     let outcome = change(session, Operation::Reconcile, desired, options, || async {
-        super::drift(session.environments.provider(&desired.environment), desired)
-            .await
-            .map(|(plan, _)| plan)
-            .map_err(|source| ReadError::of(name, source).into())
+        super::drift::drift_of_targets(
+            session.environments.provider(&desired.environment),
+            desired,
+            targets,
+        )
+        .await
+        .map(|(plan, _)| plan)
+        .map_err(|source| ReadError::of(name, source).into())
     })
     .await?;
     Ok(Repair::Changed(outcome))
@@ -185,7 +193,16 @@ where
                 break;
             }
             let interval = options.watch.as_ref().map(|w| w.interval);
-            match repair(session, spec, desired, &options.gate, &options.change).await {
+            match repair(
+                session,
+                spec,
+                desired,
+                &options.gate,
+                &options.change,
+                &options.targets,
+            )
+            .await
+            {
                 Ok(repair) => {
                     failures[index] = 0;
                     waits[index] = interval;
