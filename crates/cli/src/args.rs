@@ -105,6 +105,11 @@ pub enum Command {
         after_help = "Examples:\n  envctl validate --spec environments/webapp.toml\n  envctl validate --output json   # diagnostics as data, for editors and CI annotations"
     )]
     Validate(ValidateArgs),
+    /// Rewrite the spec file in the canonical layout, comments kept (`--check`: only say)
+    #[command(
+        after_help = "Examples:\n  envctl fmt\n  envctl fmt --check   # in CI: exit code 2 when the file is not formatted"
+    )]
+    Fmt(FmtArgs),
     /// Print the concrete resources one environment expands to
     #[command(after_help = "Example:\n  envctl show staging --output json")]
     Show(ShowArgs),
@@ -209,6 +214,13 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Change nothing: exit code 2 when the file is not in the canonical layout
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let Cli { global, command } = cli;
     match command {
         Command::Validate(args) => commands::validate::run(&global, args),
+        Command::Fmt(args) => commands::fmt::run(&global, args),
         Command::Show(args) => commands::show::run(&global, args),
         Command::Plan(args) => commands::plan::run(&global, args).await,
         Command::Apply(args) => commands::apply::run(&global, args).await,

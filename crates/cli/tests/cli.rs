@@ -329,3 +329,42 @@ fn validate_json_gives_editors_and_ci_every_diagnostic_as_data() {
         "{unknown:#}"
     );
 }
+
+/// `envctl fmt`: the canonical layout with comments kept; `--check` changes nothing and exits 2
+/// when the file is not in it; the example is in it.
+#[test]
+fn fmt_rewrites_the_spec_in_the_canonical_layout_and_check_says_so() {
+    let example_path = repo_file("environments/webapp.toml");
+    let (code, _, stderr) = envctl(&["fmt", "--check", "--spec", example_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "the example is formatted: {stderr}");
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fmt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let example = std::fs::read_to_string(&example_path).unwrap();
+    let messy = example
+        .replacen("cidr = \"10.0.0.0/16\"", "cidr=\"10.0.0.0/16\"   ", 1)
+        .replacen("[subnet.a]", "\n\n\n[subnet.a]", 1);
+    let path = dir.join("envctl.toml");
+    std::fs::write(&path, &messy).unwrap();
+    let spec = path.to_str().unwrap();
+    let (code, stdout, stderr) = envctl(&["fmt", "--check", "--spec", spec]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("is not in the canonical layout (first difference at line 30)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        messy,
+        "--check writes nothing"
+    );
+    let (code, _, stderr) = envctl(&["fmt", "--spec", spec]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        example,
+        "comments and order kept"
+    );
+    let (code, _, _) = envctl(&["fmt", "--check", "--spec", spec]);
+    assert_eq!(code, 0);
+}

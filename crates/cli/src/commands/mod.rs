@@ -13,6 +13,7 @@ pub mod completions;
 pub mod compliance;
 pub mod destroy;
 pub mod drift;
+pub mod fmt;
 pub mod force_unlock;
 pub mod gate;
 pub mod graph;
