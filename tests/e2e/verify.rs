@@ -171,6 +171,7 @@ fn production_is_promoted_only_after_staging_passed_its_tests_on_the_same_spec()
         audit["verifications"][0]["latest"]["this_spec"], false,
         "{audit:#}"
     );
+    assert_eq!(audit["verifications"][0]["current"], false);
     assert_eq!(audit["verifications"][1]["latest"], serde_json::Value::Null);
 }
 

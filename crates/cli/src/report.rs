@@ -267,10 +267,16 @@ pub fn audit_text(audit: &Audit, provenance: &Provenance, fail_on: ComplianceSev
     out.push_str(&declared_differences_text(&audit.differences));
     let _ = writeln!(out, "\n== verifications");
     for (environment, newest) in &audit.verifications {
+        let stale = newest.is_some() && !audit.verified_now.iter().any(|e| e == environment);
         let _ = writeln!(
             out,
-            "  `{environment}`: {}",
-            verification_text(newest.as_ref())
+            "  `{environment}`: {}{}",
+            verification_text(newest.as_ref()),
+            if stale {
+                " (not of it as it is now)"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(out, "\n{}", findings_line(audit, fail_on));
@@ -565,6 +571,7 @@ pub fn audit_json(
         "verifications": audit.verifications.iter().map(|(environment, newest)| json!({
             "environment": environment,
             "latest": newest.as_ref().map(|v| crate::commands::verify::verification_json(v, &audit.parity_digest)),
+            "current": audit.verified_now.iter().any(|e| e == environment),
         })).collect::<Vec<_>>(),
     })
 }
@@ -787,11 +794,14 @@ fn verified_cell(audit: &Audit, environment: &str) -> Cell {
         .iter()
         .find(|(name, _)| name == environment)
         .and_then(|(_, newest)| newest.as_ref());
+    let current = audit.verified_now.iter().any(|e| e == environment);
     let (tone, text) = match newest {
         None => (Tone::None, "never".to_string()),
-        Some(v) if v.parity_digest == audit.parity_digest => {
-            (Tone::Ok, format!("passed {}", utc_time(v.at_unix)))
-        }
+        Some(v) if current => (Tone::Ok, format!("passed {}", utc_time(v.at_unix))),
+        Some(v) if v.parity_digest == audit.parity_digest => (
+            Tone::Warn,
+            format!("stale: changed since {}", utc_time(v.at_unix)),
+        ),
         Some(_) => (Tone::Warn, "at another spec".to_string()),
     };
     Cell {
@@ -1465,6 +1475,7 @@ mod tests {
                 ),
                 ("production".into(), None),
             ],
+            verified_now: vec!["staging".into()],
         };
         let provenance = Provenance {
             project: "webapp".into(),
@@ -1687,5 +1698,23 @@ mod tests {
             markdown.contains("| `staging` | 123456789012 | us-east-1 | no | - |"),
             "{markdown}"
         );
+    }
+
+    #[test]
+    fn a_verification_of_an_environment_changed_since_is_stale() {
+        let (mut audit, provenance) = sample();
+        audit.verified_now.clear();
+        let html = audit_html(&audit, &provenance, ComplianceSeverity::Low);
+        let document = Html::parse_document(&html);
+        let cell = document
+            .select(&select(
+                "table.matrix tr[data-environment=\"staging\"] td[data-check=\"verified\"]",
+            ))
+            .next()
+            .expect("the cell");
+        assert_eq!(cell.value().attr("class"), Some("warn"));
+        assert_eq!(text(cell), "stale: changed since 2026-12-03 06:40 UTC");
+        let report = audit_text(&audit, &provenance, ComplianceSeverity::Low);
+        assert!(report.contains("(not of it as it is now)"), "{report}");
     }
 }

@@ -62,6 +62,9 @@ pub struct Audit {
     /// `None` for one never verified (or whose records could not be read: an audit reports,
     /// it does not stop).
     pub verifications: Vec<(String, Option<Verification>)>,
+    /// The environments that hold a verification at this spec's digest taken of their live
+    /// state as the audit read it (what a promotion gate would accept now).
+    pub verified_now: Vec<String>,
 }
 
 /// One thing an audit asks someone to act on.
@@ -210,6 +213,7 @@ where
     let mut compliance = Vec::new();
     let mut readings = Vec::new();
     let mut verifications = Vec::new();
+    let mut verified_now = Vec::new();
     let mut project = String::new();
     for name in spec.environment_names() {
         let desired = spec.expand(name)?;
@@ -232,13 +236,18 @@ where
         compliance.push(live_violations(spec, &desired, &live));
         drift.push(report);
         readings.extend(probe_readings);
-        // A store that cannot be read is no finding of its own: the audit says "unknown".
-        let newest = locks
+        // A store that cannot be read is no finding of its own: the audit says "never".
+        let found = locks
             .verifications(&desired.project, name)
             .await
-            .ok()
-            .and_then(|found| found.into_iter().next());
-        verifications.push((name.to_string(), newest));
+            .unwrap_or_default();
+        if matches!(
+            super::verify::latest_matching(&found, &desired.parity_digest, &live.fingerprint()),
+            super::verify::Standing::Verified(_)
+        ) {
+            verified_now.push(name.to_string());
+        }
+        verifications.push((name.to_string(), found.into_iter().next()));
     }
     let mut parity = Vec::new();
     for (from, to) in super::parity::promotion_pairs(spec) {
@@ -266,5 +275,6 @@ where
         probes: readings,
         differences: declared_differences(spec.differences(), today),
         verifications,
+        verified_now,
     })
 }

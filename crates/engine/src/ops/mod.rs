@@ -4,10 +4,11 @@
 //! Owns the sequencing and the policy of every operation: `plan` (read -> plan, and the plan a
 //! person reviews with the gates' refusals as blockers), `apply` (one plan, an environment,
 //! a saved plan bound to spec and cloud), `destroy`, `redeploy`, `reconcile` (the controller
-//! loop and its error policy), `drift`, `parity`, `compliance`, `audit`; what they share: `change` (plan,
-//! refuse, confirm, lock, apply, roll back), `gate` (expired differences and the promotion
-//! gate), `expiry` (declared differences judged against a date), `lock` (the `LockStore`
-//! seam) and `events` (what they report). [`Operation`] names the operations that change the
+//! loop and its error policy), `drift`, `parity`, `compliance`, `audit`, `verify` (an
+//! environment tested and the test recorded); what they share: `change` (plan, refuse,
+//! confirm, lock, apply, roll back), `gate` (expired differences and the promotion gate,
+//! verified upstreams included), `expiry` (declared differences judged against a date), `lock`
+//! (the `LockStore` seam, which also keeps verifications) and `events` (what they report). [`Operation`] names the operations that change the
 //! cloud. No command walks a graph or diffs state itself. Invariants: every operation reads
 //! live state fresh and nothing is cached between operations; nothing here prints or reads the
 //! date: dates are passed in, and what a person should see is an [`Event`] through the
