@@ -171,9 +171,16 @@ fn a_critical_rule_broken_in_the_spec_refuses_apply_before_any_call() {
         "{}",
         validate.stderr
     );
+    let proxy = crate::support::Proxy::strict(&emulator, 2);
     let apply = project
-        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .envctl_via(&proxy.endpoint, &["apply", "staging", "--yes"])
         .expect_code(1);
+    assert_eq!(
+        proxy.stats()["total"],
+        0,
+        "refused before any call: {}",
+        apply.stderr
+    );
     assert!(
         apply
             .stderr

@@ -38,6 +38,17 @@ fn production_is_promoted_only_after_staging_passed_its_tests_on_the_same_spec()
             .owned_addresses("production")
             .is_empty()
     );
+    // The same refusal where AWS is strict and slow: reads only, not one mutating call.
+    let strict = crate::support::Proxy::strict(&emulator, 2);
+    let refused = project
+        .envctl_via(&strict.endpoint, &["apply", "production", "--yes"])
+        .expect_code(1);
+    assert!(
+        refused.stderr.contains("which has never been verified"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(strict.mutating_calls(), Vec::<String>::new());
     let plan = project
         .envctl(&emulator, &["plan", "production"])
         .expect_code(1);
