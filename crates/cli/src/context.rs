@@ -55,15 +55,20 @@ pub fn load_spec_for_audit(path: &Path) -> anyhow::Result<LoadedSpec> {
 
 fn load_spec_as_of(path: &Path, date: CivilDate) -> anyhow::Result<LoadedSpec> {
     let bytes = read_spec_file(path)?;
-    let dir = spec_dir(path).to_path_buf();
+    let dir = spec_dir(path);
     check_source(path.display().to_string(), bytes, date, &|relative| {
-        std::fs::read_to_string(dir.join(relative))
-            .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
+        read_companion_in(dir, relative)
     })
 }
 
+/// A file the spec at `dir` names (a dashboard body), by its path as written.
+fn read_companion_in(dir: &Path, relative: &str) -> Result<String, String> {
+    std::fs::read_to_string(dir.join(relative))
+        .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
+}
+
 /// The bytes of the spec file at `path` (a directory or a missing file is a clear error).
-fn read_spec_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn read_spec_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path.is_dir() {
         return Err(UserError::new(format!(
             "`{}` is a directory, not a spec file",
@@ -115,15 +120,12 @@ impl CheckedSpec {
 /// Reads and checks the spec at `path` without printing anything (`validate --output json`).
 pub fn check_spec_file(path: &Path) -> anyhow::Result<CheckedSpec> {
     let bytes = read_spec_file(path)?;
-    let dir = spec_dir(path).to_path_buf();
+    let dir = spec_dir(path);
     Ok(check_bytes(
         path.display().to_string(),
         bytes,
         today(),
-        &|relative| {
-            std::fs::read_to_string(dir.join(relative))
-                .map_err(|error| format!("cannot read `{}`: {error}", dir.join(relative).display()))
-        },
+        &|relative| read_companion_in(dir, relative),
     ))
 }
 
@@ -730,11 +732,7 @@ pub fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
 /// The client that reads the spec's `[[probes]]`: relative `file:` URLs are read from the
 /// spec's folder.
 pub fn probe_client(spec_path: &Path) -> anyhow::Result<envctl_providers::probe::ProbeClient> {
-    let base = spec_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    envctl_providers::probe::ProbeClient::new(base).map_err(|e| {
+    envctl_providers::probe::ProbeClient::new(spec_dir(spec_path).to_path_buf()).map_err(|e| {
         UserError::new(e.to_string())
             .hint("the system's TLS setup is unusable: check `SSL_CERT_FILE` and `SSL_CERT_DIR`")
             .into()

@@ -30,7 +30,7 @@ pub fn summary_line(summary: &PlanSummary) -> String {
     )
 }
 
-fn value_text(value: Option<&Value>) -> String {
+pub fn value_text(value: Option<&Value>) -> String {
     value.map_or_else(|| "(none)".to_string(), ToString::to_string)
 }
 

@@ -15,21 +15,14 @@ use envctl_engine::ops::{
 };
 use envctl_engine::probe::ProbeReading;
 use envctl_engine::{DriftEntry, DriftKind, DriftReport, ParityReport};
-use envctl_spec::{ComplianceSeverity, Value, Violation};
+use envctl_spec::{ComplianceSeverity, Violation};
 use serde_json::json;
 
+use crate::context::plural;
 use crate::render::{
     JSON_FORMAT_VERSION, Provenance, declared_differences_text, differences_json, drift_json,
-    drift_text, notes_text, parity_text, status_name,
+    drift_text, notes_text, parity_text, status_name, value_text,
 };
-
-fn value_text(value: Option<&Value>) -> String {
-    value.map_or_else(|| "(none)".to_string(), ToString::to_string)
-}
-
-fn plural(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
-}
 
 /// `staging (123456789012, us-east-1)`, and `protected`, `promoted from X` when they apply.
 fn place_text(place: &AuditPlace) -> String {
@@ -1330,7 +1323,7 @@ mod tests {
 
     use envctl_engine::probe::ProbeError;
     use envctl_engine::{Cause, Departure, FieldChange, Note, ParityDifference};
-    use envctl_spec::{CivilDate, Difference, ResourceKind, RuleName};
+    use envctl_spec::{CivilDate, Difference, ResourceKind, RuleName, Value};
     use scraper::{ElementRef, Html, Selector};
 
     use super::*;

@@ -209,29 +209,23 @@ const VERIFIED_OFF: (&str, &str) = (
 );
 
 impl Project {
-    /// The example spec, with each `(from, to)` text replacement applied.
+    /// The example spec, with each `(from, to)` text replacement applied (and production's
+    /// `require_verified` off, see [`VERIFIED_OFF`]).
     pub fn new(name: &str, edits: &[(&str, &str)]) -> Project {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("test folder");
-        let project = Project {
-            dir,
-            verified: false,
-        };
-        project.write_spec(edits);
-        project
+        Project::create(name, edits, false)
     }
 
     /// [`Project::new`] keeping `require_verified`: production is changed only after
     /// `envctl verify staging -- COMMAND` passed.
     pub fn verified(name: &str, edits: &[(&str, &str)]) -> Project {
+        Project::create(name, edits, true)
+    }
+
+    fn create(name: &str, edits: &[(&str, &str)], verified: bool) -> Project {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test folder");
-        let project = Project {
-            dir,
-            verified: true,
-        };
+        let project = Project { dir, verified };
         project.write_spec(edits);
         project
     }

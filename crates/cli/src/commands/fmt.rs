@@ -12,19 +12,10 @@ use crate::errors::{Outcome, UserError};
 
 pub fn run(global: &GlobalArgs, args: FmtArgs) -> anyhow::Result<Outcome> {
     let path = &global.spec;
-    if path.is_dir() {
-        return Err(UserError::new(format!(
-            "`{}` is a directory, not a spec file",
-            path.display()
-        ))
-        .hint(format!(
-            "pass the spec file itself: `--spec {}`",
-            path.join("envctl.toml").display()
-        ))
-        .into());
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let text = String::from_utf8(crate::context::read_spec_file(path)?).map_err(|_| {
+        UserError::new(format!("`{}` is not UTF-8 text", path.display()))
+            .hint("a spec is a UTF-8 TOML file")
+    })?;
     let formatted = envctl_spec::format::format(&text);
     if formatted == text {
         eprintln!("`{}` is formatted", path.display());

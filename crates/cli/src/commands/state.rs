@@ -7,15 +7,14 @@ use std::io::Write;
 
 use envctl_engine::live::LiveState;
 use envctl_engine::{Environments, ReadDepth, ops};
+// The live field that says whether an instance runs (`running`, `stopped`).
+use envctl_providers::INSTANCE_STATE_FIELD as STATE_FIELD;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, OutputFormat, StateArgs};
 use crate::commands::cloud_error;
 use crate::context::{connect, expand, load_spec};
 use crate::errors::Outcome;
-
-/// The live field that says whether a resource runs (an instance's `running`, `stopped`).
-const STATE_FIELD: &str = "state";
 
 pub async fn run(global: &GlobalArgs, args: StateArgs) -> anyhow::Result<Outcome> {
     let StateArgs {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use envctl_engine::Environments;
 use envctl_engine::live::LiveState;
@@ -171,23 +170,17 @@ pub async fn run(global: &GlobalArgs, args: VerifyArgs) -> anyhow::Result<Outcom
         ));
         return Ok(Outcome::Exited(u8::try_from(code).unwrap_or(1).max(1)));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let who = envctl_providers::lock_info_for_this_process(typed.clone()).holder;
+    // Named and timed as a lock of this process would be: a unique id, `user@host`, now.
+    let this_process = envctl_providers::lock_info_for_this_process(typed.clone());
     let verification = Verification {
-        id: format!(
-            "{:x}-{:x}",
-            now.as_nanos() & 0xffff_ffff_ffff,
-            std::process::id()
-        ),
+        id: this_process.id,
         environment: environment.clone(),
         parity_digest: verified.desired.parity_digest.clone(),
         live_fingerprint: verified.live.fingerprint(),
         revision: crate::context::spec_revision(&global.spec),
         command: typed.clone(),
-        who,
-        at_unix: now.as_secs(),
+        who: this_process.holder,
+        at_unix: this_process.since_unix,
     };
     let locks = crate::lock::store(&providers, &loaded);
     ops::verify::record(&locks, loaded.spec.project(), &verification)

@@ -259,9 +259,8 @@ where
                 .cloned()
                 .collect()
         };
-        super::parity::add_probes(&mut report, spec, &of(&from), &of(&to));
-        // An unreadable probe is already a finding of its own environment.
-        report.unreadable.clear();
+        // (An unreadable probe is a finding of its own environment, not of the pair.)
+        super::parity::add_probe_differences(&mut report, spec, &of(&from), &of(&to));
         parity.push(report);
     }
     Ok(Audit {

@@ -73,11 +73,11 @@ pub async fn read_probes<S: ProbeSource + ?Sized>(
     .await
 }
 
-/// Adds the probe comparison of `from_probes` and `to_probes` (readings of the report's two
+/// Adds the probe differences of `from_probes` and `to_probes` (readings of the report's two
 /// environments) to `report`: a difference per key, declared when the spec declares
-/// `resource = "probe.NAME"` with that key as `field`; a reading that failed is kept as
-/// unreadable.
-pub fn add_probes(
+/// `resource = "probe.NAME"` with that key as `field`. A reading that failed gives none (see
+/// [`compare_with_probes`] for where it is reported).
+pub fn add_probe_differences(
     report: &mut ParityReport,
     spec: &Spec,
     from_probes: &[ProbeReading],
@@ -93,13 +93,6 @@ pub fn add_probes(
                 .extend(crate::probe::compare(from, to, &is_declared));
         }
     }
-    report.unreadable.extend(
-        from_probes
-            .iter()
-            .chain(to_probes)
-            .filter(|r| r.document.is_err())
-            .cloned(),
-    );
 }
 
 /// [`compare`], and the two environments' probe documents compared key by key.
@@ -118,6 +111,13 @@ pub async fn compare_with_probes<E: Environments + ?Sized, S: ProbeSource + ?Siz
         read_probes(probes, spec, &to_desired),
     );
     let mut report = report?;
-    add_probes(&mut report, spec, &from_probes, &to_probes);
+    add_probe_differences(&mut report, spec, &from_probes, &to_probes);
+    // A document that could not be read leaves parity unknown: it goes with the comparison.
+    report.unreadable.extend(
+        from_probes
+            .into_iter()
+            .chain(to_probes)
+            .filter(|r| r.document.is_err()),
+    );
     Ok(report)
 }

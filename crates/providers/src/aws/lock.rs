@@ -284,21 +284,20 @@ impl AwsProvider {
     }
 }
 
-/// The current lock and its ETag, or `None` when there is none.
-async fn read_lock(
+/// The object at `key` and its ETag; `None` when there is none (`what` names it in errors).
+pub(super) async fn get_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    environment: &str,
-) -> Result<Option<(LockInfo, Option<String>)>, ProviderError> {
-    let what = format!("the lock of `{environment}`");
+    what: &str,
+) -> Result<Option<(Vec<u8>, Option<String>)>, ProviderError> {
     let out = match s3
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| classify(e, &what))
+        .map_err(|e| classify(e, what))
     {
         Ok(out) => out,
         Err(ProviderError::NotFound { .. }) => return Ok(None),
@@ -313,12 +312,25 @@ async fn read_lock(
         .map_err(|e| ProviderError::Transient {
             message: format!("reading {what}: {e}"),
         })?;
-    let info: LockInfo =
-        serde_json::from_slice(&bytes.into_bytes()).map_err(|e| ProviderError::Rejected {
-            code: UNREADABLE_LOCK.into(),
-            message: format!("{what} is not an envctl lock: {e}"),
-            request_id: None,
-        })?;
+    Ok(Some((bytes.into_bytes().to_vec(), etag)))
+}
+
+/// The current lock and its ETag, or `None` when there is none.
+async fn read_lock(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    environment: &str,
+) -> Result<Option<(LockInfo, Option<String>)>, ProviderError> {
+    let what = format!("the lock of `{environment}`");
+    let Some((bytes, etag)) = get_object(s3, bucket, key, &what).await? else {
+        return Ok(None);
+    };
+    let info: LockInfo = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Rejected {
+        code: UNREADABLE_LOCK.into(),
+        message: format!("{what} is not an envctl lock: {e}"),
+        request_id: None,
+    })?;
     Ok(Some((info, etag)))
 }
 

@@ -27,6 +27,7 @@ mod trace;
 mod verifications;
 mod wait;
 
+pub use kinds::instance::STATE_FIELD as INSTANCE_STATE_FIELD;
 pub use trace::{RetryNotice, RetryObserver};
 pub use wait::Timeouts;
 

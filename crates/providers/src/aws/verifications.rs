@@ -138,27 +138,8 @@ impl AwsProvider {
         key: &str,
         what: &str,
     ) -> Result<Option<Verification>, ProviderError> {
-        let out = match self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify(e, what))
-        {
-            Ok(out) => out,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(ProviderError::Rejected { code, .. }) if code == "NoSuchKey" => return Ok(None),
-            Err(other) => return Err(other),
-        };
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| ProviderError::Transient {
-                message: format!("reading {what}: {e}"),
-            })?;
-        Ok(serde_json::from_slice(&bytes.into_bytes()).ok())
+        Ok(super::lock::get_object(&self.s3, bucket, key, what)
+            .await?
+            .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok()))
     }
 }

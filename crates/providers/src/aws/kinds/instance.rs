@@ -36,7 +36,7 @@ const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stop
 
 /// The live field holding an instance's run state (`running`, `stopped`, ...). The spec never
 /// sets it: every instance it describes is meant to run.
-pub(crate) const STATE_FIELD: &str = "state";
+pub const STATE_FIELD: &str = "state";
 
 fn live_states() -> Filter {
     Filter::builder()
