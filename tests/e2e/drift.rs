@@ -418,3 +418,81 @@ fn reconcile_target_repairs_only_the_named_resource() {
         .collect();
     assert_eq!(addresses, ["instance.app[0]"], "{left:#}");
 }
+
+#[test]
+fn plan_lists_what_reconcile_would_remove_and_apply_leaves_it() {
+    let emulator = Emulator::start();
+    let project = Project::new("plan-unmanaged", &[]);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let subnet = id(&emulator, "subnets", "subnet.a");
+    let by_hand = emulator.client(&["run-instance", &subnet, "{}"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let address = format!("instance.unmanaged:{by_hand}");
+
+    // Apply would change nothing, so `--detailed-exitcode` says so; the instance is listed
+    // apart, as what reconcile would delete.
+    let plan = project
+        .envctl(
+            &emulator,
+            &["plan", "staging", "-o", "json", "--detailed-exitcode"],
+        )
+        .expect_code(0);
+    let plan = plan.json();
+    assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
+    let unmanaged: Vec<(String, String, String)> = plan["unmanaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unmanaged,
+        [(address.clone(), "delete".into(), "unmanaged".into())],
+        "{plan:#}"
+    );
+    let text = project
+        .envctl(&emulator, &["plan", "staging"])
+        .expect_code(0);
+    assert!(
+        text.stdout.contains(&format!("unmanaged {address}"))
+            && text
+                .stdout
+                .contains("`envctl reconcile staging` would delete it"),
+        "{}",
+        text.stdout
+    );
+
+    // A saved plan that lists it applies as saved, and neither apply touches it.
+    project
+        .envctl(&emulator, &["plan", "staging", "--out", "staging.plan"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["apply", "--plan", "staging.plan", "--yes"])
+        .expect_code(0);
+    project
+        .envctl(&emulator, &["apply", "staging", "--yes"])
+        .expect_code(0);
+    let still = project
+        .envctl(&emulator, &["plan", "staging", "-o", "json"])
+        .expect_code(0);
+    assert_eq!(still.json()["unmanaged"][0]["address"], address.as_str());
+
+    // Reconcile removes it, and the plan lists nothing any more.
+    project
+        .envctl(&emulator, &["reconcile", "staging", "--yes"])
+        .expect_code(0);
+    let after = project
+        .envctl(&emulator, &["plan", "staging", "-o", "json"])
+        .expect_code(0);
+    assert_eq!(after.json()["unmanaged"], serde_json::json!([]));
+}

@@ -56,6 +56,7 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
             "No changes: `{}` matches the spec ({} in {}).",
             plan.environment, plan.project, plan.region
         );
+        out.push_str(&unmanaged_text(plan));
         out.push_str(&blockers_text(plan));
         return out;
     }
@@ -117,7 +118,43 @@ pub fn plan_text(plan: &Plan, palette: Palette) -> String {
             plan.environment
         );
     }
+    out.push_str(&unmanaged_text(plan));
     out.push_str(&blockers_text(plan));
+    out
+}
+
+/// What `reconcile` would remove and the plan leaves (untagged resources inside the
+/// environment's network), one line each with its `Name` tag; empty when there are none.
+fn unmanaged_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.unmanaged.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{} resource{} inside the network not created by envctl: apply leaves {}, `envctl reconcile {}` would delete {}:",
+        plan.unmanaged.len(),
+        if plan.unmanaged.len() == 1 { "" } else { "s" },
+        if plan.unmanaged.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+        plan.environment,
+        if plan.unmanaged.len() == 1 {
+            "it"
+        } else {
+            "them"
+        },
+    );
+    for change in &plan.unmanaged {
+        let name = change
+            .live()
+            .and_then(|l| l.tags.get("Name"))
+            .map(|n| format!("  (Name: {n})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  unmanaged {}{name}", change.address);
+    }
     out
 }
 
@@ -179,50 +216,8 @@ struct JsonChange<'a> {
 /// The machine-readable plan: `{"format_version", "environment", "changes", "summary", ...}`
 /// (documented in `docs/json-output.md`).
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
-    let changes: Vec<JsonChange> = plan
-        .changes
-        .iter()
-        .map(|c| JsonChange {
-            address: c.address.to_string(),
-            kind: c.kind,
-            id: c.live().map(|l| l.id.as_str()),
-            action: c.action().verb(),
-            cause: c.cause,
-            reason: c.reason.as_deref(),
-            fields: match &c.change {
-                // A create shows the values it will set, a delete the values it removes.
-                Change::Create { desired } => desired
-                    .fields
-                    .iter()
-                    .map(|(field, value)| JsonField {
-                        field,
-                        live: None,
-                        desired: Some(value),
-                        forces_replacement: false,
-                    })
-                    .collect(),
-                Change::Delete { live } => live
-                    .fields
-                    .iter()
-                    .map(|(field, value)| JsonField {
-                        field,
-                        live: Some(value),
-                        desired: None,
-                        forces_replacement: false,
-                    })
-                    .collect(),
-                Change::Update { fields, .. } | Change::Replace { fields, .. } => fields
-                    .iter()
-                    .map(|f| JsonField {
-                        field: &f.field,
-                        live: f.live.as_ref(),
-                        desired: f.desired.as_ref(),
-                        forces_replacement: f.forces_replacement,
-                    })
-                    .collect(),
-            },
-        })
-        .collect();
+    let changes: Vec<JsonChange> = plan.changes.iter().map(json_change).collect();
+    let unmanaged: Vec<JsonChange> = plan.unmanaged.iter().map(json_change).collect();
     json!({
         "format_version": JSON_FORMAT_VERSION,
         "project": plan.project,
@@ -233,8 +228,53 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
         "changes": changes,
         "summary": plan.summary(),
         "notes": plan.notes,
+        "unmanaged": unmanaged,
         "blockers": plan.blockers,
     })
+}
+
+/// One change as the plan's JSON shows it.
+fn json_change(c: &envctl_engine::ResourceChange) -> JsonChange<'_> {
+    JsonChange {
+        address: c.address.to_string(),
+        kind: c.kind,
+        id: c.live().map(|l| l.id.as_str()),
+        action: c.action().verb(),
+        cause: c.cause,
+        reason: c.reason.as_deref(),
+        fields: match &c.change {
+            // A create shows the values it will set, a delete the values it removes.
+            Change::Create { desired } => desired
+                .fields
+                .iter()
+                .map(|(field, value)| JsonField {
+                    field,
+                    live: None,
+                    desired: Some(value),
+                    forces_replacement: false,
+                })
+                .collect(),
+            Change::Delete { live } => live
+                .fields
+                .iter()
+                .map(|(field, value)| JsonField {
+                    field,
+                    live: Some(value),
+                    desired: None,
+                    forces_replacement: false,
+                })
+                .collect(),
+            Change::Update { fields, .. } | Change::Replace { fields, .. } => fields
+                .iter()
+                .map(|f| JsonField {
+                    field: &f.field,
+                    live: f.live.as_ref(),
+                    desired: f.desired.as_ref(),
+                    forces_replacement: f.forces_replacement,
+                })
+                .collect(),
+        },
+    }
 }
 
 fn cause_text(cause: Cause) -> &'static str {
@@ -801,7 +841,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use envctl_engine::{FieldChange, LiveResource, ReplaceOrder, ResourceChange};
-    use envctl_spec::{Address, CivilDate, SourceFile};
+    use envctl_spec::{Address, CivilDate, ResourceKind, SourceFile};
 
     use super::*;
     use crate::style::strip;
@@ -890,6 +930,7 @@ mod tests {
             targets: Vec::new(),
             live_ids: BTreeMap::new(),
             blockers: Vec::new(),
+            unmanaged: Vec::new(),
             changes: vec![
                 change(
                     "security_group.app",
@@ -996,5 +1037,44 @@ mod tests {
             plan_text(&plan, Palette::PLAIN),
             "No changes: `staging` matches the spec (webapp in us-east-1).\n"
         );
+    }
+
+    #[test]
+    fn a_plan_lists_what_reconcile_would_remove_apart_from_its_changes() {
+        let address = envctl_engine::unmanaged_address(ResourceKind::Instance, "i-0feed");
+        let stray = LiveResource {
+            outputs: Default::default(),
+            address: address.clone(),
+            kind: ResourceKind::Instance,
+            id: "i-0feed".to_string(),
+            tags: BTreeMap::from([("Name".to_string(), "debug box".to_string())]),
+            depends_on: Vec::new(),
+            fields: BTreeMap::new(),
+        };
+        let plan = Plan {
+            changes: Vec::new(),
+            notes: Vec::new(),
+            unmanaged: vec![ResourceChange {
+                address,
+                kind: ResourceKind::Instance,
+                cause: Cause::Unmanaged,
+                reason: None,
+                change: Change::Delete { live: stray },
+            }],
+            ..sample_plan()
+        };
+        assert!(plan.is_empty(), "apply would change nothing");
+        assert_eq!(
+            plan_text(&plan, Palette::PLAIN),
+            "No changes: `staging` matches the spec (webapp in us-east-1).\n\n\
+             1 resource inside the network not created by envctl: apply leaves it, \
+             `envctl reconcile staging` would delete it:\n  \
+             unmanaged instance.unmanaged:i-0feed  (Name: debug box)\n"
+        );
+        let json = plan_json(&plan);
+        assert_eq!(json["unmanaged"][0]["cause"], "unmanaged");
+        assert_eq!(json["unmanaged"][0]["action"], "delete");
+        assert_eq!(json["unmanaged"][0]["id"], "i-0feed");
+        assert_eq!(json["changes"], serde_json::json!([]));
     }
 }

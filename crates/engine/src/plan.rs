@@ -341,6 +341,11 @@ pub struct Plan {
     /// Differences deliberately left alone (for display only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// What `reconcile` would remove and this plan leaves: untagged resources inside the
+    /// environment's network, as deletes of cause `unmanaged` (for display only; listed when
+    /// [`PlanOptions::list_unmanaged`] asked for them; never carried out by an apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<ResourceChange>,
     /// Every reason the plan cannot be carried out; a plan with any is refused whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<Blocker>,
@@ -364,6 +369,9 @@ pub struct PlanOptions {
     /// Also delete untagged resources found inside the environment's network (`reconcile`;
     /// needs a deep read).
     pub remove_unmanaged: bool,
+    /// Read the environment's network deeply and list, without deleting them, the untagged
+    /// resources `reconcile` would remove ([`Plan::unmanaged`]; what `envctl plan` shows).
+    pub list_unmanaged: bool,
     pub replace: ReplacePolicy,
     /// Addresses the user asked to replace by name (`--replace ADDR`): the only way a resource
     /// that holds data is ever replaced.
@@ -565,6 +573,13 @@ pub fn make_plan<P: Provider + ?Sized>(
             let mut plan = plan_of(desired, live, changes, notes, blockers);
             plan.force_replace = options.force_replace.iter().cloned().collect();
             plan.targets = options.targets.iter().cloned().collect();
+            if options.list_unmanaged && !options.remove_unmanaged {
+                plan.unmanaged = live
+                    .unmanaged
+                    .iter()
+                    .map(|stray| delete_change(stray, Cause::Unmanaged))
+                    .collect();
+            }
             return plan;
         }
         kept.extend(newly_kept);
@@ -1098,6 +1113,7 @@ fn plan_of(
             .collect(),
         changes,
         notes,
+        unmanaged: Vec::new(),
         blockers,
     }
 }

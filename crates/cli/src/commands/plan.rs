@@ -28,6 +28,8 @@ pub async fn run(global: &GlobalArgs, args: PlanArgs) -> anyhow::Result<Outcome>
     let options = envctl_engine::PlanOptions {
         force_replace: crate::commands::replace_targets(&desired, &replace)?,
         targets: crate::commands::target_addresses(&desired, &target)?,
+        // The whole truth: what `reconcile` would remove is listed too (apply leaves it).
+        list_unmanaged: true,
         ..envctl_engine::PlanOptions::default()
     };
     let providers = connect(global, &loaded, &[&environment]).await?;

@@ -219,6 +219,8 @@ where
     let plan_options = PlanOptions {
         force_replace: saved.force_replace.iter().cloned().collect(),
         targets: saved.targets.iter().cloned().collect(),
+        // Read as deeply as the plan was made, so that references resolve the same way.
+        list_unmanaged: !saved.unmanaged.is_empty(),
         ..PlanOptions::default()
     };
     let desired = &desired;

@@ -58,7 +58,7 @@ pub async fn plan_and_live<P: Provider + ?Sized>(
     desired: &DesiredState,
     options: &PlanOptions,
 ) -> Result<(Plan, LiveState), ProviderError> {
-    let depth = if options.remove_unmanaged {
+    let depth = if options.remove_unmanaged || options.list_unmanaged {
         ReadDepth::OwnedAndUnmanaged
     } else {
         ReadDepth::Owned

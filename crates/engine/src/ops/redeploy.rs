@@ -31,6 +31,7 @@ impl RedeployOptions {
         PlanOptions {
             force_replace: self.force_replace.clone(),
             remove_unmanaged: true,
+            list_unmanaged: false,
             replace: self.replace,
             targets: BTreeSet::new(),
         }
