@@ -114,6 +114,74 @@ def inventory(ec2, rds, logs, ssm, cloudwatch):
     return out
 
 
+def build_by_hand(ec2, rds, plan):
+    """An environment as a person builds it in the console: no envctl tags, `Name` tags as a
+    person writes them, a VPC with two subnets, a web and a database group, `instances` web
+    servers spread over the subnets, an Aurora cluster with `db_instances` instances.
+    `plan` keys: prefix, cidr (`10.1`), instances, instance_type, db_instances, db_class,
+    retention, ssh_from (optional: a CIDR allowed on port 22), gateway (optional: an internet
+    gateway attached). Prints the ids made."""
+    prefix, net = plan["prefix"], plan["cidr"]
+
+    def named(kind, name):
+        return [{"ResourceType": kind, "Tags": [{"Key": "Name", "Value": name}]}]
+
+    vpc = ec2.create_vpc(CidrBlock=f"{net}.0.0/16",
+                         TagSpecifications=named("vpc", f"{prefix} network"))["Vpc"]["VpcId"]
+    subnets = []
+    for letter, zone in (("a", "us-east-1a"), ("b", "us-east-1b")):
+        subnets.append(ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"{net}.{len(subnets) + 1}.0/24", AvailabilityZone=zone,
+            TagSpecifications=named("subnet", f"{prefix}-private-{letter}"))["Subnet"]["SubnetId"])
+    if plan.get("gateway"):
+        gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+    web = ec2.create_security_group(
+        GroupName=f"{prefix}-web", Description="web servers", VpcId=vpc,
+        TagSpecifications=named("security-group", f"{prefix}-web"))["GroupId"]
+    rules = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+              "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]
+    if plan.get("ssh_from"):
+        rules.append({"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                      "IpRanges": [{"CidrIp": plan["ssh_from"]}]})
+    ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=rules)
+    db = ec2.create_security_group(
+        GroupName=f"{prefix}-db", Description="database", VpcId=vpc,
+        TagSpecifications=named("security-group", f"{prefix}-db"))["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "UserIdGroupPairs": [{"GroupId": web}]}])
+    instances = []
+    for n in range(plan["instances"]):
+        r = ec2.run_instances(ImageId="ami-04681a1dbd79675a5", InstanceType=plan["instance_type"],
+                              MinCount=1, MaxCount=1, SubnetId=subnets[n % 2],
+                              SecurityGroupIds=[web],
+                              TagSpecifications=named("instance", f"{prefix}-web-{n + 1}"))
+        instances.append(r["Instances"][0]["InstanceId"])
+    group = f"{prefix}-db-subnets"
+    rds.create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="db subnets",
+                               SubnetIds=subnets)
+    cluster = f"{prefix}-orders"
+    rds.create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql",
+                          EngineVersion="15.4", MasterUsername="app",
+                          MasterUserPassword="not-a-secret-1", DBSubnetGroupName=group,
+                          VpcSecurityGroupIds=[db], StorageEncrypted=True,
+                          BackupRetentionPeriod=plan["retention"],
+                          PreferredBackupWindow="03:00-04:00", DeletionProtection=True,
+                          # What AWS gives an Aurora PostgreSQL 15 cluster by default (the
+                          # emulator would give it `default.aurora8.0`).
+                          DBClusterParameterGroupName="default.aurora-postgresql15")
+    members = []
+    for n in range(plan["db_instances"]):
+        name = f"{cluster}-{n + 1}"
+        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=cluster,
+                               Engine="aurora-postgresql", DBInstanceClass=plan["db_class"],
+                               DBSubnetGroupName=group)
+        members.append(name)
+    return {"vpc": vpc, "subnets": subnets, "web": web, "db": db, "instances": instances,
+            "db_subnet_group": group, "cluster": cluster, "db_instances": members}
+
+
 def main():
     global REGION, CREDENTIALS
     endpoint, rest = sys.argv[1], sys.argv[2:]
@@ -312,6 +380,8 @@ def main():
         r = ec2.run_instances(ImageId="ami-04681a1dbd79675a5", InstanceType="t3.micro",
                               MinCount=1, MaxCount=1, SubnetId=subnet_id, TagSpecifications=spec)
         result = {"id": r["Instances"][0]["InstanceId"]}
+    elif command == "build-by-hand":
+        result = build_by_hand(ec2, rds, json.loads(args[0]))
     else:
         sys.exit(f"unknown command {command}")
     json.dump(result, sys.stdout, default=str)

@@ -10,6 +10,7 @@ mod compliance;
 mod config;
 mod drift;
 mod faults;
+mod import;
 mod interface;
 mod misuse;
 mod monitoring;

@@ -114,6 +114,30 @@ fn the_readme_policy_allows_every_call_of_a_life_cycle_and_nothing_envctl_never_
     run(&["audit"], 0);
     run(&["state", "production"], 0);
     run(&["graph", "production", "--destroy"], 0);
+    // Importing staging's network into another spec reads it whole (and adopting it there is
+    // refused: it is staging's).
+    let vpc = emulator
+        .inventory()
+        .by_address("vpcs", "staging", "vpc.main")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run(
+        &[
+            "--spec",
+            "imported.toml",
+            "--region",
+            "us-east-1",
+            "import",
+            "staging",
+            "--vpc",
+            &vpc,
+            "--project",
+            "other",
+        ],
+        0,
+    );
+    run(&["--spec", "imported.toml", "adopt", "staging", "--yes"], 1);
     run(&["destroy", "staging", "--yes"], 0);
     run(
         &["destroy", "production", "--yes", "--confirm", "production"],

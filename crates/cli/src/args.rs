@@ -166,6 +166,16 @@ pub enum Command {
         after_help = "Examples:\n  envctl state staging\n  envctl state production --output json | jq -r '.resources[] | select(.kind == \"db_cluster\") | .outputs.endpoint'"
     )]
     State(StateArgs),
+    /// Write the spec of an environment built by hand: everything inside one VPC, read, nothing
+    /// changed (into an existing spec: the environment's scale and drafted differences)
+    #[command(
+        after_help = "Examples:\n  envctl import staging --vpc vpc-0abc --project shop\n  envctl import production --vpc vpc-0def   # into the same spec: scale overrides, draft differences\n  envctl adopt staging                      # then: tag what was imported as the environment's"
+    )]
+    Import(ImportArgs),
+    /// Make the resources `envctl import` found the environment's own, by tagging them
+    /// (nothing else changes; the next plan reads them)
+    #[command(after_help = "Example:\n  envctl adopt staging --yes")]
+    Adopt(AdoptArgs),
     /// List the recorded verifications of an environment, newest first
     #[command(after_help = "Example:\n  envctl verifications staging --output json")]
     Verifications(VerificationsArgs),
@@ -476,6 +486,27 @@ pub struct StateArgs {
     /// `text` for people, `json` for programs (see docs/json-output.md)
     #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The environment the VPC is
+    pub environment: String,
+    /// The VPC to import (its id)
+    #[arg(long, value_name = "VPC_ID")]
+    pub vpc: String,
+    /// The project of a new spec (an existing spec keeps its own)
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The environment whose imported resources to adopt
+    pub environment: String,
+    /// Do not ask for confirmation (needed when there is no terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -376,7 +376,7 @@ fn check_profile(profile: &str, environment: &str) -> anyhow::Result<()> {
 /// Provider settings of `environment` from the spec (its region, profile, role and account)
 /// and the global flags (`--region` and `--profile` override the spec's).
 pub fn aws_settings(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str) -> AwsSettings {
-    let mut settings = AwsSettings::new(region(global, loaded, environment));
+    let mut settings = flag_settings(global, region(global, loaded, environment));
     let declared = loaded.spec.environment(environment);
     settings.profile = global
         .profile
@@ -397,6 +397,14 @@ pub fn aws_settings(global: &GlobalArgs, loaded: &LoadedSpec, environment: &str)
                     account_id: account_id.clone(),
                 });
     }
+    settings
+}
+
+/// Provider settings in `region` from the global flags alone (endpoint, profile, retries,
+/// waits), for a run without a spec.
+fn flag_settings(global: &GlobalArgs, region: String) -> AwsSettings {
+    let mut settings = AwsSettings::new(region);
+    settings.profile.clone_from(&global.profile);
     settings.endpoint_url.clone_from(&global.endpoint_url);
     settings.max_attempts = global.max_attempts;
     settings.initial_backoff = global.initial_backoff;
@@ -508,6 +516,45 @@ pub async fn connect(
         ));
     }
     Ok(providers)
+}
+
+/// Connects to `region` with the global flags alone (a run before there is a spec, such as the
+/// first `import`), after the same checks as [`connect`], and proves the credentials with one
+/// STS call, saying on stderr where it is.
+pub async fn connect_without_spec(
+    global: &GlobalArgs,
+    region: &str,
+) -> anyhow::Result<(AwsProvider, String)> {
+    check_region(region)?;
+    let endpoint = global.endpoint_url.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    if let Some(endpoint) = endpoint {
+        check_endpoint(&endpoint).await?;
+    }
+    if let Some(profile) = global
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+    {
+        check_profile(&profile, region)?;
+    }
+    let provider = AwsProvider::connect(&flag_settings(global, region.to_string())).await;
+    let identity = provider.identity().await.map_err(|error| {
+        crate::commands::cloud_error(
+            error,
+            "failed to ask AWS who the credentials are".to_string(),
+        )
+    })?;
+    crate::style::eprintln(&format!(
+        "account {}, region {} (as {})",
+        identity.account,
+        provider.region(),
+        identity.arn
+    ));
+    Ok((provider, identity.account))
 }
 
 /// A region is lowercase words and a number joined by dashes (`eu-west-1`, `us-gov-west-1`).

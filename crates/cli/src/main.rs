@@ -86,6 +86,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(args) => commands::verify::run(&global, args).await,
         Command::Verifications(args) => commands::verify::list(&global, args).await,
         Command::State(args) => commands::state::run(&global, args).await,
+        Command::Import(args) => commands::import::run(&global, args).await,
+        Command::Adopt(args) => commands::adopt::run(&global, args).await,
         Command::Graph(args) => commands::graph::run(&global, args).await,
         Command::Audit(args) => commands::audit::run(&global, args).await,
         Command::ForceUnlock(args) => commands::force_unlock::run(&global, args).await,

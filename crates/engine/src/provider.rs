@@ -31,6 +31,23 @@ pub struct Scope {
     /// Every environment of the spec: a resource of the project whose environment tag is
     /// missing or names none of these is reported as a conflict, never ignored.
     pub known_environments: Vec<String>,
+    /// `Some(vpc id)`: an import's read. Everything inside that VPC is read, whoever made it
+    /// and however it is tagged, each resource addressed as unmanaged
+    /// ([`crate::unmanaged_address`]); kinds that do not live in a VPC are not read, and
+    /// nothing is a conflict. `None`: the resources the ownership tags select.
+    pub network: Option<String>,
+}
+
+impl Scope {
+    /// The scope of an import of `vpc` into `environment` of `project`.
+    pub fn network(project: &str, environment: &str, vpc: &str) -> Scope {
+        Scope {
+            project: project.to_string(),
+            environment: environment.to_string(),
+            known_environments: Vec::new(),
+            network: Some(vpc.to_string()),
+        }
+    }
 }
 
 /// One field whose live value differs from the desired one.
@@ -250,6 +267,21 @@ pub trait Provider: Sync {
         options: DeleteOptions,
         progress: &dyn Progress,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// What sits inside the VPC `vpc` that envctl does not model (gateways, other services'
+    /// network interfaces), one line each as a person reads it: what an import lists as left
+    /// out. Instances' and databases' own interfaces are not listed.
+    fn unmodelled(
+        &self,
+        vpc: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ProviderError>> + Send;
+
+    /// Makes `live` (found by an import's read) `desired`'s: writes its ownership tags, the
+    /// spec's tags and the applied digest, and changes nothing else.
+    fn adopt(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+    ) -> impl Future<Output = Result<LiveResource, ProviderError>> + Send;
 }
 
 /// Which provider reaches each environment of a spec: environments may live in their own

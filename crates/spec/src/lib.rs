@@ -36,6 +36,7 @@
 pub mod compliance;
 pub mod date;
 pub mod diagnostic;
+pub mod draft;
 pub mod format;
 pub mod model;
 pub mod probe;

@@ -843,6 +843,10 @@ impl Reader<'_> {
                         RawValue::String(text) if text.parse::<CivilDate>().is_ok() => {
                             Some(format!("write the date without quotes: `expires = {text}`"))
                         }
+                        RawValue::String(text) if text == crate::draft::TODO => Some(
+                            "`envctl import` drafted this difference: write the date it is to be gone by, such as `expires = 2027-06-30`"
+                                .to_string(),
+                        ),
                         _ => None,
                     };
                     self.report(

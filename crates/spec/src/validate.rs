@@ -572,6 +572,16 @@ impl Validator<'_> {
             let before = self.diagnostics.len();
             self.report_missing_parts(&raw);
             for text in [&raw.reason, &raw.risk, &raw.owner].into_iter().flatten() {
+                if text.value.trim() == crate::draft::TODO {
+                    self.report(
+                        Diagnostic::error("a declared difference is still a draft")
+                            .at(text.span, "`envctl import` wrote `TODO` here")
+                            .with_hint(
+                                "decide whether the environments should differ: if so, say why, what it risks, who owns it and when it expires; if not, remove the difference from the spec and make the environments equal",
+                            ),
+                    );
+                    continue;
+                }
                 if text.value.trim().is_empty() {
                     self.report(
                         Diagnostic::error("a part of a declared difference is empty")

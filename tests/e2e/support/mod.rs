@@ -221,6 +221,22 @@ impl Project {
         Project::create(name, edits, true)
     }
 
+    /// A folder with no spec yet (what `envctl import` starts from).
+    pub fn empty(name: &str) -> Project {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test folder");
+        Project {
+            dir,
+            verified: true,
+        }
+    }
+
+    /// The text of the spec file here.
+    pub fn spec_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("envctl.toml")).expect("the spec file")
+    }
+
     fn create(name: &str, edits: &[(&str, &str)], verified: bool) -> Project {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("e2e-{name}"));
         let _ = std::fs::remove_dir_all(&dir);

@@ -6,6 +6,7 @@
 //! turns its arguments into options, calls one `envctl_engine::ops` operation and renders what
 //! it returns.
 
+pub mod adopt;
 pub mod apply;
 pub mod audit;
 pub mod change;
@@ -17,6 +18,7 @@ pub mod fmt;
 pub mod force_unlock;
 pub mod gate;
 pub mod graph;
+pub mod import;
 pub mod man;
 pub mod parity;
 pub mod plan;

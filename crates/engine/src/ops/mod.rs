@@ -5,7 +5,9 @@
 //! person reviews with the gates' refusals as blockers), `apply` (one plan, an environment,
 //! a saved plan bound to spec and cloud), `destroy`, `redeploy`, `reconcile` (the controller
 //! loop and its error policy), `drift`, `parity`, `compliance`, `audit`, `verify` (an
-//! environment tested and the test recorded); what they share: `change` (plan, refuse,
+//! environment tested and the test recorded), `import` (a network built by hand drafted as a
+//! spec, a second one merged into it) and `adopt` (imported resources tagged as the
+//! environment's); what they share: `change` (plan, refuse,
 //! confirm, lock, apply, roll back), `gate` (expired differences and the promotion gate,
 //! verified upstreams included), `expiry` (declared differences judged against a date), `lock`
 //! (the `LockStore` seam, which also keeps verifications) and `events` (what they report). [`Operation`] names the operations that change the
@@ -15,6 +17,7 @@
 //! [`Reporter`](crate::execute::Reporter) or is returned; every refusal is a typed error, its
 //! wording and hints are the front end's.
 
+pub mod adopt;
 pub mod apply;
 pub mod audit;
 pub mod change;
@@ -24,6 +27,7 @@ pub mod drift;
 pub mod events;
 pub mod expiry;
 pub mod gate;
+pub mod import;
 pub mod lock;
 pub mod parity;
 pub mod plan;
@@ -35,6 +39,7 @@ use envctl_spec::UnknownEnvironment;
 
 use crate::provider::ProviderError;
 
+pub use adopt::{AdoptError, Adoption, ImportRecord, adopt, changes_after_adoption, plan_adoption};
 pub use apply::{ApplyError, apply, apply_environment, apply_saved};
 pub use audit::{Audit, AuditFinding, AuditPlace, audit};
 pub use change::{
@@ -46,6 +51,7 @@ pub use drift::{drift, drift_and_live, reconcile_options};
 pub use events::{Event, RollbackCause};
 pub use expiry::{DeclaredDifference, EXPIRY_WARNING_DAYS, ExpiryStatus, declared_differences};
 pub use gate::{GateError, GateOptions, GateState};
+pub use import::{ImportError, ImportRequest, Imported, Member, Merge, import, merge};
 pub use lock::{HeldLock, LockError, LockInfo, LockStore, Locking};
 pub use plan::{plan, plan_destroy, plan_gated, plan_with, read_live, scope_of};
 pub use reconcile::{ReconcileOptions, ReconcileReport, Repair, Timer, Watch, reconcile};

@@ -22,6 +22,7 @@ pub fn scope_of(desired: &DesiredState) -> Scope {
         project: desired.project.clone(),
         environment: desired.environment.clone(),
         known_environments: desired.spec_environments.clone(),
+        network: None,
     }
 }
 

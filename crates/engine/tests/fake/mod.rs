@@ -348,6 +348,28 @@ impl Provider for FakeCloud {
         self.strays.lock().unwrap().retain(|r| r.id != live.id);
         Ok(())
     }
+
+    async fn unmodelled(&self, _vpc: &str) -> Result<Vec<String>, ProviderError> {
+        // The fake cloud holds only the kinds envctl models.
+        Ok(Vec::new())
+    }
+
+    async fn adopt(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+    ) -> Result<LiveResource, ProviderError> {
+        self.strays.lock().unwrap().retain(|r| r.id != live.id);
+        let adopted = LiveResource {
+            address: desired.address.clone(),
+            tags: desired.tags.clone(),
+            ..live.clone()
+        };
+        let mut resources = self.resources.lock().unwrap();
+        resources.retain(|r| r.id != live.id);
+        resources.push(adopted.clone());
+        Ok(adopted)
+    }
 }
 
 /// Adds a DB cluster in `subnet.a`, guarded by the app group, to `state`.

@@ -1,6 +1,7 @@
 //! What the EC2 kinds (VPC, subnet, security group, instance) share: ownership filters, tag
 //! conversion, tagging an existing resource, finding what a lost create made, and deletes
-//! that wait out AWS's lingering dependencies.
+//! that wait out AWS's lingering dependencies, and what a VPC holds that envctl does not model
+//! (for an import).
 //!
 //! Invariants: reads filter by the project's tag only (the environment is judged per resource,
 //! see [`super::claim`]); every create carries its tags in `TagSpecifications` (built by
@@ -18,8 +19,11 @@ use super::{AwsProvider, tags_to_apply};
 
 /// Everything tagged for the project: the environment tag is judged per resource (see
 /// [`super::claim`]), so that one with a missing or unknown environment is reported, not
-/// missed.
+/// missed. An import's read ([`Scope::network`]) selects everything in its VPC instead.
 pub(super) fn ownership_filters(scope: &Scope) -> Vec<Filter> {
+    if let Some(vpc) = &scope.network {
+        return vec![in_vpcs(std::slice::from_ref(vpc))];
+    }
     vec![
         Filter::builder()
             .name(format!("tag:{TAG_PROJECT}"))
@@ -150,5 +154,80 @@ pub(super) fn no_id(what: &str) -> ProviderError {
         code: "MissingId".into(),
         message: format!("AWS created {what} but returned no id"),
         request_id: None,
+    }
+}
+
+/// Network interfaces that belong to what envctl models itself (instances, RDS databases).
+fn modelled_interface(interface: &aws_sdk_ec2::types::NetworkInterface) -> bool {
+    interface
+        .attachment()
+        .and_then(|a| a.instance_id())
+        .is_some()
+        || interface
+            .description()
+            .is_some_and(|d| d.starts_with("RDSNetworkInterface"))
+}
+
+impl AwsProvider {
+    /// The internet gateways attached to `vpc` and the network interfaces in it of anything
+    /// envctl does not model (NAT gateways, load balancers, endpoints, functions), one line
+    /// each.
+    pub(super) async fn unmodelled_in(&self, vpc: &str) -> Result<Vec<String>, ProviderError> {
+        let vpcs = [vpc.to_string()];
+        let (gateways, interfaces) = futures::try_join!(
+            async {
+                let found: Vec<_> = self
+                    .ec2
+                    .describe_internet_gateways()
+                    .filters(
+                        Filter::builder()
+                            .name("attachment.vpc-id")
+                            .values(vpc)
+                            .build(),
+                    )
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "internet gateways"))?;
+                Ok::<_, ProviderError>(found)
+            },
+            async {
+                let found: Vec<_> = self
+                    .ec2
+                    .describe_network_interfaces()
+                    .filters(in_vpcs(&vpcs))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, "network interfaces"))?;
+                Ok::<_, ProviderError>(found)
+            }
+        )?;
+        let mut out: Vec<String> = gateways
+            .iter()
+            .filter_map(|g| g.internet_gateway_id())
+            .map(|id| {
+                format!("internet gateway {id}, attached to the VPC (gateways and routes are not modelled)")
+            })
+            .collect();
+        for interface in interfaces.iter().filter(|i| !modelled_interface(i)) {
+            let id = interface.network_interface_id().unwrap_or_default();
+            let kind = interface
+                .interface_type()
+                .map_or("interface", |t| t.as_str());
+            let description = interface
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            out.push(format!(
+                "network interface {id} ({kind}{description}), of a service envctl does not manage"
+            ));
+        }
+        Ok(out)
     }
 }

@@ -6,7 +6,10 @@
 //! Owns [`AwsSettings`] (how to reach AWS), [`AwsProvider`] and its [`Provider`] impl, which
 //! dispatches each kind to its module in [`kinds`] (what EC2 kinds and RDS kinds share lives
 //! in [`ec2`] and [`rds`]). Invariants: live state is read by ownership
-//! tags, one paginated describe per kind, all kinds at once; every create passes its tags in
+//! tags, one paginated describe per kind, all kinds at once (a DB subnet group or parameter
+//! group named outside the environment's naming, adopted, is then asked for by the name its
+//! cluster uses); an import's read ([`Scope::network`]) reads the kinds that live in a VPC
+//! by the VPC instead, everything in it, and changes nothing; every create passes its tags in
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
 //! here once, never to individual operations; every AWS call is logged (at debug level) by
 //! one interceptor, `trace::CallLog`, never by individual operations. A provider reaches one
@@ -39,7 +42,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, LiveState, Progress, Provider,
-    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope,
+    ProviderError, ReadDepth, ReplaceOrder, ResourceDiff, Scope, unmanaged_address,
 };
 use envctl_spec::{
     Address, DesiredResource, Peer, ResourceKind, Rule, TAG_ADDRESS, TAG_APPLIED_DIGEST, Value,
@@ -326,8 +329,12 @@ impl Provider for AwsProvider {
     async fn read(&self, scope: &Scope, depth: ReadDepth) -> Result<LiveState, ProviderError> {
         self.check_account().await?;
         // Every kind's read at once, each its own describe; beside them, the account (it goes
-        // into the plan: a saved plan is carried out only there; asked once per run).
+        // into the plan: a saved plan is carried out only there; asked once per run). An
+        // import reads only the kinds that live in a VPC.
         let reads = ResourceKind::ALL.map(|kind| -> BoxedCall<'_, KindRead> {
+            if scope.network.is_some() && !kinds::in_network(kind) {
+                return Box::pin(async { Ok(KindRead::default()) });
+            }
             dispatch!(kind, K => Box::pin(K::read(self, scope)))
         });
         let (account, reads) =
@@ -340,9 +347,16 @@ impl Provider for AwsProvider {
             conflicts.extend(read.conflicts);
             foreign_names.extend(read.foreign_names);
         }
+        if scope.network.is_none() {
+            resources.extend(self.read_adopted_groups(&resources, scope).await?);
+        }
         let mut unmanaged = match depth {
             ReadDepth::Owned => Vec::new(),
-            ReadDepth::OwnedAndUnmanaged => self.read_unmanaged(&resources).await?,
+            ReadDepth::OwnedAndUnmanaged if scope.network.is_none() => {
+                self.read_unmanaged(&resources).await?
+            }
+            // An import's read already holds everything in the network.
+            ReadDepth::OwnedAndUnmanaged => Vec::new(),
         };
         let owned = resources.len();
         resources.append(&mut unmanaged);
@@ -355,7 +369,9 @@ impl Provider for AwsProvider {
         for resource in &mut resources {
             kinds::settle(resource, &owned_ids);
         }
-        conflicts.extend(prove_placement(&mut resources));
+        if scope.network.is_none() {
+            conflicts.extend(prove_placement(&mut resources));
+        }
         Ok(LiveState {
             resources,
             unmanaged,
@@ -451,6 +467,27 @@ impl Provider for AwsProvider {
             other => other,
         }
     }
+
+    async fn unmodelled(&self, vpc: &str) -> Result<Vec<String>, ProviderError> {
+        self.check_account().await?;
+        self.unmodelled_in(vpc).await
+    }
+
+    async fn adopt(
+        &self,
+        desired: &DesiredResource,
+        live: &LiveResource,
+    ) -> Result<LiveResource, ProviderError> {
+        self.check_account().await?;
+        let tag: BoxedCall<'_, ()> =
+            dispatch!(desired.kind, K => Box::pin(K::tag(self, desired, live)));
+        tag.await?;
+        Ok(LiveResource {
+            address: desired.address.clone(),
+            tags: tags_to_apply(desired),
+            ..live.clone()
+        })
+    }
 }
 
 /// One kind's operation, boxed: so that all kinds' reads can run at once, and so that the
@@ -459,6 +496,55 @@ type BoxedCall<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
 impl AwsProvider {
+    /// The DB subnet groups and parameter groups that owned clusters use but that are named
+    /// outside the environment's naming (made by hand, then adopted): the listings carry no
+    /// tags, so only groups named like the environment's are asked for theirs; these are
+    /// asked for by name. No call when every group has the environment's naming.
+    async fn read_adopted_groups(
+        &self,
+        read: &[LiveResource],
+        scope: &Scope,
+    ) -> Result<Vec<LiveResource>, ProviderError> {
+        let prefix = rds::name_prefix(scope);
+        let mut wanted: Vec<(ResourceKind, String)> = Vec::new();
+        for cluster in read.iter().filter(|r| r.kind == ResourceKind::DbCluster) {
+            for (field, kind) in [
+                ("subnet_group", ResourceKind::DbSubnetGroup),
+                ("parameter_group", ResourceKind::DbClusterParameterGroup),
+            ] {
+                let Some(Value::Str(name)) = cluster.fields.get(field) else {
+                    continue;
+                };
+                let known = read.iter().any(|r| r.kind == kind && &r.id == name);
+                if known || name.starts_with(&prefix) || name.starts_with("default") {
+                    continue;
+                }
+                if !wanted.contains(&(kind, name.clone())) {
+                    wanted.push((kind, name.clone()));
+                }
+            }
+        }
+        let reads = wanted
+            .iter()
+            .map(|(kind, name)| -> BoxedCall<'_, Option<LiveResource>> {
+                match kind {
+                    ResourceKind::DbSubnetGroup => Box::pin(
+                        kinds::db_subnet_group::DbSubnetGroup::read_named(self, name, scope),
+                    ),
+                    _ => Box::pin(
+                        kinds::db_cluster_parameter_group::DbClusterParameterGroup::read_named(
+                            self, name, scope,
+                        ),
+                    ),
+                }
+            });
+        Ok(futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     /// What sits inside the owned VPCs without envctl's tags, every kind at once.
     async fn read_unmanaged(
         &self,
@@ -586,6 +672,9 @@ pub(super) fn ours(
     id: &str,
     scope: &Scope,
 ) -> Option<Address> {
+    if scope.network.is_some() {
+        return Some(unmanaged_address(kind, id));
+    }
     match claim(tags, kind, scope) {
         Claim::Ours(address) => Some(address),
         Claim::Others => None,

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::Tag;
-use envctl_engine::{LiveResource, Progress, ProviderError, Scope};
+use envctl_engine::{LiveResource, Progress, ProviderError, Scope, unmanaged_address};
 use envctl_spec::{Address, DesiredResource, ResourceKind, TAG_ENVIRONMENT, TAG_PROJECT};
 
 use super::error::classify;
@@ -50,12 +50,33 @@ fn scope_of(desired: &DesiredResource) -> Scope {
             .get(TAG_ENVIRONMENT)
             .cloned()
             .unwrap_or_default(),
+        network: None,
     }
 }
 
 /// States in which a resource is on its way out and no longer counts.
 pub(super) fn is_going(status: Option<&str>) -> bool {
     matches!(status, Some("deleting" | "deleted"))
+}
+
+/// The address of the RDS resource `name` of `kind` tagged `tags` when `scope` owns it (an
+/// import's scope owns everything, addressed as unmanaged); `None` otherwise, sorted out with
+/// [`not_ours`].
+pub(super) fn claim_rds(
+    read: &mut KindRead,
+    kind: ResourceKind,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    scope: &Scope,
+) -> Option<Address> {
+    if scope.network.is_some() {
+        return Some(unmanaged_address(kind, name));
+    }
+    if !owned_by(tags, scope) {
+        not_ours(read, kind, name, tags, scope);
+        return None;
+    }
+    address_from_tags(tags, kind)
 }
 
 /// The prefix of every RDS identifier of `scope`'s environment (`{project}-{env}-`).
@@ -89,6 +110,18 @@ impl AwsProvider {
         arn: Option<&str>,
         scope: &Scope,
     ) -> Result<Option<(Address, BTreeMap<String, String>)>, ProviderError> {
+        if scope.network.is_some() {
+            // An import asks every group for its tags; what is outside the network is told
+            // apart later, by what refers to it.
+            let Some(arn) = arn else {
+                return Ok(None);
+            };
+            return match self.rds_tags_of(arn, name).await {
+                Ok(tags) => Ok(Some((unmanaged_address(kind, name), tags))),
+                Err(ProviderError::NotFound { .. }) => Ok(None),
+                Err(other) => Err(other),
+            };
+        }
         let Some(arn) = arn.filter(|_| name.starts_with(&name_prefix(scope))) else {
             return Ok(None);
         };
@@ -99,6 +132,29 @@ impl AwsProvider {
         };
         if !owned_by(&tags, scope) {
             not_ours(read, kind, name, &tags, scope);
+            return Ok(None);
+        }
+        Ok(address_from_tags(&tags, kind).map(|address| (address, tags)))
+    }
+
+    /// The address and tags of the RDS resource `name` (at `arn`) asked for by name (not
+    /// listed), when its tags say it is `scope`'s; `None` when it is gone or someone else's.
+    pub(super) async fn rds_owned_by_tags(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+        arn: Option<&str>,
+        scope: &Scope,
+    ) -> Result<Option<(Address, BTreeMap<String, String>)>, ProviderError> {
+        let Some(arn) = arn else {
+            return Ok(None);
+        };
+        let tags = match self.rds_tags_of(arn, name).await {
+            Ok(tags) => tags,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        if !owned_by(&tags, scope) {
             return Ok(None);
         }
         Ok(address_from_tags(&tags, kind).map(|address| (address, tags)))

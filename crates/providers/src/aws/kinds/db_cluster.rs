@@ -19,12 +19,10 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map};
+use crate::aws::rds::{claim_rds, is_going, rds_tags, tag_map};
 use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, Prefixed, wait_until};
-use crate::aws::{
-    AwsProvider, address_from_tags, field_id, field_ids, field_str, live, tags_to_apply, text,
-};
+use crate::aws::{AwsProvider, field_id, field_ids, field_str, live, tags_to_apply, text};
 
 /// The `db_cluster` kind.
 #[derive(Debug)]
@@ -46,6 +44,7 @@ impl AwsKind for DbCluster {
     ];
     const PLACEMENT: Option<(&'static str, ResourceKind)> =
         Some(("subnet_group", ResourceKind::DbSubnetGroup));
+    const IN_NETWORK: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);
@@ -103,14 +102,10 @@ impl AwsKind for DbCluster {
         for cluster in clusters {
             let tags = tag_map(cluster.tag_list());
             let name = cluster.db_cluster_identifier().unwrap_or_default();
-            if !owned_by(&tags, scope) {
-                not_ours(&mut read, Self::KIND, name, &tags, scope);
-                continue;
-            }
             if is_going(cluster.status()) {
                 continue;
             }
-            let Some(address) = address_from_tags(&tags, Self::KIND) else {
+            let Some(address) = claim_rds(&mut read, Self::KIND, name, &tags, scope) else {
                 continue;
             };
             let mut fields = vec![

@@ -9,14 +9,15 @@
 //! for a static one; a family change (an engine major upgrade) brings a new group up first,
 //! under a fresh deterministic name while the old one still holds the plain name, so the
 //! cluster moves to it in place before the old one is deleted; an existing group is adopted
-//! only when its tags say it is this address's.
+//! only when its tags say it is this address's; its description is written at creation and
+//! never compared (RDS cannot change it; an adopted group keeps its own).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter};
 use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
-    Scope,
+    ResourceDiff, Scope, diff_fields,
 };
 use envctl_spec::{DesiredResource, ResourceKind, Value};
 
@@ -45,6 +46,18 @@ impl AwsKind for DbClusterParameterGroup {
     const FORCES_REPLACEMENT: &'static [&'static str] = &[FAMILY];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = None;
+    const IN_NETWORK: bool = true;
+
+    fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
+        // The description is a note written at creation (an adopted group keeps its own, and
+        // RDS cannot change a parameter group's): never a difference.
+        let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);
+        changes.retain(|change| change.field != "description");
+        ResourceDiff {
+            changes,
+            notes: Vec::new(),
+        }
+    }
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // The cluster can only leave a group for another that exists: see `create`.
@@ -62,36 +75,17 @@ impl AwsKind for DbClusterParameterGroup {
             .await
             .map_err(|e| classify(e, "DB cluster parameter groups"))?;
         let mut read = KindRead::default();
-        for group in groups {
-            let name = group.db_cluster_parameter_group_name().unwrap_or_default();
-            let Some((address, tags)) = aws
-                .rds_claim(
-                    &mut read,
-                    Self::KIND,
-                    name,
-                    group.db_cluster_parameter_group_arn(),
-                    scope,
-                )
-                .await?
-            else {
+        for group in &groups {
+            if scope.network.is_some()
+                && group
+                    .db_cluster_parameter_group_name()
+                    .is_some_and(|n| n.starts_with("default."))
+            {
                 continue;
-            };
-            let Some(settings) = aws.user_settings(name, name).await? else {
-                continue;
-            };
-            read.resources.push(live(
-                address,
-                name.to_string(),
-                tags,
-                vec![
-                    (FAMILY, text(group.db_parameter_group_family())),
-                    ("description", text(group.description())),
-                    (
-                        PARAMETERS,
-                        Value::string_set(settings.iter().map(|(k, v)| format!("{k}={v}"))),
-                    ),
-                ],
-            ));
+            }
+            if let Some(resource) = Self::read_group(aws, &mut read, group, scope).await? {
+                read.resources.push(resource);
+            }
         }
         Ok(read)
     }
@@ -238,6 +232,96 @@ fn needs_reboot(error: &ProviderError) -> bool {
     matches!(error, ProviderError::Rejected { code, message, .. }
         if (code == "InvalidParameterCombination" || code == "InvalidParameterValue")
             && message.to_lowercase().contains("immediate"))
+}
+
+impl DbClusterParameterGroup {
+    /// The group listed as `group` when `scope` owns it.
+    async fn read_group(
+        aws: &AwsProvider,
+        read: &mut KindRead,
+        group: &aws_sdk_rds::types::DbClusterParameterGroup,
+        scope: &Scope,
+    ) -> Result<Option<LiveResource>, ProviderError> {
+        let name = group.db_cluster_parameter_group_name().unwrap_or_default();
+        let Some((address, tags)) = aws
+            .rds_claim(
+                read,
+                Self::KIND,
+                name,
+                group.db_cluster_parameter_group_arn(),
+                scope,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Self::with_settings(aws, group, address, tags).await
+    }
+
+    /// The group called `name` (outside the environment's naming: adopted) when `scope` owns
+    /// it; `None` when it is gone or someone else's.
+    pub(crate) async fn read_named(
+        aws: &AwsProvider,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<Option<LiveResource>, ProviderError> {
+        let found = match aws
+            .rds
+            .describe_db_cluster_parameter_groups()
+            .db_cluster_parameter_group_name(name)
+            .send()
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                return match classify(e, name) {
+                    ProviderError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let Some(group) = found.db_cluster_parameter_groups().first() else {
+            return Ok(None);
+        };
+        let Some((address, tags)) = aws
+            .rds_owned_by_tags(
+                Self::KIND,
+                name,
+                group.db_cluster_parameter_group_arn(),
+                scope,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Self::with_settings(aws, group, address, tags).await
+    }
+
+    /// The live group, with its user-set settings (`None`: gone since it was listed).
+    async fn with_settings(
+        aws: &AwsProvider,
+        group: &aws_sdk_rds::types::DbClusterParameterGroup,
+        address: envctl_spec::Address,
+        tags: std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<LiveResource>, ProviderError> {
+        let name = group.db_cluster_parameter_group_name().unwrap_or_default();
+        let Some(settings) = aws.user_settings(name, name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(live(
+            address,
+            name.to_string(),
+            tags,
+            vec![
+                (FAMILY, text(group.db_parameter_group_family())),
+                ("description", text(group.description())),
+                (
+                    PARAMETERS,
+                    Value::string_set(settings.iter().map(|(k, v)| format!("{k}={v}"))),
+                ),
+            ],
+        )))
+    }
 }
 
 impl AwsProvider {

@@ -14,10 +14,10 @@ use envctl_spec::{DesiredResource, ResourceKind};
 use super::{AwsKind, KindRead, Service};
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
-use crate::aws::rds::{is_going, not_ours, owned_by, rds_tags, tag_map};
+use crate::aws::rds::{claim_rds, is_going, rds_tags, tag_map};
 use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, Prefixed, wait_until};
-use crate::aws::{AwsProvider, address_from_tags, field_id, field_str, live, tags_to_apply, text};
+use crate::aws::{AwsProvider, field_id, field_str, live, tags_to_apply, text};
 
 /// The `db_instance` kind.
 #[derive(Debug)]
@@ -31,6 +31,7 @@ impl AwsKind for DbInstance {
         &[("cluster", ResourceKind::DbCluster)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> =
         Some(("cluster", ResourceKind::DbCluster));
+    const IN_NETWORK: bool = true;
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // RDS identifiers are unique.
@@ -51,14 +52,10 @@ impl AwsKind for DbInstance {
         for instance in instances {
             let tags = tag_map(instance.tag_list());
             let name = instance.db_instance_identifier().unwrap_or_default();
-            if !owned_by(&tags, scope) {
-                not_ours(&mut read, Self::KIND, name, &tags, scope);
-                continue;
-            }
             if is_going(instance.db_instance_status()) {
                 continue;
             }
-            let Some(address) = address_from_tags(&tags, Self::KIND) else {
+            let Some(address) = claim_rds(&mut read, Self::KIND, name, &tags, scope) else {
                 continue;
             };
             read.resources.push(live(

@@ -4,11 +4,12 @@
 //!
 //! Invariants: the name is unique, so a replacement removes the old group first; an existing
 //! group is adopted only when its tags say it is this address's; a group deleted between the
-//! listing and the tag call is gone, not a failed read.
+//! listing and the tag call is gone, not a failed read; the description is written at
+//! creation and never compared (an adopted group keeps its own).
 
 use envctl_engine::{
     CloudIds, DeleteOptions, FieldChange, LiveResource, Progress, ProviderError, ReplaceOrder,
-    Scope,
+    ResourceDiff, Scope, diff_fields,
 };
 use envctl_spec::{DesiredResource, ResourceKind, Value};
 
@@ -30,6 +31,18 @@ impl AwsKind for DbSubnetGroup {
     const REFERENCES: &'static [(&'static str, ResourceKind)] =
         &[("subnets", ResourceKind::Subnet)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("subnets", ResourceKind::Subnet));
+    const IN_NETWORK: bool = true;
+
+    fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
+        // The description is a note written at creation (an adopted group keeps its own, and
+        // RDS cannot change a parameter group's): never a difference.
+        let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);
+        changes.retain(|change| change.field != "description");
+        ResourceDiff {
+            changes,
+            notes: Vec::new(),
+        }
+    }
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // RDS names are unique.
@@ -47,7 +60,7 @@ impl AwsKind for DbSubnetGroup {
             .await
             .map_err(|e| classify(e, "DB subnet groups"))?;
         let mut read = KindRead::default();
-        for group in groups {
+        for group in &groups {
             let name = group.db_subnet_group_name().unwrap_or_default();
             let Some((address, tags)) = aws
                 .rds_claim(
@@ -61,23 +74,7 @@ impl AwsKind for DbSubnetGroup {
             else {
                 continue;
             };
-            read.resources.push(live(
-                address,
-                name.to_string(),
-                tags,
-                vec![
-                    (
-                        "subnets",
-                        Value::string_set(
-                            group
-                                .subnets()
-                                .iter()
-                                .filter_map(|s| s.subnet_identifier().map(str::to_string)),
-                        ),
-                    ),
-                    ("description", text(group.db_subnet_group_description())),
-                ],
-            ));
+            read.resources.push(live_group(group, address, tags));
         }
         Ok(read)
     }
@@ -124,6 +121,68 @@ impl AwsKind for DbSubnetGroup {
     ) -> Result<(), ProviderError> {
         aws.delete_db_subnet_group(live, progress).await
     }
+}
+
+impl DbSubnetGroup {
+    /// The group called `name` (outside the environment's naming: adopted) when `scope` owns
+    /// it; `None` when it is gone or someone else's.
+    pub(crate) async fn read_named(
+        aws: &AwsProvider,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<Option<LiveResource>, ProviderError> {
+        let found = match aws
+            .rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                return match classify(e, name) {
+                    ProviderError::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let Some(group) = found.db_subnet_groups().first() else {
+            return Ok(None);
+        };
+        Ok(aws
+            .rds_owned_by_tags(Self::KIND, name, group.db_subnet_group_arn(), scope)
+            .await?
+            .map(|(address, tags)| live_group(group, address, tags)))
+    }
+}
+
+/// The live subnet group `group`, at `address`.
+fn live_group(
+    group: &aws_sdk_rds::types::DbSubnetGroup,
+    address: envctl_spec::Address,
+    tags: std::collections::BTreeMap<String, String>,
+) -> LiveResource {
+    let mut resource = live(
+        address,
+        group.db_subnet_group_name().unwrap_or_default().to_string(),
+        tags,
+        vec![
+            (
+                "subnets",
+                Value::string_set(
+                    group
+                        .subnets()
+                        .iter()
+                        .filter_map(|s| s.subnet_identifier().map(str::to_string)),
+                ),
+            ),
+            ("description", text(group.db_subnet_group_description())),
+        ],
+    );
+    if let Some(vpc) = group.vpc_id() {
+        resource.outputs.insert("vpc".to_string(), vpc.to_string());
+    }
+    resource
 }
 
 impl AwsProvider {

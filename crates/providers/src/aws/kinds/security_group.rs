@@ -36,6 +36,7 @@ impl AwsKind for SecurityGroup {
     const FORCES_REPLACEMENT: &'static [&'static str] = &["vpc", "description"];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[("vpc", ResourceKind::Vpc)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("vpc", ResourceKind::Vpc));
+    const IN_NETWORK: bool = true;
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // No unique name in the way: see `create_security_group`.
@@ -64,15 +65,25 @@ impl AwsKind for SecurityGroup {
             .map_err(|e| classify(e, "security groups"))?;
         let group_addresses: BTreeMap<String, Address> = groups
             .iter()
-            .filter_map(|g| match claim(&tag_map(g.tags()), Self::KIND, scope) {
-                Claim::Ours(address) => Some((g.group_id()?.to_string(), address)),
-                Claim::Others | Claim::Unclear(_) => None,
+            .filter_map(|g| {
+                let id = g.group_id()?;
+                if scope.network.is_some() {
+                    return Some((id.to_string(), unmanaged_address(Self::KIND, id)));
+                }
+                match claim(&tag_map(g.tags()), Self::KIND, scope) {
+                    Claim::Ours(address) => Some((id.to_string(), address)),
+                    Claim::Others | Claim::Unclear(_) => None,
+                }
             })
             .collect();
         let mut read = KindRead::default();
         for group in &groups {
             let tags = tag_map(group.tags());
             let id = group.group_id().unwrap_or_default();
+            // A VPC's default group comes and goes with the VPC: nobody imports it.
+            if scope.network.is_some() && group.group_name() == Some("default") {
+                continue;
+            }
             let Some(address) = ours(&mut read, &tags, Self::KIND, id, scope) else {
                 continue;
             };
@@ -89,6 +100,11 @@ impl AwsKind for SecurityGroup {
                     ("egress", rule_set(&egress)),
                 ],
             );
+            if let Some(name) = group.group_name() {
+                resource
+                    .outputs
+                    .insert("name".to_string(), name.to_string());
+            }
             // Groups named in rules must outlive this group's rules.
             resource.depends_on = ingress
                 .iter()
