@@ -114,7 +114,7 @@ def inventory(ec2, rds, logs, ssm, cloudwatch):
     return out
 
 
-def build_by_hand(ec2, rds, plan):
+def build_by_hand(ec2, rds, logs, ssm, plan):
     """An environment as a person builds it in the console: no envctl tags, `Name` tags as a
     person writes them, a VPC with two subnets, a web and a database group, `instances` web
     servers spread over the subnets, an Aurora cluster with `db_instances` instances.
@@ -178,6 +178,16 @@ def build_by_hand(ec2, rds, plan):
                                Engine="aurora-postgresql", DBInstanceClass=plan["db_class"],
                                DBSubnetGroupName=group)
         members.append(name)
+    if plan.get("config"):
+        path = plan["config"]
+        environment = path.rsplit("/", 1)[-1]
+        logs.create_log_group(logGroupName=f"{path}/app")
+        logs.put_retention_policy(logGroupName=f"{path}/app", retentionInDays=30)
+        ssm.put_parameter(Name=f"{path}/log-level", Value="INFO", Type="String")
+        ssm.put_parameter(Name=f"{path}/trace-endpoint", Value=f"{environment}-jaeger:6831",
+                          Type="String")
+        ssm.put_parameter(Name=f"{path}/db-password", Value="hunter2-not-shown",
+                          Type="SecureString")
     return {"vpc": vpc, "subnets": subnets, "web": web, "db": db, "instances": instances,
             "db_subnet_group": group, "cluster": cluster, "db_instances": members}
 
@@ -381,7 +391,7 @@ def main():
                               MinCount=1, MaxCount=1, SubnetId=subnet_id, TagSpecifications=spec)
         result = {"id": r["Instances"][0]["InstanceId"]}
     elif command == "build-by-hand":
-        result = build_by_hand(ec2, rds, json.loads(args[0]))
+        result = build_by_hand(ec2, rds, logs, ssm, json.loads(args[0]))
     else:
         sys.exit(f"unknown command {command}")
     json.dump(result, sys.stdout, default=str)

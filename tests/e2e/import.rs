@@ -46,7 +46,7 @@ fn a_hand_built_environment_is_imported_adopted_and_then_planned_with_no_change(
         serde_json::json!({
             "prefix": "shop-staging", "cidr": "10.1", "instances": 2,
             "instance_type": "t3.small", "db_instances": 1, "db_class": "db.t3.medium",
-            "retention": 7,
+            "retention": 7, "gateway": true, "config": "/shop/staging",
         }),
     );
     let vpc = staging["vpc"].as_str().unwrap();
@@ -82,12 +82,32 @@ fn a_hand_built_environment_is_imported_adopted_and_then_planned_with_no_change(
         "engine_version = \"15.4\"",
         "backup_retention_days = 7",
         "instance.web = { instance_type = \"t3.small\", count = 2, volume_size = 8 }",
+        // Logs and configuration under the environment's path; a value naming its
+        // environment written once for all.
+        "[log_group.app]\nretention_days = 30",
+        "[parameter.log-level]\nvalue = \"INFO\"",
+        "[parameter.trace-endpoint]\nvalue = \"${environment}-jaeger:6831\"",
     ] {
         assert!(spec.contains(expected), "no `{expected}` in\n{spec}");
     }
+    // A secret is never written: said instead.
+    assert!(!spec.contains("hunter2"), "{spec}");
+    assert!(
+        spec.contains("# - parameter `/shop/staging/db-password` is a SecureString"),
+        "{spec}"
+    );
     assert!(
         import.stderr.contains("envctl adopt staging"),
         "{}",
+        import.stderr
+    );
+    // What envctl does not model is said, in the spec and on stderr.
+    assert!(
+        spec.contains("# - internet gateway igw-")
+            && import
+                .stderr
+                .contains("warning: not in the spec: internet gateway igw-"),
+        "{spec}\n{}",
         import.stderr
     );
     // Nothing in the cloud was changed: the instances are still nobody's.
@@ -140,7 +160,7 @@ fn a_hand_built_environment_is_imported_adopted_and_then_planned_with_no_change(
         serde_json::json!({
             "prefix": "shop-production", "cidr": "10.2", "instances": 3,
             "instance_type": "t3.large", "db_instances": 2, "db_class": "db.r6g.large",
-            "retention": 30,
+            "retention": 30, "config": "/shop/production",
         }),
     );
     let vpc = production["vpc"].as_str().unwrap();

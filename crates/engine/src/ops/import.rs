@@ -89,7 +89,13 @@ pub fn draft(resources: &[LiveResource], request: &ImportRequest) -> Result<Impo
             region: request.region.clone(),
         });
     };
-    let kept = linked_to(resources, &network.address);
+    let mut kept = linked_to(resources, &network.address);
+    // The environment's configuration and logs live under its path, not in its VPC.
+    kept.extend(
+        resources
+            .iter()
+            .filter(|r| matches!(r.kind, ResourceKind::LogGroup | ResourceKind::Parameter)),
+    );
     let found = kept.iter().map(|r| (*r).clone()).collect();
     let mut drafting = Drafting::new(request, kept);
     drafting.name_resources();
@@ -98,6 +104,7 @@ pub fn draft(resources: &[LiveResource], request: &ImportRequest) -> Result<Impo
     drafting.security_groups();
     drafting.instances();
     drafting.databases();
+    drafting.by_path();
     let mut imported = drafting.finish();
     imported.found = found;
     Ok(imported)
@@ -746,6 +753,55 @@ impl<'a> Drafting<'a> {
                     &member.id,
                 );
             }
+        }
+    }
+
+    /// Log groups and parameters, named under the environment's path
+    /// (`/{project}/{environment}/NAME`): imported when NAME is a spec name as it is, since
+    /// envctl names them by that path.
+    fn by_path(&mut self) {
+        let prefix = format!("/{}/{}/", self.request.project, self.request.environment);
+        for resource in self
+            .of_kind(ResourceKind::LogGroup)
+            .into_iter()
+            .chain(self.of_kind(ResourceKind::Parameter))
+        {
+            let kind = resource.kind;
+            let name = resource.id.strip_prefix(&prefix).unwrap_or(&resource.id);
+            if spec_name(name, self.request) != name {
+                self.left_out.push(format!(
+                    "{kind} `{}`: `{name}` is not a name envctl gives (lowercase words and digits joined by single `-`, under `{prefix}`)",
+                    resource.id
+                ));
+                continue;
+            }
+            let mut fields = Fields::new();
+            match kind {
+                ResourceKind::LogGroup => {
+                    copy_str(&mut fields, resource, "retention_days");
+                    copy_str(&mut fields, resource, "kms_key");
+                }
+                _ => match resource.fields.get("type").and_then(Value::as_str) {
+                    Some("StringList") => copy_str(&mut fields, resource, "values"),
+                    Some("SecureString") => {
+                        self.left_out.push(format!(
+                            "parameter `{}` is a SecureString: its value is never written; declare it as `[parameter.{name}]` with `secure = true` and `value_from`",
+                            resource.id
+                        ));
+                        continue;
+                    }
+                    _ => {
+                        // A value naming its own environment is written once for all.
+                        if let Some(Value::Str(value)) = resource.fields.get("value") {
+                            let templated =
+                                value.replace(&self.request.environment, "${environment}");
+                            fields.push(("value".to_string(), DraftValue::Str(templated)));
+                        }
+                    }
+                },
+            }
+            self.push(kind.as_str(), name, resource, fields);
+            self.member(Address::new(kind, name), &resource.id);
         }
     }
 

@@ -9,7 +9,8 @@
 //! tags, one paginated describe per kind, all kinds at once (a DB subnet group or parameter
 //! group named outside the environment's naming, adopted, is then asked for by the name its
 //! cluster uses); an import's read ([`Scope::network`]) reads the kinds that live in a VPC
-//! by the VPC instead, everything in it, and changes nothing; every create passes its tags in
+//! by the VPC instead, everything in it, and log groups and parameters by the environment's
+//! path, whoever made them, and changes nothing; every create passes its tags in
 //! the create call itself; retries and backoff belong to the SDK's retry layer, configured
 //! here once, never to individual operations; every AWS call is logged (at debug level) by
 //! one interceptor, `trace::CallLog`, never by individual operations. A provider reaches one
@@ -332,7 +333,7 @@ impl Provider for AwsProvider {
         // into the plan: a saved plan is carried out only there; asked once per run). An
         // import reads only the kinds that live in a VPC.
         let reads = ResourceKind::ALL.map(|kind| -> BoxedCall<'_, KindRead> {
-            if scope.network.is_some() && !kinds::in_network(kind) {
+            if scope.network.is_some() && !kinds::imported(kind) {
                 return Box::pin(async { Ok(KindRead::default()) });
             }
             dispatch!(kind, K => Box::pin(K::read(self, scope)))
@@ -740,6 +741,10 @@ where
         let Some(tags) = tags else {
             continue;
         };
+        if scope.network.is_some() {
+            ours.push((item, unmanaged_address(kind, name_of(item)), tags));
+            continue;
+        }
         match claim(&tags, kind, scope) {
             Claim::Ours(address) => ours.push((item, address, tags)),
             Claim::Others | Claim::Unclear(_) => {

@@ -44,7 +44,7 @@ impl AwsKind for DbCluster {
     ];
     const PLACEMENT: Option<(&'static str, ResourceKind)> =
         Some(("subnet_group", ResourceKind::DbSubnetGroup));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);

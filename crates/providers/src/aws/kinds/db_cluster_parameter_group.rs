@@ -46,7 +46,7 @@ impl AwsKind for DbClusterParameterGroup {
     const FORCES_REPLACEMENT: &'static [&'static str] = &[FAMILY];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = None;
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         // The description is a note written at creation (an adopted group keeps its own, and

@@ -31,7 +31,7 @@ impl AwsKind for DbInstance {
         &[("cluster", ResourceKind::DbCluster)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> =
         Some(("cluster", ResourceKind::DbCluster));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // RDS identifiers are unique.

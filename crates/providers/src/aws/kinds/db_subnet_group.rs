@@ -31,7 +31,7 @@ impl AwsKind for DbSubnetGroup {
     const REFERENCES: &'static [(&'static str, ResourceKind)] =
         &[("subnets", ResourceKind::Subnet)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("subnets", ResourceKind::Subnet));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         // The description is a note written at creation (an adopted group keeps its own, and

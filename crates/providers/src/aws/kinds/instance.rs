@@ -69,7 +69,7 @@ impl AwsKind for Instance {
         ("security_groups", ResourceKind::SecurityGroup),
     ];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("subnet", ResourceKind::Subnet));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);

@@ -44,6 +44,7 @@ impl AwsKind for LogGroup {
     const FORCES_REPLACEMENT: &'static [&'static str] = &[];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = None;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         let mut changes = diff_fields(desired, live, Self::FORCES_REPLACEMENT);

@@ -76,9 +76,9 @@ pub(super) trait AwsKind {
     /// resource tagged for the environment whose placement does not resolve to one of the
     /// environment's resources is a conflict, not the environment's.
     const PLACEMENT: Option<(&'static str, ResourceKind)>;
-    /// Whether its resources live inside a VPC, or belong to something that does (read by an
-    /// import, [`Scope::network`]).
-    const IN_NETWORK: bool = false;
+    /// Whether an import reads it ([`Scope::network`]): its resources live inside a VPC, or
+    /// belong to something that does, or are named under the environment's path.
+    const IMPORTED: bool = false;
 
     /// How the live resource departs from the desired one.
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
@@ -253,10 +253,9 @@ pub(super) fn settle(live: &mut LiveResource, owned: &[(Address, String)]) {
     dispatch!(live.kind, K => K::settle(live, owned))
 }
 
-/// Whether resources of `kind` live inside a VPC (or belong to something that does: a
-/// cluster's parameter group), which is what an import reads.
-pub(super) fn in_network(kind: ResourceKind) -> bool {
-    dispatch!(kind, K => K::IN_NETWORK)
+/// Whether an import reads resources of `kind` (see [`AwsKind::IMPORTED`]).
+pub(super) fn imported(kind: ResourceKind) -> bool {
+    dispatch!(kind, K => K::IMPORTED)
 }
 
 /// The reference placing a resource of `kind` in its environment.

@@ -48,6 +48,7 @@ impl AwsKind for Parameter {
     const FORCES_REPLACEMENT: &'static [&'static str] = &[];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = None;
+    const IMPORTED: bool = true;
 
     fn diff(desired: &DesiredResource, live: &LiveResource) -> ResourceDiff {
         // The source of a secret is compared through its value's digest, not as a field.

@@ -36,7 +36,7 @@ impl AwsKind for SecurityGroup {
     const FORCES_REPLACEMENT: &'static [&'static str] = &["vpc", "description"];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[("vpc", ResourceKind::Vpc)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("vpc", ResourceKind::Vpc));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         // No unique name in the way: see `create_security_group`.

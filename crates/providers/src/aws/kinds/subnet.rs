@@ -31,7 +31,7 @@ impl AwsKind for Subnet {
     const FORCES_REPLACEMENT: &'static [&'static str] = &["vpc", "cidr", "zone"];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[("vpc", ResourceKind::Vpc)];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = Some(("vpc", ResourceKind::Vpc));
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn replace_order(desired: &DesiredResource, live: &LiveResource) -> ReplaceOrder {
         let same_vpc = desired.field("vpc") == live.fields.get("vpc");

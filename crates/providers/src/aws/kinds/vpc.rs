@@ -29,7 +29,7 @@ impl AwsKind for Vpc {
     const FORCES_REPLACEMENT: &'static [&'static str] = &["cidr"];
     const REFERENCES: &'static [(&'static str, ResourceKind)] = &[];
     const PLACEMENT: Option<(&'static str, ResourceKind)> = None;
-    const IN_NETWORK: bool = true;
+    const IMPORTED: bool = true;
 
     fn replace_order(_desired: &DesiredResource, _live: &LiveResource) -> ReplaceOrder {
         ReplaceOrder::CreateBeforeDestroy
