@@ -12,7 +12,7 @@ request is forwarded as described here.
 usage: aws_proxy.py --upstream http://127.0.0.1:PORT [--listen-port 0] [--fault-rate 0.0]
                     [--faults throttle,503] [--fault-actions A,B,...] [--latency-ms 0]
                     [--seed N] [--verbose] [--strict] [--slow-describes N]
-                    [--fail-action SPEC ...]
+                    [--fail-action SPEC ...] [--rate-limit N [--burst B]]
 
 Once listening on 127.0.0.1 it prints exactly one line, `ready <port>`, on stdout (port 0 picks
 a free port), then runs until killed. Nothing else is ever written to stdout; `--verbose` logs
@@ -56,6 +56,16 @@ Random faults (every kind) are only drawn for the actions in `--fault-actions A,
 empty, the default, is every action. A request of an action not listed is never randomly
 faulted and draws nothing from the RNG, so a seeded run's faults on the listed actions do not
 depend on how many other calls are made. Scripted failures ignore the filter.
+
+Request rate limits (`--rate-limit N [--burst B]`, or `{"rate_limit": N, "burst": B}`; off
+by default): how AWS's own request limits work, a token bucket per account-agnostic API family
+(the credential scope's service, and whether the action only reads - `Describe*`, `List*`,
+`Get*` - or changes something), holding at most B tokens (default: N) and refilled at N per
+second. A request that finds its family's bucket empty is throttled, as a `throttle` fault
+(same answer, counted in `faulted` and in `rate_limited_by_action`); one that finds a token
+takes it and goes on (random faults are drawn after that, as without a limit). So a client
+that keeps sending at more than N per second is throttled more the faster it sends, and one
+that slows down is not.
 
 Scripted failures (`--fail-action SPEC`, repeatable, or `{"fail_actions": {...}}`): per
 action, as counted (e.g. `ModifyInstanceAttribute`, `DeleteDBCluster`, `StartInstances`, or
@@ -241,7 +251,8 @@ class State:
     """The proxy's settings and counters, shared by every handler thread."""
 
     def __init__(self, upstream, fault_rate, faults, latency_ms, seed, verbose,
-                 strict=False, slow_describes=0, fail_actions=None, fault_actions=None):
+                 strict=False, slow_describes=0, fail_actions=None, fault_actions=None,
+                 rate_limit=None, burst=None):
         self.upstream = upstream
         self.link = Upstream(upstream)
         self.fault_rate = fault_rate
@@ -255,6 +266,9 @@ class State:
         self.fail_actions = fail_actions or {}  # action -> FailScript
         self.fail_seen = {}  # action -> requests of it counted since its script was set
         self.rng = random.Random(seed)
+        self.rate_limit = rate_limit  # requests per second per API family; None = off
+        self.burst = burst
+        self.buckets = {}  # family -> (tokens, last refill time)
         self.lock = threading.Lock()
         self.emulation = Emulation(self)
         self.reset()
@@ -273,6 +287,8 @@ class State:
             self.scripted_failures = {}
             self.lost_by_action = {}
             self.iam_actions = {}
+            self.rate_limited_by_action = {}
+            self.buckets = {}
 
     def count_iam(self, iam_action):
         """Counts the IAM action a request needs (`ec2:DescribeVpcs`, `s3:PutObject`)."""
@@ -299,6 +315,7 @@ class State:
                 "scripted_failures": dict(sorted(self.scripted_failures.items())),
                 "lost_by_action": dict(sorted(self.lost_by_action.items())),
                 "iam_actions": dict(sorted(self.iam_actions.items())),
+                "rate_limited_by_action": dict(sorted(self.rate_limited_by_action.items())),
             }
 
     def config(self):
@@ -308,6 +325,7 @@ class State:
                     "latency_ms": self.latency_ms,
                     "seed": self.seed, "strict": self.strict,
                     "slow_describes": self.slow_describes,
+                    "rate_limit": self.rate_limit, "burst": self.burst,
                     "fail_actions": {action: script._asdict() for action, script
                                      in sorted(self.fail_actions.items())}}
 
@@ -316,7 +334,8 @@ class State:
         if not isinstance(changes, dict):
             raise ValueError("expected a JSON object")
         unknown = set(changes) - {"fault_rate", "latency_ms", "faults", "fault_actions", "seed",
-                                  "strict", "slow_describes", "fail_actions"}
+                                  "strict", "slow_describes", "fail_actions", "rate_limit",
+                                  "burst"}
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
         new = {}
@@ -340,7 +359,13 @@ class State:
             new["slow_describes"] = parse_slow_describes(changes["slow_describes"])
         if "fail_actions" in changes:
             new["fail_actions"] = parse_fail_actions(changes["fail_actions"])
+        if "rate_limit" in changes:
+            new["rate_limit"] = parse_rate_limit(changes["rate_limit"])
+        if "burst" in changes:
+            new["burst"] = parse_rate_limit(changes["burst"])
         with self.lock:
+            if "rate_limit" in new or "burst" in new:
+                self.buckets = {}
             for key, value in new.items():
                 setattr(self, key, value)
             if "seed" in new:
@@ -360,7 +385,18 @@ class State:
         with self.lock:
             return self.strict, self.slow_describes
 
-    def decide(self, action):
+    def take_token(self, family, now):
+        """Whether `family`'s bucket has a token (taken), refilling it first. Under the lock."""
+        capacity = self.burst if self.burst is not None else self.rate_limit
+        tokens, last = self.buckets.get(family, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * self.rate_limit)
+        if tokens >= 1:
+            self.buckets[family] = (tokens - 1, now)
+            return True
+        self.buckets[family] = (tokens, now)
+        return False
+
+    def decide(self, action, family=None):
         """Counts one request; returns the fault to inject (a fault kind, or the FailScript
         whose error to answer), or None to forward it. A `lost` fault is not counted here but
         by `count_lost`, once the answer it throws away is there."""
@@ -370,7 +406,11 @@ class State:
             self.total += 1
             self.by_action[action] = self.by_action.get(action, 0) + 1
             fault = None
-            if (self.fault_rate > 0
+            if self.rate_limit is not None and not self.take_token(family, time.monotonic()):
+                fault = "throttle"
+                self.rate_limited_by_action[action] = (
+                    self.rate_limited_by_action.get(action, 0) + 1)
+            elif (self.fault_rate > 0
                     and (not self.fault_actions or matches_any(action, self.fault_actions))
                     and self.rng.random() < self.fault_rate):
                 fault = self.faults[self.rng.randrange(len(self.faults))]
@@ -457,6 +497,23 @@ def parse_fault_actions(value):
         raise ValueError("fault_actions must be a list or a comma-separated string of action "
                          "names")
     return list(dict.fromkeys(items))
+
+
+def parse_rate_limit(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("rate_limit and burst must be numbers > 0 (or null: off)")
+    return float(value)
+
+
+def api_family(action, headers):
+    """The bucket a request draws from: its service and whether it only reads."""
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    service = scope.group(1) if scope else "unknown"
+    operation = action.split(":", 1)[-1]
+    reads = operation.startswith(("Describe", "List", "Get", "GET ", "HEAD "))
+    return f"{service}:{'read' if reads else 'change'}"
 
 
 def parse_slow_describes(value):
@@ -1693,7 +1750,7 @@ class Handler(BaseHTTPRequestHandler):
             params = form_params(self.headers.get("Content-Type"), body, query)
             action = self.action_of(params, path)
             self.state.count_iam(iam_action(self.command, path, query, params, self.headers))
-            fault, latency_ms = self.state.decide(action)
+            fault, latency_ms = self.state.decide(action, api_family(action, self.headers))
             if latency_ms:
                 time.sleep(latency_ms / 1000.0)
             lost = None
@@ -1881,6 +1938,10 @@ def main(argv=None):
                         help="refuse what AWS refuses but the emulator accepts")
     parser.add_argument("--slow-describes", type=int, default=0, metavar="N",
                         help="show in-between statuses for N describes; defer RDS deletes")
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
+                        help="requests per second per API family (token bucket); off by default")
+    parser.add_argument("--burst", type=float, default=None, metavar="B",
+                        help="the bucket's size (default: the rate limit)")
     parser.add_argument("--fail-action", action="append", default=[], metavar="SPEC",
                         help="Action[:skip[:times[:code[:status]]]]: after `skip` requests of "
                              "the action, answer `times` with that error (repeatable)")
@@ -1895,7 +1956,8 @@ def main(argv=None):
         state = State(args.upstream.rstrip("/"), parse_rate(args.fault_rate),
                       parse_faults(args.faults), parse_latency(args.latency_ms), args.seed,
                       args.verbose, args.strict, parse_slow_describes(args.slow_describes),
-                      parse_fail_actions(scripts), parse_fault_actions(args.fault_actions))
+                      parse_fail_actions(scripts), parse_fault_actions(args.fault_actions),
+                      parse_rate_limit(args.rate_limit), parse_rate_limit(args.burst))
     except ValueError as error:
         parser.error(str(error))
     if urllib.parse.urlsplit(state.upstream).scheme != "http":

@@ -727,6 +727,31 @@ class ProxyTest(unittest.TestCase):
         self.assertNotEqual([f for f, a in zip(unfiltered, mixed_actions) if a == "CreateVpc"],
                             alone)
 
+    def test_a_rate_limit_throttles_what_exceeds_each_familys_bucket_and_refills(self):
+        state = aws_proxy.State("http://127.0.0.1:9", 0.0, ["throttle"], 0.0, 1, False,
+                                rate_limit=5.0, burst=3.0)
+        def auth(service):
+            return {"Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20261203/us-east-1/"
+                                     f"{service}/aws4_request, SignedHeaders=host"}
+        reads = aws_proxy.api_family("DescribeInstances", auth("ec2"))
+        changes = aws_proxy.api_family("RunInstances", auth("ec2"))
+        self.assertEqual((reads, changes), ("ec2:read", "ec2:change"))
+        burst = [state.decide("DescribeInstances", reads)[0] for _ in range(5)]
+        self.assertEqual(burst, [None, None, None, "throttle", "throttle"])
+        # Another family has its own bucket.
+        self.assertIsNone(state.decide("RunInstances", changes)[0])
+        # At 5 per second, a token is back after a fifth of a second.
+        time.sleep(0.25)
+        self.assertIsNone(state.decide("DescribeInstances", reads)[0])
+        self.assertEqual(state.decide("DescribeInstances", reads)[0], "throttle")
+        stats = state.stats()
+        self.assertEqual(stats["rate_limited_by_action"], {"DescribeInstances": 3})
+        self.assertEqual(stats["faulted"], 3)
+        with self.assertRaises(ValueError):
+            state.configure({"rate_limit": 0})
+        self.assertEqual(state.configure({"rate_limit": None})["rate_limit"], None)
+        self.assertIsNone(state.decide("DescribeInstances", reads)[0])
+
     def test_a_fault_action_ending_in_a_star_matches_a_prefix(self):
         state = aws_proxy.State("http://127.0.0.1:9", 1.0, ["503"], 0.0, 7, False,
                                 fault_actions=["PUT /bucket/records/*"])

@@ -76,11 +76,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
     /// Backoff before the first retry, doubling with jitter after: `1s`, `200ms`
-    #[arg(long, global = true, default_value = "1s", value_parser = parse_backoff)]
+    #[arg(long, global = true, default_value = "200ms", value_parser = parse_backoff)]
     pub initial_backoff: std::time::Duration,
     /// AWS requests per second at most, per service, retries included
     #[arg(long, global = true, value_parser = parse_rate)]
     pub max_requests_per_second: Option<f64>,
+    /// How throttling is met: `adaptive` slows the sending rate per service down while AWS
+    /// throttles (and back up as calls succeed); `standard` only backs each call off
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub retry_mode: RetryMode,
     /// How long to wait for one resource to become usable or go away: `30m`, `2h` (default:
     /// 60m for Aurora clusters and DB instances, 15m for EC2)
     #[arg(long, global = true, value_parser = parse_duration)]
@@ -207,6 +211,14 @@ pub struct CompletionsArgs {
     /// The shell to complete in
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// The SDK's retry mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RetryMode {
+    Adaptive,
+    #[default]
+    Standard,
 }
 
 /// When to color output.

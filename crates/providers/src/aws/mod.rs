@@ -19,6 +19,7 @@
 //! STS's identity question is asked before the account is proven (`check_account`, first in
 //! every read, change and lock operation).
 
+mod batch;
 mod budget;
 mod ec2;
 mod error;
@@ -69,6 +70,10 @@ pub struct AwsSettings {
     pub waits: Timeouts,
     /// Requests per second at most, per service (EC2, RDS, S3 each), retries included.
     pub max_requests_per_second: Option<f64>,
+    /// The SDK's adaptive retry mode: a client-side rate limiter per service that slows the
+    /// sending rate down when AWS throttles and speeds it up again as answers succeed (on by
+    /// default); off: the standard mode, a fixed exponential backoff per call.
+    pub adaptive_retries: bool,
     /// A role to assume (STS AssumeRole) for every call, with the credentials above as the
     /// caller's.
     pub assume_role: Option<AssumeRole>,
@@ -114,9 +119,10 @@ impl AwsSettings {
             profile: None,
             endpoint_url: None,
             max_attempts: 10,
-            initial_backoff: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(200),
             waits: Timeouts::default(),
             max_requests_per_second: None,
+            adaptive_retries: true,
             assume_role: None,
             expected_account: None,
             on_retry: None,
@@ -130,6 +136,9 @@ struct Retries {
     max_attempts: u32,
     initial_backoff: Duration,
 }
+
+/// The longest pause between two attempts of one call.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The AWS implementation of the engine's provider trait.
 #[derive(Debug, Clone)]
@@ -154,6 +163,14 @@ pub struct AwsProvider {
     expected_account: Option<ExpectedAccount>,
     /// STS's answer about the credentials, asked once per provider (clones share it).
     identity: std::sync::Arc<tokio::sync::OnceCell<Result<Identity, ProviderError>>>,
+    /// The run states of instances being waited for, read together (see [`batch`]).
+    instance_states: batch::Batcher<aws_sdk_ec2::types::InstanceStateName>,
+    /// The DB clusters being waited for, read together.
+    clusters: batch::Batcher<aws_sdk_rds::types::DbCluster>,
+    /// The DB instances being waited for, read together.
+    db_instances: batch::Batcher<aws_sdk_rds::types::DbInstance>,
+    /// The ARNs of alarms being made, looked up together.
+    alarm_arns: batch::Batcher<String>,
 }
 
 impl AwsProvider {
@@ -162,10 +179,14 @@ impl AwsProvider {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(settings.region.clone()))
             .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(settings.max_attempts.max(1))
-                    .with_initial_backoff(settings.initial_backoff)
-                    .with_max_backoff(Duration::from_secs(20)),
+                if settings.adaptive_retries {
+                    RetryConfig::adaptive()
+                } else {
+                    RetryConfig::standard()
+                }
+                .with_max_attempts(settings.max_attempts.max(1))
+                .with_initial_backoff(settings.initial_backoff)
+                .with_max_backoff(MAX_BACKOFF),
             )
             .timeout_config(
                 TimeoutConfig::builder()
@@ -266,6 +287,10 @@ impl AwsProvider {
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
             expected_account: settings.expected_account.clone(),
             identity: std::sync::Arc::default(),
+            instance_states: batch::Batcher::default(),
+            clusters: batch::Batcher::default(),
+            db_instances: batch::Batcher::default(),
+            alarm_arns: batch::Batcher::default(),
         }
     }
 }

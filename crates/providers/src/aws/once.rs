@@ -76,7 +76,7 @@ impl AwsProvider {
             }
             attempt += 1;
             tokio::time::sleep(jittered(backoff)).await;
-            backoff = (backoff * 2).min(Duration::from_secs(20));
+            backoff = (backoff * 2).min(super::MAX_BACKOFF);
         }
     }
 }

@@ -28,11 +28,13 @@ use envctl_engine::{
 use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
+use crate::aws::batch::Fetch;
 use crate::aws::error::classify;
 use crate::aws::{
     AwsProvider, claim_listed, field_id, field_str, gone_is_done, live, made_for, tags_to_apply,
     unless_unknown,
 };
+use futures::FutureExt;
 
 const NAMESPACE: &str = "namespace";
 const METRIC: &str = "metric";
@@ -257,21 +259,35 @@ fn fields_of(alarm: &MetricAlarm) -> Vec<(&'static str, Value)> {
 }
 
 impl AwsProvider {
-    /// The ARN of alarm `name`; `None` when there is none.
+    /// The ARN of alarm `name`; `None` when there is none. Lookups of alarms being made at
+    /// once share their describes (see `batch`): one per 100 names, the most one takes.
     async fn alarm_arn(&self, name: &str, what: &str) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .cloudwatch
-            .describe_alarms()
-            .alarm_names(name)
-            .alarm_types(AlarmType::MetricAlarm)
-            .send()
-            .await
-            .map_err(|e| classify(e, what))?;
-        Ok(out
-            .metric_alarms()
-            .iter()
-            .find(|alarm| alarm.alarm_name() == Some(name))
-            .and_then(|alarm| alarm.alarm_arn().map(str::to_string)))
+        let cloudwatch = self.cloudwatch.clone();
+        let what = what.to_string();
+        let fetch: Fetch<String> = Box::new(move |names: Vec<String>| {
+            async move {
+                let mut arns = BTreeMap::new();
+                for chunk in names.chunks(100) {
+                    let pages: Vec<_> = cloudwatch
+                        .describe_alarms()
+                        .set_alarm_names(Some(chunk.to_vec()))
+                        .alarm_types(AlarmType::MetricAlarm)
+                        .into_paginator()
+                        .send()
+                        .try_collect()
+                        .await
+                        .map_err(|e| classify(e, &what))?;
+                    for alarm in pages.iter().flat_map(|p| p.metric_alarms()) {
+                        if let (Some(name), Some(arn)) = (alarm.alarm_name(), alarm.alarm_arn()) {
+                            arns.insert(name.to_string(), arn.to_string());
+                        }
+                    }
+                }
+                Ok(arns)
+            }
+            .boxed()
+        });
+        self.alarm_arns.get(name, fetch).await
     }
 
     /// The tags of the environment's alarms by ARN, from the Resource Groups Tagging API (one

@@ -17,12 +17,13 @@ use envctl_engine::{
 use envctl_spec::{DesiredResource, ResourceKind, Value};
 
 use super::{AwsKind, KindRead, Service};
+use crate::aws::batch::Fetch;
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
 use crate::aws::rds::{claim_rds, is_going, rds_tags, tag_map};
-use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, Prefixed, wait_until};
 use crate::aws::{AwsProvider, field_id, field_ids, field_str, live, tags_to_apply, text};
+use futures::FutureExt;
 
 /// The `db_cluster` kind.
 #[derive(Debug)]
@@ -221,14 +222,34 @@ impl AwsProvider {
         identifier: &str,
         what: &str,
     ) -> Result<Option<aws_sdk_rds::types::DbCluster>, ProviderError> {
-        let out = self
-            .rds
-            .describe_db_clusters()
-            .db_cluster_identifier(identifier)
-            .send()
-            .await
-            .map_err(|e| classify(e, what));
-        Ok(unless_unknown(out)?.and_then(|out| out.db_clusters().first().cloned()))
+        // Lookups of clusters in flight at once share one describe (see `batch`), by filter,
+        // so that one not visible yet is absent, not an error for all.
+        let rds = self.rds.clone();
+        let what = what.to_string();
+        let fetch: Fetch<aws_sdk_rds::types::DbCluster> = Box::new(move |ids: Vec<String>| {
+            async move {
+                let clusters: Vec<_> = rds
+                    .describe_db_clusters()
+                    .filters(
+                        aws_sdk_rds::types::Filter::builder()
+                            .name("db-cluster-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                Ok(clusters
+                    .into_iter()
+                    .filter_map(|c| Some((c.db_cluster_identifier()?.to_lowercase(), c)))
+                    .collect())
+            }
+            .boxed()
+        });
+        self.clusters.get(&identifier.to_lowercase(), fetch).await
     }
 
     /// Waits until RDS no longer knows the cluster `identifier`.

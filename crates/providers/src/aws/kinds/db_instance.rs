@@ -12,12 +12,13 @@ use envctl_engine::{
 use envctl_spec::{DesiredResource, ResourceKind};
 
 use super::{AwsKind, KindRead, Service};
+use crate::aws::batch::Fetch;
 use crate::aws::error::classify;
 use crate::aws::once::rds_no_retry;
 use crate::aws::rds::{claim_rds, is_going, rds_tags, tag_map};
-use crate::aws::unless_unknown;
 use crate::aws::wait::{Poll, Prefixed, wait_until};
 use crate::aws::{AwsProvider, field_id, field_str, live, tags_to_apply, text};
+use futures::FutureExt;
 
 /// The `db_instance` kind.
 #[derive(Debug)]
@@ -119,14 +120,36 @@ impl AwsProvider {
         identifier: &str,
         what: &str,
     ) -> Result<Option<aws_sdk_rds::types::DbInstance>, ProviderError> {
-        let out = self
-            .rds
-            .describe_db_instances()
-            .db_instance_identifier(identifier)
-            .send()
+        // Lookups of DB instances in flight at once share one describe (see `batch`), by
+        // filter, so that one not visible yet is absent, not an error for all.
+        let rds = self.rds.clone();
+        let what = what.to_string();
+        let fetch: Fetch<aws_sdk_rds::types::DbInstance> = Box::new(move |ids: Vec<String>| {
+            async move {
+                let instances: Vec<_> = rds
+                    .describe_db_instances()
+                    .filters(
+                        aws_sdk_rds::types::Filter::builder()
+                            .name("db-instance-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                Ok(instances
+                    .into_iter()
+                    .filter_map(|i| Some((i.db_instance_identifier()?.to_lowercase(), i)))
+                    .collect())
+            }
+            .boxed()
+        });
+        self.db_instances
+            .get(&identifier.to_lowercase(), fetch)
             .await
-            .map_err(|e| classify(e, what));
-        Ok(unless_unknown(out)?.and_then(|out| out.db_instances().first().cloned()))
     }
 
     /// Waits until RDS no longer knows the DB instance `identifier`.

@@ -22,6 +22,7 @@ use envctl_spec::{DesiredResource, ResourceKind, Value};
 use sha2::{Digest, Sha256};
 
 use super::{AwsKind, KindRead, Service};
+use crate::aws::batch::Fetch;
 use crate::aws::ec2::{
     exact_ownership_filters, in_vpcs, no_id, other_than, ownership_filters, tag_map,
     tag_specification, untracked,
@@ -30,6 +31,7 @@ use crate::aws::error::classify;
 use crate::aws::once::ec2_no_retry;
 use crate::aws::wait::{Poll, wait_until};
 use crate::aws::{AwsProvider, field_id, field_ids, field_str, live, ours, tags_to_apply, text};
+use futures::FutureExt;
 
 /// Instance states that count as existing (terminated ones stay listed for a while).
 const LIVE_INSTANCE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
@@ -431,23 +433,46 @@ impl AwsProvider {
         .await
     }
 
-    /// The instance's run state; `None` when it is gone.
+    /// The instance's run state; `None` when it is gone (or not visible yet). Lookups of
+    /// instances in flight at once share one DescribeInstances (see `batch`).
     async fn instance_state(
         &self,
         id: &str,
         what: &str,
     ) -> Result<Option<InstanceStateName>, ProviderError> {
-        let out = self.ec2.describe_instances().instance_ids(id).send().await;
-        let out = match out.map_err(|e| classify(e, what)) {
-            Ok(out) => out,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(other) => return Err(other),
-        };
-        Ok(out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find_map(|i| i.state().and_then(|s| s.name()).cloned()))
+        let ec2 = self.ec2.clone();
+        let what = what.to_string();
+        let fetch: Fetch<InstanceStateName> = Box::new(move |ids: Vec<String>| {
+            async move {
+                // By filter, so that an id not visible yet is absent, not an error for all.
+                let reservations: Vec<_> = ec2
+                    .describe_instances()
+                    .filters(
+                        Filter::builder()
+                            .name("instance-id")
+                            .set_values(Some(ids))
+                            .build(),
+                    )
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, &what))?;
+                Ok(reservations
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(|i| {
+                        Some((
+                            i.instance_id()?.to_string(),
+                            i.state().and_then(|s| s.name())?.clone(),
+                        ))
+                    })
+                    .collect())
+            }
+            .boxed()
+        });
+        self.instance_states.get(id, fetch).await
     }
 
     /// Starts a stopped instance (waiting out `stopping` first) and waits until it runs.
