@@ -447,14 +447,7 @@ pub async fn connect(
     for name in &names {
         check_region(&region(global, loaded, name))?;
     }
-    let endpoint = global.endpoint_url.clone().or_else(|| {
-        std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|e| !e.is_empty())
-    });
-    if let Some(endpoint) = endpoint {
-        check_endpoint(&endpoint).await?;
-    }
+    check_explicit_endpoint(global).await?;
     for name in proven {
         if let Some(profile) = aws_settings(global, loaded, name)
             .profile
@@ -527,14 +520,7 @@ pub async fn connect_without_spec(
     region: &str,
 ) -> anyhow::Result<(AwsProvider, String)> {
     check_region(region)?;
-    let endpoint = global.endpoint_url.clone().or_else(|| {
-        std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|e| !e.is_empty())
-    });
-    if let Some(endpoint) = endpoint {
-        check_endpoint(&endpoint).await?;
-    }
+    check_explicit_endpoint(global).await?;
     if let Some(profile) = global
         .profile
         .clone()
@@ -556,6 +542,20 @@ pub async fn connect_without_spec(
         identity.arn
     ));
     Ok((provider, identity.account))
+}
+
+/// Checks, when an endpoint is given (`--endpoint-url` or `AWS_ENDPOINT_URL`), that it is a
+/// URL something answers at.
+async fn check_explicit_endpoint(global: &GlobalArgs) -> anyhow::Result<()> {
+    let endpoint = global.endpoint_url.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    match endpoint {
+        Some(endpoint) => check_endpoint(&endpoint).await,
+        None => Ok(()),
+    }
 }
 
 /// A region is lowercase words and a number joined by dashes (`eu-west-1`, `us-gov-west-1`).

@@ -99,8 +99,8 @@ pub fn draft(resources: &[LiveResource], request: &ImportRequest) -> Result<Impo
     let found = kept.iter().map(|r| (*r).clone()).collect();
     let mut drafting = Drafting::new(request, kept);
     drafting.name_resources();
-    drafting.networks();
-    drafting.subnets();
+    drafting.tables(ResourceKind::Vpc, &[], &["cidr"]);
+    drafting.tables(ResourceKind::Subnet, &["vpc"], &["cidr", "zone"]);
     drafting.security_groups();
     drafting.instances();
     drafting.databases();
@@ -452,28 +452,28 @@ impl<'a> Drafting<'a> {
         });
     }
 
-    fn networks(&mut self) {
-        for vpc in self.of_kind(ResourceKind::Vpc) {
-            let name = self.names[&vpc.address].clone();
+    /// One table per resource of `kind`: its references among `references` by name, then
+    /// its `copied` fields as they are.
+    fn tables(&mut self, kind: ResourceKind, references: &[&str], copied: &[&str]) {
+        for resource in self.of_kind(kind) {
+            let name = self.names[&resource.address].clone();
             let mut fields = Fields::new();
-            copy_str(&mut fields, vpc, "cidr");
-            self.push("vpc", &name, vpc, fields);
-            self.member(Address::new(ResourceKind::Vpc, &name), &vpc.id);
+            for field in references {
+                if let Some(target) = self.name(resource.fields.get(*field)) {
+                    fields.push((field.to_string(), DraftValue::Str(target)));
+                }
+            }
+            for field in copied {
+                copy_str(&mut fields, resource, field);
+            }
+            self.table(kind, &name, resource, fields);
         }
     }
 
-    fn subnets(&mut self) {
-        for subnet in self.of_kind(ResourceKind::Subnet) {
-            let name = self.names[&subnet.address].clone();
-            let mut fields = Fields::new();
-            if let Some(vpc) = self.name(subnet.fields.get("vpc")) {
-                fields.push(("vpc".to_string(), DraftValue::Str(vpc)));
-            }
-            copy_str(&mut fields, subnet, "cidr");
-            copy_str(&mut fields, subnet, "zone");
-            self.push("subnet", &name, subnet, fields);
-            self.member(Address::new(ResourceKind::Subnet, &name), &subnet.id);
-        }
+    /// The table of `resource` as `kind.name`, and the member it makes.
+    fn table(&mut self, kind: ResourceKind, name: &str, resource: &LiveResource, fields: Fields) {
+        self.push(kind.as_str(), name, resource, fields);
+        self.member(Address::new(kind, name), &resource.id);
     }
 
     fn security_groups(&mut self) {
@@ -509,8 +509,7 @@ impl<'a> Drafting<'a> {
                 }
                 fields.push((direction.to_string(), DraftValue::List(drafted)));
             }
-            self.push("security_group", &name, group, fields);
-            self.member(Address::new(ResourceKind::SecurityGroup, &name), &group.id);
+            self.table(ResourceKind::SecurityGroup, &name, group, fields);
         }
     }
 
@@ -800,8 +799,7 @@ impl<'a> Drafting<'a> {
                     }
                 },
             }
-            self.push(kind.as_str(), name, resource, fields);
-            self.member(Address::new(kind, name), &resource.id);
+            self.table(kind, name, resource, fields);
         }
     }
 

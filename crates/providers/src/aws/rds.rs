@@ -113,22 +113,12 @@ impl AwsProvider {
         if scope.network.is_some() {
             // An import asks every group for its tags; what is outside the network is told
             // apart later, by what refers to it.
-            let Some(arn) = arn else {
-                return Ok(None);
-            };
-            return match self.rds_tags_of(arn, name).await {
-                Ok(tags) => Ok(Some((unmanaged_address(kind, name), tags))),
-                Err(ProviderError::NotFound { .. }) => Ok(None),
-                Err(other) => Err(other),
-            };
+            let tags = self.rds_tags_unless_gone(arn, name).await?;
+            return Ok(tags.map(|tags| (unmanaged_address(kind, name), tags)));
         }
-        let Some(arn) = arn.filter(|_| name.starts_with(&name_prefix(scope))) else {
+        let arn = arn.filter(|_| name.starts_with(&name_prefix(scope)));
+        let Some(tags) = self.rds_tags_unless_gone(arn, name).await? else {
             return Ok(None);
-        };
-        let tags = match self.rds_tags_of(arn, name).await {
-            Ok(tags) => tags,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(other) => return Err(other),
         };
         if !owned_by(&tags, scope) {
             not_ours(read, kind, name, &tags, scope);
@@ -146,18 +136,30 @@ impl AwsProvider {
         arn: Option<&str>,
         scope: &Scope,
     ) -> Result<Option<(Address, BTreeMap<String, String>)>, ProviderError> {
-        let Some(arn) = arn else {
+        let Some(tags) = self.rds_tags_unless_gone(arn, name).await? else {
             return Ok(None);
-        };
-        let tags = match self.rds_tags_of(arn, name).await {
-            Ok(tags) => tags,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(other) => return Err(other),
         };
         if !owned_by(&tags, scope) {
             return Ok(None);
         }
         Ok(address_from_tags(&tags, kind).map(|address| (address, tags)))
+    }
+
+    /// The tags of the resource at `arn`; `None` without an ARN, or when it is gone since it
+    /// was listed.
+    async fn rds_tags_unless_gone(
+        &self,
+        arn: Option<&str>,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let Some(arn) = arn else {
+            return Ok(None);
+        };
+        match self.rds_tags_of(arn, name).await {
+            Ok(tags) => Ok(Some(tags)),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     pub(super) async fn rds_tags_of(
