@@ -274,3 +274,45 @@ fn all_ids(inventory: &Inventory) -> BTreeSet<String> {
     .map(|item| item["id"].as_str().unwrap_or_default().to_string())
     .collect()
 }
+
+/// The throttled answers of the requests counted since the proxy's last reset.
+fn throttled_answers(proxy: &Proxy) -> u64 {
+    proxy.stats()["rate_limited_by_action"]
+        .as_object()
+        .map_or(0, |by_action| {
+            by_action.values().filter_map(|n| n.as_u64()).sum()
+        })
+}
+
+#[test]
+fn against_request_limits_paced_sending_meets_fewer_throttles_than_fixed_backoff() {
+    // AWS limits requests per account, service and API family with a token bucket: here 5
+    // per second with a burst of 5. 20 instances and their 21 alarms are 41 launches and
+    // alarm writes in two families, sent 10 at a time. Each mode gets an account of its own.
+    let twenty = (
+        FOUR_INSTANCES.0,
+        r#"instance.app = { instance_type = "t3.medium", count = 20 }"#,
+    );
+    let mut throttled = Vec::new();
+    for mode in ["standard", "adaptive"] {
+        let emulator = Emulator::start();
+        let proxy = Proxy::start_with(&emulator, &["--rate-limit", "5", "--burst", "5"]);
+        let project = Project::new(&format!("limits-{mode}"), &[twenty]);
+        let mut args = vec!["apply", "staging", "--yes"];
+        if mode == "standard" {
+            // Adaptive is the default.
+            args.extend(["--retry-mode", "standard"]);
+        }
+        let run = project.envctl_via(&proxy.endpoint, &args);
+        if mode == "adaptive" {
+            run.expect_code(0);
+            assert_exactly_once(&emulator.inventory(), &expected(&project, &emulator));
+        }
+        throttled.push(throttled_answers(&proxy));
+    }
+    let (fixed, paced) = (throttled[0], throttled[1]);
+    assert!(
+        paced * 2 <= fixed,
+        "paced sending got {paced} throttled answers, fixed backoff {fixed}"
+    );
+}

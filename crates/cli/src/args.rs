@@ -81,8 +81,9 @@ pub struct GlobalArgs {
     /// AWS requests per second at most, per service, retries included
     #[arg(long, global = true, value_parser = parse_rate)]
     pub max_requests_per_second: Option<f64>,
-    /// How throttling is met: `adaptive` slows the sending rate per service down while AWS
-    /// throttles (and back up as calls succeed); `standard` only backs each call off
+    /// How throttling is met: `adaptive` paces each service's reads and changes, slowing
+    /// them down while AWS throttles and back up as answers come unthrottled (each call
+    /// still backs off too); `standard` only backs each call off
     #[arg(long, global = true, value_enum, default_value_t)]
     pub retry_mode: RetryMode,
     /// How long to wait for one resource to become usable or go away: `30m`, `2h` (default:
@@ -213,11 +214,14 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// The SDK's retry mode.
+/// How throttling is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum RetryMode {
-    Adaptive,
+    // Paced sending per service and API family, fed by throttle answers, and each call's
+    // backoff (plain comments: doc comments would turn every `--help` into the long form).
     #[default]
+    Adaptive,
+    // Each call's backoff only.
     Standard,
 }
 

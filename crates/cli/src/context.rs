@@ -409,7 +409,7 @@ fn flag_settings(global: &GlobalArgs, region: String) -> AwsSettings {
     settings.max_attempts = global.max_attempts;
     settings.initial_backoff = global.initial_backoff;
     settings.max_requests_per_second = global.max_requests_per_second;
-    settings.adaptive_retries = global.retry_mode == crate::args::RetryMode::Adaptive;
+    settings.paced_sending = global.retry_mode == crate::args::RetryMode::Adaptive;
     if let Some(timeout) = global.wait_timeout {
         settings.waits = envctl_providers::Timeouts::all(timeout);
     }

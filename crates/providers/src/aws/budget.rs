@@ -1,9 +1,13 @@
-//! A per-service request budget (`--max-requests-per-second`).
+//! The HTTP client of each service: a per-service request budget (`--max-requests-per-second`,
+//! a ceiling) and the turn of the request's API family ([`super::pace`]) before each send.
 //!
 //! Owns [`RequestBudget`], a token bucket, [`BudgetedHttpClient`], an HTTP client that
-//! spends one token per request attempt before sending it, and the choice of HTTP client. Invariants: retries spend tokens
+//! waits for its family's turn and spends one budget token per request attempt before
+//! sending it, and the choice of HTTP client. Invariants: retries wait and spend tokens
 //! too (a throttled account is not hammered by retries); each service client has its own
-//! budget, as AWS throttles per service; a request waits for a token, it is never dropped.
+//! budget, as AWS throttles per service; a request waits for a token, it is never dropped;
+//! an attempt's timeout ([`ATTEMPT_TIMEOUT`]) runs from when it is sent, never while it
+//! waits for its turn.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +18,14 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+use aws_smithy_runtime_api::client::result::ConnectorError;
+
+use super::pace::{self, SendingRates};
+
+/// How long one attempt may wait for AWS's answer once it is sent (its turn and budget
+/// waited for first).
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A token bucket refilled at `rate` tokens per second, holding at most `rate` (at least 1).
 #[derive(Debug)]
@@ -54,29 +66,20 @@ impl RequestBudget {
     }
 }
 
-/// The default HTTPS client behind a request budget.
+/// The default HTTP(S) client behind a family's turn and a request budget.
 #[derive(Debug, Clone)]
 pub(crate) struct BudgetedHttpClient {
     inner: SharedHttpClient,
-    budget: Arc<RequestBudget>,
+    budget: Option<Arc<RequestBudget>>,
+    pacing: Option<Arc<SendingRates>>,
 }
 
-impl BudgetedHttpClient {
-    /// `inner` spending from a budget of `rate` requests per second.
-    pub(crate) fn new(inner: SharedHttpClient, rate: f64) -> Self {
-        BudgetedHttpClient {
-            inner,
-            budget: Arc::new(RequestBudget::new(rate)),
-        }
-    }
-}
-
-/// The HTTP client for one service: plain HTTP when the endpoint is `http://` (a local
-/// emulator: no TLS set-up, which costs tens of milliseconds per run), the SDK's default
-/// rustls client otherwise; behind a request budget when one is set.
-pub(crate) fn http_client(plain_http: bool, rate: Option<f64>) -> SharedHttpClient {
+/// The transport: plain HTTP when the endpoint is `http://` (a local emulator: no TLS
+/// set-up, which costs tens of milliseconds per run), the SDK's default rustls client
+/// otherwise.
+pub(crate) fn transport(plain_http: bool) -> SharedHttpClient {
     let builder = aws_smithy_http_client::Builder::new();
-    let inner = if plain_http {
+    if plain_http {
         builder.build_http()
     } else {
         builder
@@ -84,11 +87,21 @@ pub(crate) fn http_client(plain_http: bool, rate: Option<f64>) -> SharedHttpClie
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .build_https()
-    };
-    match rate {
-        Some(rate) => SharedHttpClient::new(BudgetedHttpClient::new(inner, rate)),
-        None => inner,
     }
+}
+
+/// The HTTP client for one service: `inner` (a [`transport`], shared) behind its families' turns (when the
+/// provider paces) and a request budget (when one is set).
+pub(crate) fn http_client(
+    inner: SharedHttpClient,
+    rate: Option<f64>,
+    pacing: Option<Arc<SendingRates>>,
+) -> SharedHttpClient {
+    SharedHttpClient::new(BudgetedHttpClient {
+        inner,
+        budget: rate.map(|rate| Arc::new(RequestBudget::new(rate))),
+        pacing,
+    })
 }
 
 impl HttpClient for BudgetedHttpClient {
@@ -100,6 +113,7 @@ impl HttpClient for BudgetedHttpClient {
         SharedHttpConnector::new(BudgetedConnector {
             inner: self.inner.http_connector(settings, components),
             budget: self.budget.clone(),
+            pacing: self.pacing.clone(),
         })
     }
 }
@@ -107,16 +121,27 @@ impl HttpClient for BudgetedHttpClient {
 #[derive(Debug)]
 struct BudgetedConnector {
     inner: SharedHttpConnector,
-    budget: Arc<RequestBudget>,
+    budget: Option<Arc<RequestBudget>>,
+    pacing: Option<Arc<SendingRates>>,
 }
 
 impl HttpConnector for BudgetedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let budget = self.budget.clone();
+        let pacing = self.pacing.clone();
         HttpConnectorFuture::new(async move {
-            budget.acquire().await;
-            inner.call(request).await
+            if let Some(budget) = budget {
+                budget.acquire().await;
+            }
+            pace::wait_turn(pacing.as_deref(), &request).await;
+            // The attempt's time counts from here: waiting for a turn is not waiting for AWS.
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, inner.call(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(ConnectorError::timeout(
+                    format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()).into(),
+                )),
+            }
         })
     }
 }

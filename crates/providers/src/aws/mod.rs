@@ -26,6 +26,7 @@ mod error;
 mod kinds;
 pub mod lock;
 mod once;
+mod pace;
 mod rds;
 mod rules;
 mod trace;
@@ -68,12 +69,13 @@ pub struct AwsSettings {
     pub initial_backoff: Duration,
     /// How long to wait for a resource to become usable or go away, by kind.
     pub waits: Timeouts,
-    /// Requests per second at most, per service (EC2, RDS, S3 each), retries included.
+    /// Requests per second at most, per service (EC2, RDS, S3 each), retries included: a
+    /// ceiling, whatever the paced sending rate.
     pub max_requests_per_second: Option<f64>,
-    /// The SDK's adaptive retry mode: a client-side rate limiter per service that slows the
-    /// sending rate down when AWS throttles and speeds it up again as answers succeed (on by
-    /// default); off: the standard mode, a fixed exponential backoff per call.
-    pub adaptive_retries: bool,
+    /// Paced sending (on by default): each service's reads and changes are sent at a rate
+    /// that throttle answers cut and quiet answers raise again ([`pace`]), on top of each
+    /// call's backoff; off: only each call's own exponential backoff.
+    pub paced_sending: bool,
     /// A role to assume (STS AssumeRole) for every call, with the credentials above as the
     /// caller's.
     pub assume_role: Option<AssumeRole>,
@@ -111,8 +113,9 @@ pub struct Identity {
 }
 
 impl AwsSettings {
-    /// AWS's defaults for `region`: 10 attempts (so that a heavily throttled account still
-    /// converges), 1 s initial backoff, waits sized per kind ([`Timeouts::default`]).
+    /// The defaults for `region`: 10 attempts (so that a heavily throttled account still
+    /// converges), 200 ms initial backoff, paced sending, waits sized per kind
+    /// ([`Timeouts::default`]).
     pub fn new(region: impl Into<String>) -> Self {
         AwsSettings {
             region: region.into(),
@@ -122,7 +125,7 @@ impl AwsSettings {
             initial_backoff: Duration::from_millis(200),
             waits: Timeouts::default(),
             max_requests_per_second: None,
-            adaptive_retries: true,
+            paced_sending: true,
             assume_role: None,
             expected_account: None,
             on_retry: None,
@@ -171,6 +174,9 @@ pub struct AwsProvider {
     db_instances: batch::Batcher<aws_sdk_rds::types::DbInstance>,
     /// The ARNs of alarms being made, looked up together.
     alarm_arns: batch::Batcher<String>,
+    /// The sending rates of paced sending (`None`: off), which creates backing off tell of
+    /// their calls.
+    pacing: Option<std::sync::Arc<pace::SendingRates>>,
 }
 
 impl AwsProvider {
@@ -179,19 +185,17 @@ impl AwsProvider {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(settings.region.clone()))
             .retry_config(
-                if settings.adaptive_retries {
-                    RetryConfig::adaptive()
-                } else {
-                    RetryConfig::standard()
-                }
-                .with_max_attempts(settings.max_attempts.max(1))
-                .with_initial_backoff(settings.initial_backoff)
-                .with_max_backoff(MAX_BACKOFF),
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(settings.initial_backoff)
+                    .with_max_backoff(MAX_BACKOFF),
             )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(60))
+                    // An attempt's answer is timed in `budget` once the request is sent (a
+                    // paced request may wait for its turn first); its body as it is read.
+                    .read_timeout(budget::ATTEMPT_TIMEOUT)
                     .build(),
             );
         if let Some(profile) = &settings.profile {
@@ -210,7 +214,7 @@ impl AwsProvider {
         if plain_http {
             // A local emulator: skip TLS set-up (loading the system's root certificates costs
             // tens of milliseconds per run) in every client the configuration builds.
-            loader = loader.http_client(budget::http_client(true, None));
+            loader = loader.http_client(budget::transport(true));
         }
         let config = loader.load().await;
         let config = match &settings.assume_role {
@@ -241,34 +245,36 @@ impl AwsProvider {
         let custom_endpoint =
             endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let call_log = trace::CallLog::new(settings.on_retry.clone(), settings.max_attempts.max(1));
-        let mut ec2_config =
-            aws_sdk_ec2::config::Builder::from(&config).interceptor(call_log.clone());
-        let mut rds_config =
-            aws_sdk_rds::config::Builder::from(&config).interceptor(call_log.clone());
-        let mut s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(custom_endpoint)
-            .interceptor(call_log.clone());
-        let mut logs_config =
-            aws_sdk_cloudwatchlogs::config::Builder::from(&config).interceptor(call_log.clone());
-        let mut cloudwatch_config =
-            aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(call_log.clone());
-        let mut tagging_config = aws_sdk_resourcegroupstagging::config::Builder::from(&config)
-            .interceptor(call_log.clone());
-        let mut ssm_config =
-            aws_sdk_ssm::config::Builder::from(&config).interceptor(call_log.clone());
-        let sts_config = aws_sdk_sts::config::Builder::from(&config).interceptor(call_log.clone());
-        if let Some(rate) = settings.max_requests_per_second {
-            // One client, and so one budget, per service: AWS throttles each on its own.
-            let rate = Some(rate);
-            ec2_config = ec2_config.http_client(budget::http_client(plain_http, rate));
-            rds_config = rds_config.http_client(budget::http_client(plain_http, rate));
-            s3_config = s3_config.http_client(budget::http_client(plain_http, rate));
-            logs_config = logs_config.http_client(budget::http_client(plain_http, rate));
-            ssm_config = ssm_config.http_client(budget::http_client(plain_http, rate));
-            cloudwatch_config =
-                cloudwatch_config.http_client(budget::http_client(plain_http, rate));
-            tagging_config = tagging_config.http_client(budget::http_client(plain_http, rate));
+        let pacing = settings
+            .paced_sending
+            .then(|| std::sync::Arc::new(pace::SendingRates::default()));
+        // One HTTP client, and so one budget, per service: AWS throttles each on its own. The
+        // pacer names each attempt's family for the client and hears its answer.
+        let rate = settings.max_requests_per_second;
+        let transport = budget::transport(plain_http);
+        let http = || budget::http_client(transport.clone(), rate, pacing.clone());
+        let pacer = pacing.clone().map(pace::Pacer::new);
+        macro_rules! service_config {
+            ($builder:expr) => {{
+                let mut builder = $builder.interceptor(call_log.clone()).http_client(http());
+                if let Some(pacer) = &pacer {
+                    builder = builder.interceptor(pacer.clone());
+                }
+                builder
+            }};
         }
+        let ec2_config = service_config!(aws_sdk_ec2::config::Builder::from(&config));
+        let rds_config = service_config!(aws_sdk_rds::config::Builder::from(&config));
+        let s3_config = service_config!(
+            aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint)
+        );
+        let logs_config = service_config!(aws_sdk_cloudwatchlogs::config::Builder::from(&config));
+        let cloudwatch_config = service_config!(aws_sdk_cloudwatch::config::Builder::from(&config));
+        let tagging_config = service_config!(aws_sdk_resourcegroupstagging::config::Builder::from(
+            &config
+        ));
+        let ssm_config = service_config!(aws_sdk_ssm::config::Builder::from(&config));
+        let sts_config = service_config!(aws_sdk_sts::config::Builder::from(&config));
         AwsProvider {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
             rds: aws_sdk_rds::Client::from_conf(rds_config.build()),
@@ -291,6 +297,7 @@ impl AwsProvider {
             clusters: batch::Batcher::default(),
             db_instances: batch::Batcher::default(),
             alarm_arns: batch::Batcher::default(),
+            pacing,
         }
     }
 }

@@ -16,6 +16,7 @@ use aws_config::retry::RetryConfig;
 use envctl_engine::ProviderError;
 
 use super::AwsProvider;
+use super::pace::Family;
 
 /// An EC2 per-call configuration without SDK retries (for creates).
 pub(crate) fn ec2_no_retry() -> aws_sdk_ec2::config::Builder {
@@ -36,12 +37,13 @@ fn outcome_unknown(error: &ProviderError) -> bool {
 }
 
 impl AwsProvider {
-    /// Sends `create` at most once per attempt; after an answer that leaves the outcome
-    /// unknown, `find` looks for what the call may have made, and a found resource is
+    /// Sends `create` (a change of `service`) at most once per attempt; after an answer that
+    /// leaves the outcome unknown, `find` looks for what the call may have made, and a found resource is
     /// adopted instead of creating a second one.
     pub(crate) async fn create_once<T, C, CF, F, FF>(
         &self,
         what: &str,
+        service: &str,
         mut create: C,
         mut find: F,
     ) -> Result<T, ProviderError>
@@ -75,6 +77,11 @@ impl AwsProvider {
                 return Err(error);
             }
             attempt += 1;
+            // Still a call of its family while it backs off (see `pace`).
+            let _calling = self
+                .pacing
+                .as_ref()
+                .map(|rates| rates.call(&Family::of(service, "Create")));
             tokio::time::sleep(jittered(backoff)).await;
             backoff = (backoff * 2).min(super::MAX_BACKOFF);
         }

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
     FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -70,14 +70,16 @@ impl Storable for LastAttempt {
     type Storer = StoreReplace<Self>;
 }
 
-/// What a failed attempt met, from its answer's status and error code (never its content).
-fn attempt_outcome(context: &FinalizerInterceptorContextRef<'_>) -> String {
-    let Some(response) = context.response() else {
-        return "no answer".to_string();
-    };
+/// Whether an answer is AWS throttling the request, from its status and error code: HTTP
+/// 429, or an error whose code names throttling (EC2's `RequestLimitExceeded` comes as 503,
+/// RDS's `Throttling` as 400).
+pub(crate) fn is_throttling(response: &HttpResponse) -> bool {
     let status = response.status().as_u16();
-    let throttled = status == 429
-        || response.body().bytes().is_some_and(|body| {
+    if status == 429 {
+        return true;
+    }
+    status >= 400
+        && response.body().bytes().is_some_and(|body| {
             let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
             [
                 "Throttl",
@@ -87,11 +89,18 @@ fn attempt_outcome(context: &FinalizerInterceptorContextRef<'_>) -> String {
             ]
             .iter()
             .any(|code| text.contains(code))
-        });
-    if throttled {
+        })
+}
+
+/// What a failed attempt met, from its answer's status and error code (never its content).
+fn attempt_outcome(context: &FinalizerInterceptorContextRef<'_>) -> String {
+    let Some(response) = context.response() else {
+        return "no answer".to_string();
+    };
+    if is_throttling(response) {
         "throttling".to_string()
     } else {
-        format!("HTTP {status}")
+        format!("HTTP {}", response.status().as_u16())
     }
 }
 

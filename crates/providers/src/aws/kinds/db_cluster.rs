@@ -303,6 +303,7 @@ impl AwsProvider {
             let tags = rds_tags(&tags_to_apply(desired));
             self.create_once(
                 &what,
+                crate::aws::pace::RDS,
                 || async {
                     self.rds
                         .create_db_cluster()

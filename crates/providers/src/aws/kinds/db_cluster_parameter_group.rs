@@ -123,6 +123,7 @@ impl AwsKind for DbClusterParameterGroup {
             let tags = rds_tags(&tags_to_apply(desired));
             aws.create_once(
                 &what,
+                crate::aws::pace::RDS,
                 || async {
                     aws.rds
                         .create_db_cluster_parameter_group()

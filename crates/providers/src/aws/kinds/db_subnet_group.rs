@@ -222,6 +222,7 @@ impl AwsProvider {
         let tags = rds_tags(&tags_to_apply(desired));
         self.create_once(
             &what,
+            crate::aws::pace::RDS,
             || async {
                 self.rds
                     .create_db_subnet_group()

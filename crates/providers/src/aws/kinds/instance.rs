@@ -344,6 +344,7 @@ impl AwsProvider {
         let id = self
             .create_once(
                 &what,
+                crate::aws::pace::EC2,
                 || async {
                     let out = request
                         .clone()

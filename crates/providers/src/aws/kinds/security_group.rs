@@ -239,6 +239,7 @@ impl AwsProvider {
         let created = self
             .create_once(
                 &what,
+                crate::aws::pace::EC2,
                 || async {
                     let out = self
                         .ec2

@@ -94,6 +94,7 @@ impl AwsProvider {
         let old_copy = ids.get(&desired.address).map(String::as_str);
         self.create_once(
             &what,
+            crate::aws::pace::EC2,
             || async {
                 let out = self
                     .ec2
