@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Emulator, Project};
+use crate::support::{Emulator, Project, Run};
 
 /// Builds an environment the way a person does in the console (no envctl tags).
 fn build_by_hand(emulator: &Emulator, plan: Value) -> Value {
@@ -37,6 +37,23 @@ fn untagged_instances(emulator: &Emulator) -> usize {
         .count()
 }
 
+/// `envctl import staging` of the VPC `vpc` of the project `shop`, before any spec exists.
+fn import_staging(project: &Project, emulator: &Emulator, vpc: &str) -> Run {
+    project.envctl(
+        emulator,
+        &[
+            "--region",
+            "us-east-1",
+            "import",
+            "staging",
+            "--vpc",
+            vpc,
+            "--project",
+            "shop",
+        ],
+    )
+}
+
 #[test]
 fn a_hand_built_environment_is_imported_adopted_and_then_planned_with_no_change() {
     let emulator = Emulator::start();
@@ -51,21 +68,7 @@ fn a_hand_built_environment_is_imported_adopted_and_then_planned_with_no_change(
     );
     let vpc = staging["vpc"].as_str().unwrap();
 
-    let import = project
-        .envctl(
-            &emulator,
-            &[
-                "--region",
-                "us-east-1",
-                "import",
-                "staging",
-                "--vpc",
-                vpc,
-                "--project",
-                "shop",
-            ],
-        )
-        .expect_code(0);
+    let import = import_staging(&project, &emulator, vpc).expect_code(0);
     let spec = project.spec_text();
     // Named as a person named them, without the project's and environment's words; the two
     // web servers are one role; versions as found; references by name.
@@ -244,21 +247,7 @@ fn adopt_refuses_a_resource_of_another_environment_before_tagging_anything() {
         }),
     );
     let vpc = built["vpc"].as_str().unwrap();
-    project
-        .envctl(
-            &emulator,
-            &[
-                "--region",
-                "us-east-1",
-                "import",
-                "staging",
-                "--vpc",
-                vpc,
-                "--project",
-                "shop",
-            ],
-        )
-        .expect_code(0);
+    import_staging(&project, &emulator, vpc).expect_code(0);
     // Meanwhile someone claims the web group for another environment.
     let web = built["web"].as_str().unwrap();
     emulator.client(&["set-tag", web, "envctl:project", "shop"]);
@@ -279,21 +268,7 @@ fn adopt_refuses_a_resource_of_another_environment_before_tagging_anything() {
     assert!(found["tags"].get("envctl:project").is_none(), "{found}");
     // An unknown VPC is said so, and nothing is written.
     let other = Project::empty("import-unknown");
-    let unknown = other
-        .envctl(
-            &emulator,
-            &[
-                "--region",
-                "us-east-1",
-                "import",
-                "staging",
-                "--vpc",
-                "vpc-0000000000000dead",
-                "--project",
-                "shop",
-            ],
-        )
-        .expect_code(1);
+    let unknown = import_staging(&other, &emulator, "vpc-0000000000000dead").expect_code(1);
     assert!(
         unknown.stderr.contains("there is no VPC"),
         "{}",

@@ -600,17 +600,11 @@ impl<'a> Drafting<'a> {
             "count".to_string(),
             DraftValue::Int(i64::try_from(members.len()).unwrap_or(i64::MAX)),
         ));
-        fields.push((
-            "subnets".to_string(),
-            DraftValue::List(subnets.into_iter().map(DraftValue::Str).collect()),
-        ));
+        fields.push(("subnets".to_string(), name_list(subnets)));
         let groups = self
             .names(first.fields.get("security_groups"))
             .unwrap_or_default();
-        fields.push((
-            "security_groups".to_string(),
-            DraftValue::List(groups.into_iter().map(DraftValue::Str).collect()),
-        ));
+        fields.push(("security_groups".to_string(), name_list(groups)));
         if let Some(Value::Bool(monitoring)) = first.fields.get("monitoring") {
             fields.push(("monitoring".to_string(), DraftValue::Bool(*monitoring)));
         }
@@ -686,17 +680,11 @@ impl<'a> Drafting<'a> {
             let subnets = subnet_group
                 .and_then(|g| self.names(g.fields.get("subnets")))
                 .unwrap_or_default();
-            fields.push((
-                "subnets".to_string(),
-                DraftValue::List(subnets.into_iter().map(DraftValue::Str).collect()),
-            ));
+            fields.push(("subnets".to_string(), name_list(subnets)));
             let groups = self
                 .names(cluster.fields.get("security_groups"))
                 .unwrap_or_default();
-            fields.push((
-                "security_groups".to_string(),
-                DraftValue::List(groups.into_iter().map(DraftValue::Str).collect()),
-            ));
+            fields.push(("security_groups".to_string(), name_list(groups)));
             for field in [
                 "backup_retention_days",
                 "backup_window",
@@ -958,6 +946,11 @@ fn draft_value(value: &Value) -> Option<DraftValue> {
         }
         Value::Ref(_) | Value::Rule(_) => return None,
     })
+}
+
+/// Names as a list of strings (`subnets = ["a", "b"]`).
+fn name_list(names: Vec<String>) -> DraftValue {
+    DraftValue::List(names.into_iter().map(DraftValue::Str).collect())
 }
 
 #[cfg(test)]

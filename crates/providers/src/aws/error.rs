@@ -23,6 +23,24 @@ const THROTTLING_CODES: &[&str] = &[
 /// Error code suffixes that mean "the thing is not there".
 const NOT_FOUND_MARKERS: &[&str] = &["NotFound", "NotFoundFault", "NotFoundException"];
 
+/// The answer of a describe by name or id, `None` when AWS says there is no such thing; any
+/// other failure classified as [`classify`] does.
+pub(crate) fn found<T, E>(
+    answer: Result<T, SdkError<E, HttpResponse>>,
+    what: &str,
+) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match answer {
+        Ok(found) => Ok(Some(found)),
+        Err(error) => match classify(error, what) {
+            ProviderError::NotFound { .. } => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
 /// Classifies an SDK error; `what` names the resource for not-found and exists errors.
 pub(crate) fn classify<E>(error: SdkError<E, HttpResponse>, what: &str) -> ProviderError
 where

@@ -266,20 +266,14 @@ impl DbClusterParameterGroup {
         name: &str,
         scope: &Scope,
     ) -> Result<Option<LiveResource>, ProviderError> {
-        let found = match aws
+        let answer = aws
             .rds
             .describe_db_cluster_parameter_groups()
             .db_cluster_parameter_group_name(name)
             .send()
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                return match classify(e, name) {
-                    ProviderError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
-            }
+            .await;
+        let Some(found) = crate::aws::error::found(answer, name)? else {
+            return Ok(None);
         };
         let Some(group) = found.db_cluster_parameter_groups().first() else {
             return Ok(None);

@@ -131,20 +131,14 @@ impl DbSubnetGroup {
         name: &str,
         scope: &Scope,
     ) -> Result<Option<LiveResource>, ProviderError> {
-        let found = match aws
+        let answer = aws
             .rds
             .describe_db_subnet_groups()
             .db_subnet_group_name(name)
             .send()
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                return match classify(e, name) {
-                    ProviderError::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
-            }
+            .await;
+        let Some(found) = crate::aws::error::found(answer, name)? else {
+            return Ok(None);
         };
         let Some(group) = found.db_subnet_groups().first() else {
             return Ok(None);
