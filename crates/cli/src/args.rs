@@ -75,9 +75,10 @@ pub struct GlobalArgs {
     /// Attempts per AWS request (first included) on throttling and transient errors
     #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
-    /// Backoff before the first retry, doubling with jitter after: `1s`, `200ms`
-    #[arg(long, global = true, default_value = "200ms", value_parser = parse_backoff)]
-    pub initial_backoff: std::time::Duration,
+    /// Backoff before the first retry, doubling with jitter after: `1s`, `200ms` (default: 50ms;
+    /// 200ms with `--retry-mode standard`)
+    #[arg(long, global = true, value_parser = parse_backoff)]
+    pub initial_backoff: Option<std::time::Duration>,
     /// AWS requests per second at most, per service, retries included
     #[arg(long, global = true, value_parser = parse_rate)]
     pub max_requests_per_second: Option<f64>,

@@ -114,7 +114,7 @@ pub struct Identity {
 
 impl AwsSettings {
     /// The defaults for `region`: 10 attempts (so that a heavily throttled account still
-    /// converges), 200 ms initial backoff, paced sending, waits sized per kind
+    /// converges), 50 ms initial backoff, paced sending, waits sized per kind
     /// ([`Timeouts::default`]).
     pub fn new(region: impl Into<String>) -> Self {
         AwsSettings {
@@ -122,7 +122,7 @@ impl AwsSettings {
             profile: None,
             endpoint_url: None,
             max_attempts: 10,
-            initial_backoff: Duration::from_millis(200),
+            initial_backoff: INITIAL_BACKOFF_PACED,
             waits: Timeouts::default(),
             max_requests_per_second: None,
             paced_sending: true,
@@ -133,15 +133,27 @@ impl AwsSettings {
     }
 }
 
-/// Attempts per call (first included) and the backoff before the first retry.
+/// Attempts per call (first included), the backoff before the first retry and the longest.
 #[derive(Debug, Clone, Copy)]
 struct Retries {
     max_attempts: u32,
     initial_backoff: Duration,
+    max_backoff: Duration,
 }
 
-/// The longest pause between two attempts of one call.
+/// The first pause before a call is tried again, each call on its own (`--retry-mode
+/// standard`).
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// The same with paced sending (the default): the family's pace meets AWS's request limits,
+/// a call's own backoff only spaces its attempts.
+pub const INITIAL_BACKOFF_PACED: Duration = Duration::from_millis(50);
+
+/// The longest pause between two attempts of one call, each call on its own (`--retry-mode
+/// standard`).
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The same with paced sending: the family's pace does the slowing down, so a call that was
+/// unlucky is tried again sooner.
+const MAX_BACKOFF_PACED: Duration = Duration::from_secs(2);
 
 /// The AWS implementation of the engine's provider trait.
 #[derive(Debug, Clone)]
@@ -182,13 +194,18 @@ pub struct AwsProvider {
 impl AwsProvider {
     /// Loads the AWS configuration (credentials are resolved lazily, on the first call).
     pub async fn connect(settings: &AwsSettings) -> Self {
+        let max_backoff = if settings.paced_sending {
+            MAX_BACKOFF_PACED
+        } else {
+            MAX_BACKOFF
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(settings.region.clone()))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts.max(1))
                     .with_initial_backoff(settings.initial_backoff)
-                    .with_max_backoff(MAX_BACKOFF),
+                    .with_max_backoff(max_backoff),
             )
             .timeout_config(
                 TimeoutConfig::builder()
@@ -289,6 +306,7 @@ impl AwsProvider {
             retries: Retries {
                 max_attempts: settings.max_attempts,
                 initial_backoff: settings.initial_backoff,
+                max_backoff,
             },
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
             expected_account: settings.expected_account.clone(),

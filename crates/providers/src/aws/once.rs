@@ -83,7 +83,7 @@ impl AwsProvider {
                 .as_ref()
                 .map(|rates| rates.call(&Family::of(service, "Create")));
             tokio::time::sleep(jittered(backoff)).await;
-            backoff = (backoff * 2).min(super::MAX_BACKOFF);
+            backoff = (backoff * 2).min(self.retries.max_backoff);
         }
     }
 }
