@@ -408,11 +408,7 @@ fn flag_settings(global: &GlobalArgs, region: String) -> AwsSettings {
     settings.endpoint_url.clone_from(&global.endpoint_url);
     settings.max_attempts = global.max_attempts;
     settings.paced_sending = global.retry_mode == crate::args::RetryMode::Adaptive;
-    settings.initial_backoff = global.initial_backoff.unwrap_or(if settings.paced_sending {
-        envctl_providers::INITIAL_BACKOFF_PACED
-    } else {
-        envctl_providers::INITIAL_BACKOFF
-    });
+    settings.initial_backoff = global.initial_backoff;
     settings.max_requests_per_second = global.max_requests_per_second;
     if let Some(timeout) = global.wait_timeout {
         settings.waits = envctl_providers::Timeouts::all(timeout);

@@ -13,6 +13,6 @@ pub use aws::lock::{
     EnvironmentLock, LockError, LockInfo, S3LockStore, lock_info_for_this_process,
 };
 pub use aws::{
-    AssumeRole, AwsProvider, AwsSettings, ExpectedAccount, INITIAL_BACKOFF, INITIAL_BACKOFF_PACED,
-    INSTANCE_STATE_FIELD, Identity, RetryNotice, RetryObserver, Timeouts,
+    AssumeRole, AwsProvider, AwsSettings, ExpectedAccount, INSTANCE_STATE_FIELD, Identity,
+    RetryNotice, RetryObserver, Timeouts,
 };

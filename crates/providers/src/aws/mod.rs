@@ -65,8 +65,9 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Attempts per request, first one included, for throttling and transient errors.
     pub max_attempts: u32,
-    /// Backoff before the first retry; doubles (with jitter) for each further one.
-    pub initial_backoff: Duration,
+    /// Backoff before the first retry; doubles (with jitter) for each further one. `None`:
+    /// the mode's own ([`INITIAL_BACKOFF_PACED`] with paced sending, else [`INITIAL_BACKOFF`]).
+    pub initial_backoff: Option<Duration>,
     /// How long to wait for a resource to become usable or go away, by kind.
     pub waits: Timeouts,
     /// Requests per second at most, per service (EC2, RDS, S3 each), retries included: a
@@ -122,7 +123,7 @@ impl AwsSettings {
             profile: None,
             endpoint_url: None,
             max_attempts: 10,
-            initial_backoff: INITIAL_BACKOFF_PACED,
+            initial_backoff: None,
             waits: Timeouts::default(),
             max_requests_per_second: None,
             paced_sending: true,
@@ -143,10 +144,10 @@ struct Retries {
 
 /// The first pause before a call is tried again, each call on its own (`--retry-mode
 /// standard`).
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 /// The same with paced sending (the default): the family's pace meets AWS's request limits,
 /// a call's own backoff only spaces its attempts.
-pub const INITIAL_BACKOFF_PACED: Duration = Duration::from_millis(50);
+const INITIAL_BACKOFF_PACED: Duration = Duration::from_millis(50);
 
 /// The longest pause between two attempts of one call, each call on its own (`--retry-mode
 /// standard`).
@@ -194,17 +195,18 @@ pub struct AwsProvider {
 impl AwsProvider {
     /// Loads the AWS configuration (credentials are resolved lazily, on the first call).
     pub async fn connect(settings: &AwsSettings) -> Self {
-        let max_backoff = if settings.paced_sending {
-            MAX_BACKOFF_PACED
+        let (default_backoff, max_backoff) = if settings.paced_sending {
+            (INITIAL_BACKOFF_PACED, MAX_BACKOFF_PACED)
         } else {
-            MAX_BACKOFF
+            (INITIAL_BACKOFF, MAX_BACKOFF)
         };
+        let initial_backoff = settings.initial_backoff.unwrap_or(default_backoff);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(settings.region.clone()))
             .retry_config(
                 RetryConfig::standard()
                     .with_max_attempts(settings.max_attempts.max(1))
-                    .with_initial_backoff(settings.initial_backoff)
+                    .with_initial_backoff(initial_backoff)
                     .with_max_backoff(max_backoff),
             )
             .timeout_config(
@@ -305,7 +307,7 @@ impl AwsProvider {
             waits: settings.waits,
             retries: Retries {
                 max_attempts: settings.max_attempts,
-                initial_backoff: settings.initial_backoff,
+                initial_backoff,
                 max_backoff,
             },
             run_nonce: format!("{nanos:x}-{}", std::process::id()),
