@@ -81,7 +81,7 @@ impl AwsProvider {
             let _calling = self
                 .pacing
                 .as_ref()
-                .map(|rates| rates.call(&Family::of(service, "Create")));
+                .map(|rates| rates.call(&Family::changes(service)));
             tokio::time::sleep(jittered(backoff)).await;
             backoff = (backoff * 2).min(self.retries.max_backoff);
         }

@@ -74,6 +74,14 @@ impl Family {
                 .any(|verb| operation.starts_with(verb)),
         }
     }
+
+    /// The changes of `service`.
+    pub(crate) fn changes(service: &str) -> Family {
+        Family {
+            service: service.to_string(),
+            reads: false,
+        }
+    }
 }
 
 /// One family's limit and what it was measured from.
@@ -287,10 +295,13 @@ impl Drop for CallInProgress {
     }
 }
 
-/// The call an operation is, kept in its configuration bag: it ends with the operation,
-/// when the bag is dropped.
+/// The call an operation is and its family, kept in its configuration bag: the call ends
+/// with the operation, when the bag is dropped.
 #[derive(Debug, Clone)]
-struct OperationCall(#[allow(dead_code)] Arc<Option<CallInProgress>>);
+struct OperationCall {
+    family: Family,
+    _in_progress: Arc<Option<CallInProgress>>,
+}
 
 impl Storable for OperationCall {
     type Storer = StoreReplace<Self>;
@@ -301,19 +312,17 @@ impl Storable for OperationCall {
 #[derive(Debug)]
 pub(crate) struct PacedAttempt {
     pub(crate) family: Family,
-    sent: Mutex<Option<Instant>>,
+    sent: std::sync::OnceLock<Instant>,
 }
 
 impl PacedAttempt {
     /// Marks the request as sent now.
     pub(crate) fn mark_sent(&self) {
-        if let Ok(mut sent) = self.sent.lock() {
-            *sent = Some(Instant::now());
-        }
+        let _ = self.sent.set(Instant::now());
     }
 
     fn sent_at(&self) -> Option<Instant> {
-        self.sent.lock().ok().and_then(|sent| *sent)
+        self.sent.get().copied()
     }
 }
 
@@ -353,11 +362,12 @@ impl Intercept for Pacer {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
-            let call = self
-                .rates
-                .call(&Family::of(metadata.service(), metadata.name()));
-            cfg.interceptor_state()
-                .store_put(OperationCall(Arc::new(call)));
+            let family = Family::of(metadata.service(), metadata.name());
+            let in_progress = Arc::new(self.rates.call(&family));
+            cfg.interceptor_state().store_put(OperationCall {
+                family,
+                _in_progress: in_progress,
+            });
         }
         Ok(())
     }
@@ -368,12 +378,12 @@ impl Intercept for Pacer {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(metadata) = cfg.load::<Metadata>() else {
+        let Some(call) = cfg.load::<OperationCall>() else {
             return Ok(());
         };
         let attempt = Arc::new(PacedAttempt {
-            family: Family::of(metadata.service(), metadata.name()),
-            sent: Mutex::new(None),
+            family: call.family.clone(),
+            sent: std::sync::OnceLock::new(),
         });
         context
             .request_mut()
