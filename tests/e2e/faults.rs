@@ -10,7 +10,7 @@ const FOUR_INSTANCES: (&str, &str) = (
     r#"instance.app = { instance_type = "t3.medium", count = 4 }"#,
 );
 
-/// Fast retries for tests; the shipped default backoff stays AWS's (1 s).
+/// Fast retries for tests (shipped: 50 ms first, 200 ms with `--retry-mode standard`).
 const FAST_RETRIES: [&str; 4] = ["--initial-backoff", "20ms", "--max-attempts", "25"];
 
 fn with_retries<'a>(args: &[&'a str]) -> Vec<&'a str> {
